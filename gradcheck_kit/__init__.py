@@ -1,0 +1,28 @@
+"""gradcheck_kit: tells you *where* and *why* your hand-written backpropagation is wrong."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"
+
+from .adapters import FunctionalModel, wrap
+from .batch import Batch
+from .checks import CODES
+from .diagnose import diagnose
+from .errors import GradcheckError, InputError, ModelCallError, ModelInterfaceError
+from .findings import Finding
+from .report import Report
+
+__all__ = [
+    "CODES",
+    "Batch",
+    "Finding",
+    "FunctionalModel",
+    "GradcheckError",
+    "InputError",
+    "ModelCallError",
+    "ModelInterfaceError",
+    "Report",
+    "__version__",
+    "diagnose",
+    "wrap",
+]

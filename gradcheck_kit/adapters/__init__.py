@@ -1,0 +1,218 @@
+"""Adapters: any supported user object → one `ModelView`.
+
+Styles, tried in this order:
+
+1. `wrap(...)` of plain functions;
+2. CS231n style: ``loss(X, y)`` returning ``(loss, grads)`` (and scores for ``loss(X)``);
+3. forward/backward objects: ``backward(X, y)`` / ``gradients(X, y)`` returning a gradient dict;
+4. self-training objects: ``train(X, y, lr)`` / ``step`` / ``update`` changing the weights in place.
+
+Parameters come from a ``params``/``parameters`` mapping (attribute or method) when there is one, else
+from array attributes: those named by the gradient dict, or for self-training objects those that a
+training step changes (plus weight-like names such as ``W1``/``b2`` that it should have changed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..batch import Batch
+from ..errors import ModelInterfaceError
+from .discovery import (
+    GRADIENT_METHODS,
+    PREDICT_METHODS,
+    TRAIN_METHODS,
+    array_attributes,
+    container_slots,
+    find_method,
+)
+from .functional import FunctionalModel, FunctionalView, wrap
+from .guard import ModelGuard, private_copy
+from .objects import CS231nView, KitLoss, ObjectView, unpack_gradients
+from .slots import AttrSlot, Slot
+from .training import TrainingView
+from .view import ModelView
+
+__all__ = ["FunctionalModel", "ModelGuard", "ModelView", "adapt", "wrap"]
+
+_WEIGHT_LIKE = re.compile(r"^([wb][a-z0-9]{0,3}|(weights?|bias(es)?|kernel|gamma|beta|theta)\w*)$", re.IGNORECASE)
+
+
+def _usable_predict(target: Any, X: np.ndarray, label: str) -> tuple[str | None, np.ndarray | None]:
+    """First forward-like method returning scores/probabilities (not class labels), and its output."""
+    for name in PREDICT_METHODS:
+        found = find_method(target, (name,), 1)
+        if found is None:
+            continue
+        try:
+            out = found[1](X)
+        except Exception:
+            continue
+        try:
+            array = np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(out, tuple) or array.shape[:1] != (X.shape[0],):
+            continue
+        if array.ndim == 1 and np.asarray(out).dtype.kind in "iub":
+            continue  # class labels, not scores
+        return name, array if array.ndim == 2 else array[:, None]
+    return None, None
+
+
+def _attribute_slots_for_keys(target: Any, keys: list[str]) -> list[Slot]:
+    slots: list[Slot] = []
+    attrs = {s.name: s for s in array_attributes(target, public_only=False)}
+    for key in keys:
+        for candidate in (key, key[1:] if key.startswith("d") else "", key.removesuffix("_grad"), key.removeprefix("grad_")):
+            if candidate in attrs:
+                slots.append(AttrSlot(name=candidate, owner=target, attr=candidate))
+                break
+    return slots
+
+
+def _changed(before: dict[str, tuple[Any, bytes]], slots: list[Slot]) -> set[str]:
+    out = set()
+    for slot in slots:
+        obj, data = before[slot.name]
+        now = slot.read()
+        if now is not obj or not isinstance(now, np.ndarray) or now.tobytes() != data:
+            out.add(slot.name)
+    return out
+
+
+def _training_slots(target: Any, X: np.ndarray, y: np.ndarray, predict: str | None, train: str, label: str) -> tuple[list[Slot], str]:
+    """Array attributes that are parameters: not rewritten by forward, and changed by a training step
+    (or named like weights, so a step that forgets to update them is caught rather than ignored)."""
+    candidates = array_attributes(target)
+    if not candidates:
+        raise ModelInterfaceError(
+            f"{label} has {train}(X, y, lr) but no params dict and no float array attributes; expected weights "
+            f"as attributes (self.W1, self.b1, ...) or a params dict"
+        )
+    saved = {s.name: (s.read(), s.read().copy()) for s in candidates}
+    state = {s.name: (s.read(), s.read().tobytes()) for s in candidates}
+    caches: set[str] = set()
+    if predict is not None:
+        getattr(target, predict)(X)
+        caches = _changed(state, candidates)
+    state = {s.name: (s.read(), s.read().tobytes()) for s in candidates}
+    try:
+        getattr(target, train)(X, y, 1e-2)
+    except Exception as exc:
+        raise ModelInterfaceError(f"{label}.{train}(X, y, lr) raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        trained = _changed(state, candidates)
+        for slot in candidates:  # undo the probe step
+            obj, copy = saved[slot.name]
+            if slot.read() is not obj:
+                slot.write(obj)
+            np.copyto(obj, copy)
+    chosen = [s for s in candidates if s.name not in caches and (s.name in trained or _WEIGHT_LIKE.match(s.name))]
+    if not chosen:
+        raise ModelInterfaceError(
+            f"{label}.{train}(X, y, lr) changed none of the array attributes {[s.name for s in candidates]} "
+            f"(or only ones {predict}() also rewrites); expected it to update the weights in place"
+        )
+    ignored = sorted(set(saved) - {s.name for s in chosen})
+    note = f"parameters found as attributes: {', '.join(s.name for s in chosen)}"
+    if ignored:
+        note += f" (not parameters: {', '.join(ignored)})"
+    return chosen, note
+
+
+def _no_interface(label: str, found: dict[str, str | None]) -> ModelInterfaceError:
+    have = [f"{k} ({v})" for k, v in found.items() if v]
+    return ModelInterfaceError(
+        f"{label} offers no interface gradcheck_kit can check. Looked for: a gradient method "
+        f"{'/'.join(f'{m}(X, y)' for m in GRADIENT_METHODS)} returning a dict; a CS231n-style loss(X, y) "
+        f"returning (loss, grads); a training method {'/'.join(f'{m}(X, y, lr)' for m in TRAIN_METHODS)} "
+        f"updating weights in place. Found: {', '.join(have) or 'none of these'}. For plain functions use "
+        f"gradcheck_kit.wrap(params=..., loss=..., grads=...)."
+    )
+
+
+def adapt(model: Any, batch: Batch) -> ModelView:
+    """Read ``model`` through the first interface that fits; work on a private copy when possible."""
+    if isinstance(model, FunctionalModel):
+        return FunctionalView(model)
+    if isinstance(model, (Mapping, np.ndarray, type)) or callable(model) and not hasattr(model, "__dict__"):
+        raise ModelInterfaceError(
+            f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "
+            f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
+        )
+    label = type(model).__name__
+    target, copy_failure = private_copy(model)
+    private = copy_failure is None
+    X, y = batch.X, batch.y
+    loss = find_method(target, ("loss",), 2)
+    grad = find_method(target, GRADIENT_METHODS, 2)
+    train = find_method(target, TRAIN_METHODS, 3)
+    predict_name, outputs = _usable_predict(target, X, label)
+    container = container_slots(target)
+    notes: list[str] = []
+    if copy_failure:
+        notes.append(f"the model could not be deep-copied ({copy_failure}); it was checked in place and restored")
+
+    view: ModelView
+    cs231n_grads = None
+    if loss is not None and grad is None:
+        try:
+            result = loss[1](X, y)
+        except Exception:
+            result = None
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
+            cs231n_grads = result[1]
+
+    if cs231n_grads is not None:
+        slots = container[1] if container else _attribute_slots_for_keys(target, list(cs231n_grads))
+        view = CS231nView(target, slots, private=private, label=label)
+        source = container[0] if container else "attributes named by the gradient dict"
+    elif grad is not None:
+        if container:
+            slots, source = container[1], container[0]
+        else:
+            try:
+                keys = list(unpack_gradients(grad[1](X, y), target) or {})
+            except Exception as exc:
+                raise ModelInterfaceError(f"{label}.{grad[0]}(X, y) raised {type(exc).__name__}: {exc}") from exc
+            slots, source = _attribute_slots_for_keys(target, [str(k) for k in keys]), "attributes named by the gradient dict"
+        view = ObjectView(target, slots, private=private, label=label, predict_method=predict_name,
+                          loss_method=loss[0] if loss else None, gradient_method=grad[0])
+    elif train is not None:
+        if container:
+            slots, source = container[1], container[0]
+        else:
+            slots, source = _training_slots(target, X, y, predict_name, train[0], label)
+        view = TrainingView(target, slots, private=private, label=label, predict_method=predict_name,
+                            loss_method=loss[0] if loss else None, train_method=train[0])
+        notes.append(f"no gradient method: gradients inferred from one {train[0]}(X, y, lr) step as (before - after) / lr")
+    else:
+        raise _no_interface(label, {"forward": predict_name, "loss": loss and loss[0], "params": container and container[0]})
+
+    if not view.params:
+        raise ModelInterfaceError(
+            f"{label}: no float parameter arrays found in {source}; expected name → float ndarray entries"
+        )
+    notes.insert(0, f"{view.style}; parameters from {source}")
+    if isinstance(view, (ObjectView, TrainingView)) and view.loss_method is None:
+        if outputs is None:
+            raise ModelInterfaceError(
+                f"{label} has no loss(X, y) and no forward(X)/predict_proba(X) returning (B, K) outputs; the kit "
+                f"needs one of them to compute a loss"
+            )
+        if outputs.shape[1] < 2:
+            raise ModelInterfaceError(
+                f"{label} has no loss(X, y) and its forward returns {outputs.shape[1]} column; the kit's default loss "
+                f"is softmax cross-entropy over K >= 2 classes: add a loss(X, y) method"
+            )
+        batch.check_labels(outputs.shape[1])
+        kit_loss = KitLoss(outputs)
+        view.use_kit_loss(kit_loss, batch.one_hot(outputs.shape[1]))
+        notes.append(f"no loss(X, y): the kit uses the {kit_loss.describe(predict_name or 'forward')}")
+    view.notes[:0] = notes
+    return view

@@ -1,0 +1,297 @@
+"""`ModelView`: every supported model style seen through one interface.
+
+A view works on a *private copy* of the user's object whenever one can be made: its parameters are
+bound to float64 working arrays that the numeric engine perturbs in place. Calls into user code are
+counted and wrapped so that a failure names the call instead of surfacing from deep inside numpy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelCallError, ModelInterfaceError
+from .slots import Slot
+
+__all__ = ["INFERENCE_LR", "ModelView", "as_loss_value", "match_gradients"]
+
+#: Step used to read a gradient off one in-place update. Small enough that a per-example loop inside
+#: ``train`` stays first-order accurate, large enough that ``before - after`` keeps ~10 significant digits.
+INFERENCE_LR = 1e-4
+
+
+def as_loss_value(value: Any, call: str) -> float:
+    """The loss as a Python float, or a `ModelInterfaceError` saying what came back instead."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ModelInterfaceError(f"{call} returned a bool; expected a single number (the batch loss)")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelInterfaceError(
+            f"{call} returned a {type(value).__name__}; expected a single number (the batch loss)"
+        ) from None
+    if array.size != 1:
+        raise ModelInterfaceError(
+            f"{call} returned an array of shape {array.shape}; expected a single number (the batch loss)"
+        )
+    return float(array.reshape(()))
+
+
+def _gradient_key(names: set[str], key: str) -> str | None:
+    """Map gradient keys such as ``"dW1"``, ``"W1_grad"`` or ``"grad_W1"`` to parameter ``"W1"``."""
+    if key in names:
+        return key
+    for candidate in (key[1:] if key.startswith("d") else None,
+                      key[: -len("_grad")] if key.endswith("_grad") else None,
+                      key[len("grad_"):] if key.startswith("grad_") else None):
+        if candidate and candidate in names:
+            return candidate
+    return None
+
+
+def _flatten_grads(grads: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in grads.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten_grads(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def match_gradients(
+    grads: Any, shapes: Mapping[str, tuple[int, ...]], call: str
+) -> dict[str, np.ndarray]:
+    """Validate a user gradient mapping against the parameters and return float64 copies by name."""
+    if not isinstance(grads, Mapping):
+        raise ModelInterfaceError(
+            f"{call} returned a {type(grads).__name__}; expected a dict mapping each parameter name "
+            f"({', '.join(shapes)}) to its gradient"
+        )
+    flat = _flatten_grads(grads)
+    names = set(shapes)
+    matched: dict[str, Any] = {}
+    extra = []
+    for key, value in flat.items():
+        target = _gradient_key(names, str(key))
+        if target is None or target in matched:
+            extra.append(str(key))
+        else:
+            matched[target] = value
+    missing = [n for n in shapes if n not in matched]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise ModelInterfaceError(
+            f"{call} returned gradient keys {sorted(map(str, flat))}: {'; '.join(parts)}; expected one "
+            f"gradient per parameter: {list(shapes)}"
+        )
+    out: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        value = matched[name]
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelInterfaceError(
+                f"{call} returned a {type(value).__name__} for {name!r}; expected a numeric array of shape {shape}"
+            ) from None
+        if array.shape != tuple(shape):
+            raise ModelInterfaceError(
+                f"{call} returned {name!r} with shape {array.shape}; expected {tuple(shape)}, the shape of the parameter"
+            )
+        out[name] = array
+    return out
+
+
+class ModelView:
+    """Uniform access to a model's parameters, loss, gradient, predictions and training step.
+
+    Subclasses implement ``_loss``, ``_gradients`` and optionally ``_predict`` and ``_train``; this
+    class binds working arrays, counts calls and wraps failures.
+
+    Attributes
+    ----------
+    style
+        Human-readable name of the interface found (``"forward/backward object"``, ...).
+    params
+        Working float64 arrays by parameter name, in forward order; perturbing them changes the model.
+    notes
+        Facts about how the model was read that the report should state.
+    """
+
+    style = "model"
+
+    def __init__(self, target: Any, slots: list[Slot], *, private: bool, label: str) -> None:
+        self.target = target
+        self.private = private
+        self.label = label
+        self.notes: list[str] = []
+        self.calls: Counter[str] = Counter()
+        self._slots: dict[str, Slot] = {}
+        self._originals: dict[str, Any] = {}
+        self.params: dict[str, np.ndarray] = {}
+        self.source_dtypes: dict[str, np.dtype] = {}
+        for slot in slots:
+            self._bind(slot)
+
+    # -- parameters -----------------------------------------------------------------------------
+    def _bind(self, slot: Slot) -> None:
+        original = slot.read()
+        self._slots[slot.name] = slot
+        self._originals[slot.name] = original
+        self.source_dtypes[slot.name] = original.dtype
+        if self.private and original.dtype == np.float64 and original.flags.writeable:
+            # A private float64 copy is perturbed in place: aliases inside the copy stay consistent.
+            self.params[slot.name] = original
+            return
+        work = np.array(original, dtype=np.float64)
+        slot.write(work)
+        if slot.read() is work:
+            self.params[slot.name] = work
+            return
+        # The container is rebuilt on every access (e.g. ``params()`` returning a new dict): perturb the
+        # model's own array in place; on a live model the guard restores it afterwards.
+        slot.write(original)
+        self.params[slot.name] = original
+        if original.dtype != np.float64:
+            self.notes.append(
+                f"{slot.name} is {original.dtype} and could not be swapped for a float64 copy; it is checked "
+                f"in {original.dtype} with a looser tolerance"
+            )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.params)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: array.shape for name, array in self.params.items()}
+
+    def working_dtype(self, name: str) -> np.dtype:
+        return self.params[name].dtype
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the current working values."""
+        return {name: array.copy() for name, array in self.params.items()}
+
+    def load(self, values: Mapping[str, np.ndarray]) -> None:
+        """Write ``values`` into the working arrays (re-binding any slot user code re-assigned)."""
+        for name, array in self.params.items():
+            slot = self._slots[name]
+            if slot.read() is not array:
+                slot.write(array)
+            np.copyto(array, values[name], casting="unsafe")
+
+    def current(self) -> dict[str, np.ndarray]:
+        """Values now in the model's slots (user code may have re-assigned them), as float64 copies."""
+        out = {}
+        for name, array in self.params.items():
+            value = self._slots[name].read()
+            if value is None:
+                raise ModelInterfaceError(f"parameter {name!r} disappeared from the model during a call")
+            value = np.asarray(value)
+            if value.shape != array.shape:
+                raise ModelInterfaceError(
+                    f"parameter {name!r} changed shape from {array.shape} to {value.shape} during a call"
+                )
+            out[name] = np.array(value, dtype=np.float64)
+        return out
+
+    def release(self) -> None:
+        """Put the original objects back in their slots (matters only for a live, non-copied model)."""
+        if self.private:
+            return
+        for name, slot in self._slots.items():
+            try:
+                slot.write(self._originals[name])
+            except Exception:  # the guard restores contents and bindings regardless
+                pass
+
+    # -- calls into user code ---------------------------------------------------------------------
+    def _call(self, what: str, func: Callable[..., Any], *args: Any) -> Any:
+        self.calls[what] += 1
+        try:
+            return func(*args)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            hint = ""
+            if "read-only" in str(exc):
+                hint = " (the kit passes X read-only: the model writes into its input array)"
+            raise ModelCallError(
+                f"{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
+                f"[call {self.calls[what]} of {what}]"
+            ) from exc
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The batch loss at the current working parameters."""
+        return self._loss(X, y)
+
+    def gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's own (analytic) gradient at the current working parameters, float64 copies."""
+        grads = self._gradients(X, y)
+        for name, g in grads.items():
+            if not np.all(np.isfinite(g)):
+                bad = int((~np.isfinite(g)).sum())
+                self.notes.append(f"the analytic gradient of {name} has {bad} non-finite entr{'y' if bad == 1 else 'ies'}")
+        return grads
+
+    @property
+    def can_predict(self) -> bool:
+        return False
+
+    @property
+    def can_train(self) -> bool:
+        return False
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Model outputs (B, K): probabilities or scores."""
+        out = self._predict(X)
+        try:
+            array = np.array(out, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelInterfaceError(
+                f"{self.label}'s prediction returned a {type(out).__name__}; expected a numeric array (B, K)"
+            ) from None
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2 or array.shape[0] != X.shape[0]:
+            raise ModelInterfaceError(
+                f"{self.label}'s prediction returned shape {array.shape}; expected ({X.shape[0]}, K), one row per example"
+            )
+        return array
+
+    def inferred_gradients(self, X: np.ndarray, y: np.ndarray, lr: float) -> dict[str, np.ndarray]:
+        """Gradient read off one in-place training step as ``(before - after) / lr``; weights put back."""
+        before = self.snapshot()
+        try:
+            self._train(X, y, lr)
+            after = self.current()
+        finally:
+            self.load(before)
+        return {name: (before[name] - after[name]) / lr for name in before}
+
+    def train_step(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+        """One in-place update of the working parameters by the model's own training method."""
+        self._train(X, y, lr)
+        values = self.current()
+        self.load(values)
+
+    # -- subclass hooks -------------------------------------------------------------------------
+    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _predict(self, X: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _train(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+        raise NotImplementedError

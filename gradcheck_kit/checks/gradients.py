@@ -1,0 +1,138 @@
+"""Gradient checks: does the analytic gradient agree with central differences, layer by layer?"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..findings import Finding, format_number as fmt
+from .registry import CodeInfo, register
+
+if TYPE_CHECKING:
+    from ..numeric.comparison import TensorCheck
+    from .context import Context
+
+__all__ = ["check_gradients_match", "check_gradients_decidable", "check_values_finite", "describe_tensor"]
+
+GRADIENT_MISMATCH = CodeInfo("gradient-mismatch", "error", "analytic gradient disagrees with central differences")
+NON_FINITE = CodeInfo("non-finite", "error", "the loss or the analytic gradient is NaN or infinite")
+INCONCLUSIVE = CodeInfo("gradient-inconclusive", "warning", "no checked entry of a tensor could be judged")
+
+
+def describe_tensor(t: TensorCheck) -> str:
+    """The numbers behind a tensor's verdict, in the one format every message uses."""
+    worst = t.worst
+    parts = []
+    if worst is not None:
+        j = worst.judgement
+        parts.append(f"max rel. error {fmt(j.rel_error)} at {worst.index}: analytic {fmt(j.analytic, 4)} vs numeric {fmt(j.numeric, 4)}")
+    if math.isfinite(t.norm_ratio):
+        parts.append(f"norm ratio {fmt(t.norm_ratio, 3)}, cosine {fmt(t.cosine, 3)}")
+    parts.append(f"eps {fmt(t.step)}, rtol {fmt(t.rtol)}, noise floor {fmt(t.noise)}, {t.working_dtype}")
+    return "; ".join(parts)
+
+
+def _counts(t: TensorCheck) -> str:
+    failed_entries = sum(e.status == "fail" for e in t.entries)
+    text = f"{failed_entries} of {t.checked} checked entries"
+    if t.probes:
+        failed_probes = sum(p.judgement.status == "fail" for p in t.probes)
+        text += f" and {failed_probes} of {len(t.probes)} random directions"
+    return text
+
+
+@register(GRADIENT_MISMATCH)
+def check_gradients_match(ctx: Context) -> Iterator[Finding]:
+    """One ``gradient-mismatch`` per layer where an error *enters*, walking back from the loss."""
+    for layer in ctx.origin_layers():
+        failing = [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]
+        worst = max(failing, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
+        inherited = ctx.inherited_from(layer)
+        first = layer == ctx.origin_layers()[0]
+        why = (
+            "This is the first wrong layer walking back from the loss: every layer between it and the loss "
+            "agrees, so the error enters in this layer's backward step."
+            if first
+            else "The layer nearer the loss agrees, so this is a separate error entering here."
+        )
+        if inherited:
+            why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
+        others = [t.param for t in failing if t is not worst]
+        subject = worst.param + (f" (also {', '.join(others)})" if others else "")
+        evidence: dict[str, object] = {
+            "param": worst.param,
+            "max_rel_error": worst.max_rel_error,
+            "failed": worst.failed,
+            "checked": worst.checked,
+            "norm_ratio": worst.norm_ratio,
+            "cosine": worst.cosine,
+            "eps": worst.step,
+            "rtol": worst.rtol,
+            "noise_floor": worst.noise,
+            "dtype": worst.working_dtype,
+            "first_wrong": first,
+            "inherited_by": ",".join(inherited),
+        }
+        if worst.worst is not None:
+            evidence.update(worst_index=str(worst.worst.index), analytic=worst.worst.judgement.analytic,
+                            numeric=worst.worst.judgement.numeric)
+        yield Finding(
+            code=GRADIENT_MISMATCH.code,
+            severity="error",
+            layer=layer,
+            message=f"{subject}: analytic gradient disagrees with central differences at {_counts(worst)} "
+            f"({describe_tensor(worst)}). {why}",
+            fix=f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
+            f"derivative in the delta it passes on; compare term by term with the numeric values above.",
+            evidence=evidence,
+        )
+
+
+@register(NON_FINITE)
+def check_values_finite(ctx: Context) -> Iterator[Finding]:
+    """The baseline loss and the analytic gradient must be finite for any check to mean anything."""
+    m = ctx.measurement
+    if not math.isfinite(m.base_loss):
+        yield Finding(
+            code=NON_FINITE.code,
+            severity="error",
+            layer=None,
+            message=f"the loss at the given parameters is {m.base_loss} on this batch of {ctx.batch.size}, so no "
+            f"gradient can be checked.",
+            fix="Look for log(0) or exp overflow in the loss: clip probabilities (np.clip(p, 1e-12, 1)) or use a "
+            "log-sum-exp softmax; check the weights for NaN left by a diverged run.",
+            evidence={"loss": m.base_loss, "batch_size": ctx.batch.size},
+        )
+        return
+    for t in m.tensors:
+        if t.analytic_nonfinite:
+            yield Finding(
+                code=NON_FINITE.code,
+                severity="error",
+                layer=t.layer,
+                message=f"{t.param}: the analytic gradient has {t.analytic_nonfinite} non-finite "
+                f"entr{'y' if t.analytic_nonfinite == 1 else 'ies'} of {t.size} while the loss is finite "
+                f"({fmt(m.base_loss)}).",
+                fix="Look for a division by zero or overflow in this layer's backward step.",
+                evidence={"param": t.param, "non_finite": t.analytic_nonfinite, "size": t.size},
+            )
+
+
+@register(INCONCLUSIVE)
+def check_gradients_decidable(ctx: Context) -> Iterator[Finding]:
+    """A tensor with no decisive entry is neither passed nor failed: say so and why."""
+    for t in ctx.measurement.tensors:
+        if t.verdict != "inconclusive":
+            continue
+        reasons = sorted({e.judgement.reason for e in t.entries if e.judgement.reason})
+        yield Finding(
+            code=INCONCLUSIVE.code,
+            severity="warning",
+            layer=t.layer,
+            message=f"{t.param}: none of {t.checked} checked entries could be judged ({'; '.join(reasons) or 'no reason'}"
+            f"; eps {fmt(t.step)}, {t.working_dtype}).",
+            fix="Check more entries (exhaustive=True), or move the parameters off non-differentiable points "
+            "(e.g. a small random perturbation of the weights).",
+            evidence={"param": t.param, "checked": t.checked, "inconclusive": t.inconclusive},
+        )

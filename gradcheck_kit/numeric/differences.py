@@ -1,0 +1,148 @@
+"""Central differences of a loss along one entry or one direction of a tensor, and their verdict.
+
+The tensor is moved in place and always restored bitwise (the saved copy is written back, never
+``x + h - h``). Each estimate keeps its one-sided differences: when they disagree by more than the
+discrepancy to explain, the step crossed a kink (ReLU, max, abs) and the entry is *inconclusive*, not
+failed. A discrepancy that a smooth function's O(h²) truncation could explain is re-tested with
+Richardson extrapolation from a second step 2h before it counts as a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .tolerance import Tolerance
+
+__all__ = ["Estimate", "Judgement", "Perturber", "Status", "judge"]
+
+Status = Literal["pass", "fail", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Finite-difference derivative estimates from losses at +step, 0 and -step."""
+
+    central: float
+    forward: float
+    backward: float
+    step: float
+    loss_scale: float
+
+    @classmethod
+    def from_losses(cls, base: float, plus: float, minus: float, step: float) -> Estimate:
+        return cls(
+            central=(plus - minus) / (2 * step),
+            forward=(plus - base) / step,
+            backward=(base - minus) / step,
+            step=step,
+            loss_scale=max(abs(base), abs(plus), abs(minus)),
+        )
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.central) and math.isfinite(self.forward) and math.isfinite(self.backward)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Verdict on one analytic value against its estimate."""
+
+    status: Status
+    analytic: float
+    numeric: float
+    rel_error: float
+    bound: float
+    reason: str = ""
+
+
+def _rel(a: float, n: float, floor: float) -> float:
+    return abs(a - n) / max(abs(a), abs(n), floor, 1e-300)
+
+
+def judge(
+    analytic: float,
+    estimate: Estimate,
+    *,
+    tolerance: Tolerance,
+    rtol: float,
+    dtype: np.dtype,
+    refine: Callable[[], Estimate] | None = None,
+) -> Judgement:
+    """Compare one analytic derivative with its central-difference estimate (see module docstring)."""
+    if not estimate.finite:
+        return Judgement("inconclusive", analytic, estimate.central, math.nan, math.nan,
+                         "the loss was not finite at a perturbed point")
+    if not math.isfinite(analytic):
+        return Judgement("fail", analytic, estimate.central, math.inf, math.nan, "the analytic value is not finite")
+    noise = tolerance.noise(dtype, estimate.loss_scale, estimate.step)
+    floor = max(tolerance.atol or 0.0, noise)
+    numeric = estimate.central
+    bound = tolerance.bound(analytic, numeric, rtol=rtol, noise=noise)
+    error = abs(analytic - numeric)
+    if error <= bound:
+        return Judgement("pass", analytic, numeric, _rel(analytic, numeric, floor), bound)
+    spread = abs(estimate.forward - estimate.backward)
+    if refine is not None:
+        wide = refine()
+        if wide.finite:
+            extrapolated = (4 * numeric - wide.central) / 3
+            wide_bound = tolerance.bound(analytic, extrapolated, rtol=rtol, noise=2 * noise)
+            smooth = abs(wide.central - numeric) <= 4 * max(bound, error)  # no jump between h and 2h
+            if smooth and abs(analytic - extrapolated) <= wide_bound:
+                return Judgement("pass", analytic, extrapolated, _rel(analytic, extrapolated, floor), wide_bound,
+                                 "agrees after Richardson extrapolation (steps h, 2h)")
+    if spread > bound and error <= spread:
+        return Judgement(
+            "inconclusive", analytic, numeric, _rel(analytic, numeric, floor), bound,
+            f"non-differentiable point: one-sided differences disagree ({estimate.forward:.3g} vs "
+            f"{estimate.backward:.3g})",
+        )
+    return Judgement("fail", analytic, numeric, _rel(analytic, numeric, floor), bound)
+
+
+class Perturber:
+    """Evaluates ``loss()`` with one working tensor moved; restores the tensor bitwise afterwards."""
+
+    def __init__(self, work: np.ndarray, loss: Callable[[], float], on_eval: Callable[[int], None] | None = None) -> None:
+        self.work = work
+        self.saved = work.copy()
+        self._loss = loss
+        self._on_eval = on_eval
+
+    def _evaluate(self) -> float:
+        value = self._loss()
+        if self._on_eval is not None:
+            self._on_eval(1)
+        return value
+
+    def entry(self, flat_index: int, step: float) -> tuple[float, float, float]:
+        """Losses at ``x_i + h`` and ``x_i - h``, and the step actually taken in floating point."""
+        work, saved = self.work, self.saved
+        x = saved.flat[flat_index]
+        up, down = x + work.dtype.type(step), x - work.dtype.type(step)
+        try:
+            work.flat[flat_index] = up
+            plus = self._evaluate()
+            work.flat[flat_index] = down
+            minus = self._evaluate()
+        finally:
+            work.flat[flat_index] = x
+        return plus, minus, float(up - down) / 2
+
+    def direction(self, unit: np.ndarray, step: float) -> tuple[float, float, float]:
+        """Losses at ``x + h u`` and ``x - h u`` for a unit-norm direction ``u``."""
+        work, saved = self.work, self.saved
+        delta = (step * unit).astype(work.dtype, copy=False)
+        try:
+            np.add(saved, delta, out=work)
+            plus = self._evaluate()
+            np.subtract(saved, delta, out=work)
+            minus = self._evaluate()
+        finally:
+            np.copyto(work, saved)
+        return plus, minus, step

@@ -1,0 +1,204 @@
+"""`Report`: the result of `diagnose`, as data. Rendering lives in `render`; nothing here prints."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .findings import Finding
+from .numeric.comparison import TensorCheck
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+__all__ = ["FRAME_COLUMNS", "LayerSummary", "Report"]
+
+FRAME_COLUMNS = (
+    "layer", "param", "shape", "dtype", "size", "checked", "probes", "failed", "inconclusive",
+    "max_rel_error", "worst_index", "analytic", "numeric", "norm_ratio", "cosine", "eps", "rtol",
+    "noise_floor", "verdict", "passed",
+)
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One layer's verdict. ``role`` is ``"origin"`` where an error enters, ``"inherited"`` where it only
+    propagates from a layer nearer the loss, ``""`` otherwise."""
+
+    layer: str
+    params: tuple[str, ...]
+    verdict: str
+    role: str = ""
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _row(t: TensorCheck) -> dict[str, Any]:
+    worst = t.worst
+    return {
+        "layer": t.layer,
+        "param": t.param,
+        "shape": str(t.shape),
+        "dtype": t.dtype,
+        "size": t.size,
+        "checked": t.checked,
+        "probes": len(t.probes),
+        "failed": t.failed,
+        "inconclusive": t.inconclusive,
+        "max_rel_error": t.max_rel_error,
+        "worst_index": str(worst.index) if worst else None,
+        "analytic": worst.judgement.analytic if worst else math.nan,
+        "numeric": worst.judgement.numeric if worst else math.nan,
+        "norm_ratio": t.norm_ratio,
+        "cosine": t.cosine,
+        "eps": t.step,
+        "rtol": t.rtol,
+        "noise_floor": t.noise,
+        "verdict": t.verdict,
+        "passed": None if t.verdict == "inconclusive" else t.verdict == "pass",
+    }
+
+
+class Report:
+    """Outcome of `diagnose`.
+
+    Attributes
+    ----------
+    findings
+        Findings, errors first.
+    tensors
+        Per-parameter measurements, from the loss back to the input.
+    layers
+        Per-layer verdicts, from the loss back to the input.
+    first_wrong_layer
+        The first failing layer walking back from the loss, or ``None``.
+    complete
+        False when the run was interrupted; the report then holds what finished.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        style: str,
+        batch_size: int,
+        findings: Sequence[Finding],
+        tensors: Sequence[TensorCheck],
+        layers: Sequence[LayerSummary],
+        base_loss: float,
+        settings: Mapping[str, Any],
+        notes: Sequence[str],
+        calls: Mapping[str, int],
+        complete: bool,
+        seconds: float,
+        version: str,
+    ) -> None:
+        self.model = model
+        self.style = style
+        self.batch_size = batch_size
+        self.findings: tuple[Finding, ...] = tuple(sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity]))
+        self.tensors: tuple[TensorCheck, ...] = tuple(tensors)
+        self.layers: tuple[LayerSummary, ...] = tuple(layers)
+        self.base_loss = base_loss
+        self.settings = dict(settings)
+        self.notes: tuple[str, ...] = tuple(notes)
+        self.calls = dict(calls)
+        self.complete = complete
+        self.seconds = seconds
+        self.version = version
+
+    @property
+    def ok(self) -> bool:
+        """True iff there is no finding of severity ``"error"``."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def first_wrong_layer(self) -> str | None:
+        return next((layer.layer for layer in self.layers if layer.verdict == "fail"), None)
+
+    def codes(self) -> list[str]:
+        """Finding codes in report order (handy in tests: ``assert "gradient-mismatch" in report.codes()``)."""
+        return [f.code for f in self.findings]
+
+    def finding(self, code: str) -> Finding | None:
+        """The first finding with ``code``, or ``None``."""
+        return next((f for f in self.findings if f.code == code), None)
+
+    def verdict(self) -> str:
+        """One line: the outcome with the counts behind it."""
+        errors = len(self.errors)
+        warnings = sum(f.severity == "warning" for f in self.findings)
+        checked = sum(t.checked for t in self.tensors)
+        head = "INCOMPLETE (interrupted): " if not self.complete else ""
+        if errors:
+            where = f"; first wrong layer walking back from the loss: {self.first_wrong_layer}" if self.first_wrong_layer else ""
+            return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
+        return f"{head}OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per parameter tensor (the columns of `to_frame`)."""
+        return [_row(t) for t in self.tensors]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_rows(), columns=list(FRAME_COLUMNS))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (non-finite numbers become ``None``)."""
+        return {
+            "schema": "gradcheck_kit.report/1",
+            "version": self.version,
+            "model": self.model,
+            "style": self.style,
+            "ok": self.ok,
+            "complete": self.complete,
+            "verdict": self.verdict(),
+            "batch_size": self.batch_size,
+            "loss": _safe(self.base_loss),
+            "first_wrong_layer": self.first_wrong_layer,
+            "findings": [f.to_dict() for f in self.findings],
+            "params": [{k: _safe(v) for k, v in row.items()} for row in self.to_rows()],
+            "layers": [{"layer": s.layer, "params": list(s.params), "verdict": s.verdict, "role": s.role} for s in self.layers],
+            "notes": list(self.notes),
+            "calls": self.calls,
+            "seconds": self.seconds,
+            "settings": {k: _safe(v) for k, v in self.settings.items()},
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **{"indent": 2, **kwargs})
+
+    def print(self, *, console: Console | None = None) -> None:
+        """Print the report with rich (plain text when not on a terminal)."""
+        from rich.console import Console
+
+        (console or Console()).print(self)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from .render import render_report
+
+        yield from render_report(self)
+
+    def __str__(self) -> str:
+        from .render import plain_text
+
+        return plain_text(self)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.verdict()}>"
