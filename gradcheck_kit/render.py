@@ -22,64 +22,69 @@ _VERDICT_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def _tensor_table(report: Report) -> Table:
+_WIDE = 112  # below this console width the table drops the layer, shape and worst-index columns
+
+
+def _tensor_table(report: Report, width: int) -> Table:
+    wide = width >= _WIDE
     table = Table(
         title=f"Gradient check — {report.model} ({report.style}); batch {report.batch_size}, loss {fmt(report.base_loss, 4)}",
-        caption="layers from the loss back to the input",
+        caption="From the loss back to the input. checked = entries/size (plus random directions per tensor); "
+        "ratio = ‖analytic‖/‖numeric‖; ◀ = an error enters in this layer; ↓ = wrong only by inheriting it.",
         title_justify="left",
         caption_justify="left",
     )
-    for name, justify in (("layer", "left"), ("param", "left"), ("shape", "left"), ("checked", "right"),
-                          ("max rel. err", "right"), ("worst entry: analytic vs numeric", "left"),
-                          ("norm ratio", "right"), ("cosine", "right"), ("verdict", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns = [("layer", "left"), ("param", "left"), ("shape", "left")] if wide else [("param", "left")]
+    columns += [("checked", "right"), ("rel err", "right")]
+    columns += [("worst at", "left")] if wide else []
+    columns += [("analytic", "right"), ("numeric", "right"), ("ratio", "right"), ("verdict", "left")]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True,  # type: ignore[arg-type]
+                         min_width=7 if name == "verdict" else None)
     by_param = {t.param: t for t in report.tensors}
     for summary in report.layers:
         params = [by_param[p] for p in summary.params if p in by_param]
+        marker = {"origin": (" ◀", "bold red"), "inherited": (" ↓", "dim")}.get(summary.role)
         for i, t in enumerate(params):
             worst = t.worst
-            entry = "—"
-            if worst is not None:
-                entry = f"{worst.index}: {fmt(worst.judgement.analytic, 4)} vs {fmt(worst.judgement.numeric, 4)}"
-            checked = f"{t.checked}/{t.size}" + (f" +{len(t.probes)}d" if t.probes else "")
-            verdict = Text(t.verdict, style=_VERDICT_STYLE[t.verdict])
-            if i == 0 and summary.role == "origin":
-                verdict.append(" ← error enters here", style="bold red")
-            elif i == 0 and summary.role == "inherited":
-                verdict.append(" (inherited)", style="dim")
-            table.add_row(
-                summary.layer if i == 0 else "",
-                t.param,
-                str(t.shape),
-                checked,
-                fmt(t.max_rel_error) if math.isfinite(t.max_rel_error) else "—",
-                entry,
-                fmt(t.norm_ratio, 3) if math.isfinite(t.norm_ratio) else "—",
-                fmt(t.cosine, 3) if math.isfinite(t.cosine) else "—",
-                verdict,
-                end_section=i == len(params) - 1,
-            )
+            analytic = fmt(worst.judgement.analytic, 3) if worst else "—"
+            numeric = fmt(worst.judgement.numeric, 3) if worst else "—"
+            name = Text(summary.layer if (wide and i == 0) else ("" if wide else t.param))
+            if marker and i == 0:
+                name.append(*marker)
+            row: list[RenderableType] = [name]
+            if wide:
+                row += [t.param, "×".join(map(str, t.shape))]
+            row += [f"{t.checked}/{t.size}", fmt(t.max_rel_error) if math.isfinite(t.max_rel_error) else "—"]
+            if wide:
+                row.append(str(worst.index) if worst else "—")
+            row += [analytic, numeric, fmt(t.norm_ratio, 3) if math.isfinite(t.norm_ratio) else "—",
+                    Text(t.verdict, style=_VERDICT_STYLE[t.verdict])]
+            table.add_row(*row, end_section=i == len(params) - 1)
     return table
 
 
 def _findings_table(report: Report) -> Table:
     table = Table(title="Findings", title_justify="left", show_lines=True)
-    table.add_column("severity")
-    table.add_column("code")
-    table.add_column("layer")
+    table.add_column("finding", no_wrap=True)
     table.add_column("what was found, and the fix", ratio=1)
     for f in report.findings:
+        head = Text(f.severity, style=_SEVERITY_STYLE[f.severity])
+        head.append(f"\n{f.code}")
+        if f.layer is not None:
+            head.append(f"\nlayer {f.layer}", style="dim")
         body = Text(f.message)
         body.append("\nFix: ", style="bold")
         body.append(f.fix)
-        table.add_row(Text(f.severity, style=_SEVERITY_STYLE[f.severity]), f.code, f.layer or "—", body)
+        table.add_row(head, body)
     return table
 
 
-def render_report(report: Report) -> Iterator[RenderableType]:
-    """Renderables for a report: tensor table, findings table, notes, one-line verdict."""
+def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType]:
+    """Renderables for a report: tensor table, findings table, notes, one-line verdict. Below
+    112 columns the tensor table keeps only the columns that decide the verdict."""
     if report.tensors:
-        yield _tensor_table(report)
+        yield _tensor_table(report, width)
     if report.findings:
         yield _findings_table(report)
     if report.notes:

@@ -193,7 +193,7 @@ class Report:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from .render import render_report
 
-        yield from render_report(self)
+        yield from render_report(self, options.max_width)
 
     def __str__(self) -> str:
         from .render import plain_text

@@ -153,6 +153,15 @@ def adapt(model: Any, batch: Batch) -> ModelView:
     grad = find_method(target, GRADIENT_METHODS, 2)
     train = find_method(target, TRAIN_METHODS, 3)
     predict_name, outputs = _usable_predict(target, X, label)
+    if outputs is None and loss is not None and find_method(target, ("loss",), 1):
+        try:  # CS231n style: loss(X) returns the scores
+            scores = np.asarray(loss[1](X), dtype=np.float64)
+            if scores.ndim == 2 and scores.shape[0] == X.shape[0]:
+                outputs = scores
+        except Exception:
+            pass
+    if outputs is not None:
+        batch.check_labels(outputs.shape[1])  # before any call with y: numpy would read y=-1 as the last class
     container = container_slots(target)
     notes: list[str] = []
     if copy_failure:

@@ -113,9 +113,10 @@ class TensorCheck:
 
     @property
     def max_rel_error(self) -> float:
-        values = [e.judgement.rel_error for e in self.decisive] + [
-            p.judgement.rel_error for p in self.probes if p.judgement.status != "inconclusive"
-        ]
+        """Largest relative error over decisive entries (over the random directions if no entry decided)."""
+        values = [e.judgement.rel_error for e in self.decisive]
+        if not values:
+            values = [p.judgement.rel_error for p in self.probes if p.judgement.status != "inconclusive"]
         return max(values) if values else math.nan
 
     def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +210,7 @@ def compare_tensor(
 
     localised = False
     if failing_signs and not any(e.status == "fail" for e in entries) and not exhaustive:
-        found = _bisect(failing_signs[0], check_direction, {tuple(e.index) for e in entries}, work.shape)
+        found = _bisect(failing_signs[0], check_direction, work.shape)
         if found is not None:
             entries.append(check_entry(found))
             localised = True
@@ -234,7 +235,6 @@ def compare_tensor(
 def _bisect(
     signs: np.ndarray,
     check_direction: Callable[[np.ndarray], Judgement],
-    seen: set[tuple[int, ...]],
     shape: tuple[int, ...],
 ) -> int | None:
     """Halve the support of a failing direction until one entry remains; ``None`` if the failure

@@ -1,0 +1,129 @@
+"""The numeric engine on functions whose derivatives are known exactly."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gradcheck_kit.naming import layer_of, order_layers
+from gradcheck_kit.numeric.comparison import compare_tensor
+from gradcheck_kit.numeric.differences import Estimate, Perturber, judge
+from gradcheck_kit.numeric.sampling import choose_entries
+from gradcheck_kit.numeric.steps import step_size
+from gradcheck_kit.numeric.tolerance import Tolerance
+
+
+def run(work, analytic, loss, **kw):
+    options = dict(source_dtype=work.dtype, tolerance=Tolerance(), rng=np.random.default_rng(0),
+                   max_entries=50, probes=2, exhaustive=False)
+    options.update(kw)
+    return compare_tensor("w", "w", work, analytic, loss, loss(), **options)
+
+
+def test_smooth_function_passes_and_work_is_restored_bitwise():
+    w = np.random.default_rng(1).normal(size=(4, 5))
+    original = w.copy()
+    t = run(w, np.cos(w), lambda: float(np.sum(np.sin(w))))
+    assert t.verdict == "pass" and t.failed == 0
+    assert t.max_rel_error < 1e-8
+    assert w.tobytes() == original.tobytes()
+
+
+def test_wrong_gradient_fails_with_its_worst_entry():
+    w = np.random.default_rng(1).normal(size=(3, 3))
+    analytic = 2 * w
+    analytic[1, 2] *= -1
+    t = run(w, analytic, lambda: float(np.sum(w**2)), max_entries=9)
+    assert t.verdict == "fail"
+    assert t.worst.index == (1, 2)
+    assert t.worst.judgement.rel_error == pytest.approx(2.0)  # |a - (-a)| / |a|
+
+
+def test_kink_is_inconclusive_not_failed():
+    w = np.array([0.0, 1.0, -2.0])
+    # |w| has a kink at 0; the analytic subgradient there is 0, central difference says 0 too, but a
+    # kink-crossing step at w=0 of max(w, 0) gives 0.5
+    loss = lambda: float(np.sum(np.maximum(w, 0)))  # noqa: E731
+    t = run(w, (w > 0).astype(float), loss, probes=0)
+    assert t.entries[0].status == "inconclusive"
+    assert "non-differentiable" in t.entries[0].judgement.reason
+    assert [e.status for e in t.entries[1:]] == ["pass", "pass"]
+    assert t.verdict == "pass"
+
+
+def test_richardson_rescues_truncation_error_with_large_step():
+    w = np.array([1.0])
+    loss = lambda: float(np.exp(3 * w[0]))  # noqa: E731
+    exact = 3 * math.exp(3.0)
+    t = run(w, np.array([exact]), loss, eps=1e-3, probes=0)
+    assert t.entries[0].status == "pass"
+    assert "Richardson" in t.entries[0].judgement.reason
+
+
+def test_judge_noise_floor_counts_as_agreement():
+    est = Estimate.from_losses(1.0, 1.0 + 1e-16, 1.0 - 1e-16, 1e-6)
+    j = judge(0.0, est, tolerance=Tolerance(), rtol=1e-6, dtype=np.dtype("float64"))
+    assert j.status == "pass"
+
+
+def test_judge_nonfinite_loss_is_inconclusive_and_nonfinite_analytic_fails():
+    est = Estimate.from_losses(1.0, math.inf, 1.0, 1e-6)
+    assert judge(1.0, est, tolerance=Tolerance(), rtol=1e-6, dtype=np.dtype("float64")).status == "inconclusive"
+    est = Estimate.from_losses(1.0, 1.0, 1.0, 1e-6)
+    assert judge(math.nan, est, tolerance=Tolerance(), rtol=1e-6, dtype=np.dtype("float64")).status == "fail"
+
+
+def test_perturber_restores_even_when_loss_raises():
+    w = np.arange(6.0).reshape(2, 3)
+    original = w.copy()
+
+    def loss():
+        raise RuntimeError("user code")
+
+    p = Perturber(w, loss)
+    with pytest.raises(RuntimeError):
+        p.entry(4, 1e-3)
+    with pytest.raises(RuntimeError):
+        p.direction(np.ones((2, 3)) / math.sqrt(6), 1e-3)
+    assert w.tobytes() == original.tobytes()
+
+
+def test_step_size_scales_with_rms_and_dtype():
+    assert step_size(np.zeros(3)) == pytest.approx(np.cbrt(np.finfo(np.float64).eps))
+    assert step_size(np.full(3, 10.0)) == pytest.approx(10 * np.cbrt(np.finfo(np.float64).eps))
+    assert step_size(np.zeros(3, dtype=np.float32)) == pytest.approx(np.cbrt(np.finfo(np.float32).eps))
+    assert step_size(np.zeros(3), eps=1e-4) == 1e-4
+
+
+def test_sampling_includes_largest_entries_and_is_bounded():
+    a = np.zeros(1000)
+    a[[17, 500, 999]] = [5.0, -9.0, 7.0]
+    chosen = choose_entries(a, 9, np.random.default_rng(0))
+    assert len(chosen) == 9 and len(set(chosen)) == 9
+    assert list(chosen[:3]) == [500, 999, 17]
+    assert list(choose_entries(a[:5], 9, np.random.default_rng(0))) == [0, 1, 2, 3, 4]
+
+
+def test_tolerance_rule():
+    tol = Tolerance()
+    assert tol.rtol_for(np.dtype("float64")) == 1e-6
+    assert tol.rtol_for(np.dtype("float32")) == 1e-3
+    assert Tolerance(rtol=1e-3).rtol_for(np.dtype("float64")) == 1e-3
+    assert tol.bound(1.0, 1.0, rtol=1e-6, noise=1e-9) == pytest.approx(1e-6 + 1e-9)
+    assert Tolerance(atol=1e-3).bound(0.0, 0.0, rtol=1e-6, noise=1e-9) == 1e-3
+
+
+@pytest.mark.parametrize(
+    ("name", "layer"),
+    [("output.W", "output"), ("enc.l1.W", "enc.l1"), ("W2", "2"), ("b2", "2"), ("W_hidden", "W_hidden"),
+     ("bias", "bias"), ("Wxh", "Wxh"), ("W10", "10")],
+)
+def test_layer_of(name, layer):
+    assert layer_of(name) == layer
+
+
+def test_order_layers():
+    assert order_layers(["W10", "b10", "W2", "b2", "W1"]) == ["1", "2", "10"]
+    assert order_layers(["hidden.W", "hidden.b", "output.W"]) == ["hidden", "output"]

@@ -1,0 +1,96 @@
+"""Report as data (frame, dict, JSON) and its rich rendering."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+import gradcheck_kit as gk
+from gradcheck_kit.report import FRAME_COLUMNS
+from tests import models
+from tests.models import data
+
+
+@pytest.fixture(scope="module")
+def bad_report():
+    return gk.diagnose(models.ActivationDerivativeMissingInLayer2(), data())
+
+
+@pytest.fixture(scope="module")
+def good_report():
+    return gk.diagnose(models.MLP(), data())
+
+
+def render(report, width=100):
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(report)
+    return buffer.getvalue()
+
+
+def test_ok_reflects_error_findings(bad_report, good_report):
+    assert good_report.ok and not bad_report.ok
+    assert bad_report.codes() == ["gradient-mismatch"]
+    assert bad_report.first_wrong_layer == "2"
+    assert good_report.first_wrong_layer is None
+
+
+def test_frame_has_one_row_per_tensor(bad_report):
+    frame = bad_report.to_frame()
+    assert list(frame.columns) == list(FRAME_COLUMNS)
+    assert list(frame["param"]) == ["W3", "b3", "W2", "b2", "W1", "b1"]
+    assert list(frame["passed"]) == [True, True, False, False, False, False]
+    assert (frame["max_rel_error"][frame["passed"]] < 1e-6).all()
+    assert (frame["max_rel_error"][~frame["passed"].astype(bool)] > 0.1).all()
+    assert frame.loc[0, "shape"] == "(8, 3)"
+
+
+def test_dict_is_json_safe_and_complete(bad_report):
+    d = json.loads(json.dumps(bad_report.to_dict(), allow_nan=False))
+    assert d["schema"] == "gradcheck_kit.report/1"
+    assert d["ok"] is False and d["complete"] is True
+    assert d["first_wrong_layer"] == "2"
+    assert d["findings"][0]["code"] == "gradient-mismatch"
+    assert d["findings"][0]["evidence"]["param"] in {"W2", "b2"}
+    assert [row["param"] for row in d["params"]] == ["W3", "b3", "W2", "b2", "W1", "b1"]
+    assert d["settings"]["max_entries"] == 12
+    assert d["calls"]["loss"] > 0
+    assert [layer["role"] for layer in d["layers"]] == ["", "origin", "inherited"]
+
+
+def test_rendered_text_has_tables_findings_and_verdict(bad_report):
+    text = render(bad_report)
+    assert "Gradient check — ActivationDerivativeMissingInLayer2" in text
+    assert "gradient-mismatch" in text
+    assert "Fix:" in text
+    assert "2 ◀" in text and "1 ↓" in text
+    assert text.rstrip().splitlines()[-1] == bad_report.verdict()
+    assert "\x1b[" not in text
+    assert str(bad_report) == render(bad_report)
+
+
+def test_good_report_verdict_line(good_report):
+    assert good_report.verdict().startswith("OK: 6 parameter tensors")
+    assert "Findings" not in render(good_report)
+
+
+def test_finding_is_frozen_and_holds_no_arrays():
+    import numpy as np
+
+    finding = gk.Finding("x", "error", None, "m", "f", {"a": np.float64(1.5), "n": np.int64(2)})
+    assert finding.evidence == {"a": 1.5, "n": 2}
+    assert type(finding.evidence["a"]) is float
+    with pytest.raises(TypeError, match="evidence 'v' is a ndarray"):
+        gk.Finding("x", "error", None, "m", "f", {"v": np.ones(3)})
+    with pytest.raises(ValueError, match="severity is 'fatal'"):
+        gk.Finding("x", "fatal", None, "m", "f")  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        finding.code = "y"  # type: ignore[misc]
+
+
+def test_select_and_skip_filter_findings():
+    model = models.ActivationDerivativeMissingInLayer2()
+    assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == []
+    assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
