@@ -36,6 +36,15 @@ def _layer_summaries(ctx: Context) -> list[LayerSummary]:
     return out
 
 
+def _capable(requires: frozenset[str], view: Any, settings: Settings) -> bool:
+    """Checks are chosen by what the model and options provide, never by the model's name."""
+    if "lr" in requires and settings.lr is None:
+        return False
+    if "predict" in requires and not view.can_predict:
+        return False
+    return not ("train" in requires and not view.can_train)
+
+
 def diagnose(
     model: Any,
     batch: Any,
@@ -109,6 +118,8 @@ def diagnose(
             findings: list[Finding] = []
             for check in CHECKS.values():
                 if all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes):
+                    continue
+                if not _capable(check.requires, view, settings):
                     continue
                 for finding in check(ctx):
                     if not suppressed(finding.code, select=settings.select, skip=settings.skip):

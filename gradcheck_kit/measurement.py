@@ -12,6 +12,8 @@ from .adapters.view import ModelView
 from .batch import Batch
 from .naming import layer_of
 from .numeric.comparison import TensorCheck, compare_tensor
+from .numeric.noise import estimate_noise
+from .numeric.steps import step_size
 from .settings import Settings
 
 __all__ = ["Measurement", "measure"]
@@ -29,6 +31,13 @@ class Measurement:
     analytic: Mapping[str, np.ndarray]
     tensors: tuple[TensorCheck, ...]
     complete: bool = True
+    loss_noise: float = 0.0
+    repeat_spread: float = 0.0
+
+    @property
+    def deterministic(self) -> bool:
+        """False when two evaluations of the loss at the same parameters differed."""
+        return self.repeat_spread == 0.0
 
     @property
     def by_param(self) -> dict[str, TensorCheck]:
@@ -47,8 +56,12 @@ def measure(
     base = view.loss(X, y)
     if not math.isfinite(base):
         return Measurement(base_loss=base, analytic={}, tensors=())
+    again = view.loss(X, y)
+    spread = abs(again - base) if math.isfinite(again) else math.inf
     analytic = view.gradients(X, y)
     rng = np.random.default_rng(settings.seed)
+    noise = _loss_noise(view, batch, base, np.random.default_rng(settings.seed + 3))
+    noise = max(noise, spread) if math.isfinite(noise) else spread
     rank = {layer: i for i, layer in enumerate(layers)}
     order = sorted(view.names, key=lambda n: -rank.get(layer_of(n), 0))
     tensors: list[TensorCheck] = []
@@ -71,8 +84,31 @@ def measure(
                     exhaustive=settings.exhaustive,
                     eps=settings.eps,
                     on_eval=on_eval,
+                    loss_noise=noise,
+                    random=spread > 0,
                 )
             )
     except KeyboardInterrupt:
         complete = False
-    return Measurement(base_loss=base, analytic=analytic, tensors=tuple(tensors), complete=complete)
+    return Measurement(base_loss=base, analytic=analytic, tensors=tuple(tensors), complete=complete,
+                       loss_noise=noise, repeat_spread=spread)
+
+
+def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Generator) -> float:
+    """The loss's noise σ along one random whole-model direction, at the float64 step spacing."""
+    names = view.names
+    saved = {n: view.params[n].copy() for n in names}
+    total = sum(a.size for a in saved.values())
+    rms = math.sqrt(sum(float(np.sum(a**2)) for a in saved.values()) / max(total, 1))
+    direction = {n: rng.choice(np.array([-1.0, 1.0]), size=saved[n].shape) / math.sqrt(total) for n in names}
+
+    def at(t: float) -> float:
+        for n in names:
+            np.add(saved[n], t * direction[n], out=view.params[n], casting="unsafe")
+        return view.loss(batch.X, batch.y)
+
+    try:
+        return estimate_noise(at, base, step_size(np.zeros(1)) * max(1.0, rms))
+    finally:
+        for n in names:
+            np.copyto(view.params[n], saved[n])

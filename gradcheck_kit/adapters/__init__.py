@@ -14,7 +14,6 @@ training step changes (plus weight-like names such as ``W1``/``b2`` that it shou
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,9 +37,6 @@ from .training import TrainingView
 from .view import ModelView
 
 __all__ = ["FunctionalModel", "ModelGuard", "ModelView", "adapt", "wrap"]
-
-_WEIGHT_LIKE = re.compile(r"^([wb][a-z0-9]{0,3}|(weights?|bias(es)?|kernel|gamma|beta|theta)\w*)$", re.IGNORECASE)
-
 
 def _usable_predict(target: Any, X: np.ndarray, label: str) -> tuple[str | None, np.ndarray | None]:
     """First forward-like method returning scores/probabilities (not class labels), and its output."""
@@ -75,53 +71,60 @@ def _attribute_slots_for_keys(target: Any, keys: list[str]) -> list[Slot]:
     return slots
 
 
-def _changed(before: dict[str, tuple[Any, bytes]], slots: list[Slot]) -> set[str]:
-    out = set()
-    for slot in slots:
-        obj, data = before[slot.name]
-        now = slot.read()
-        if now is not obj or not isinstance(now, np.ndarray) or now.tobytes() != data:
-            out.add(slot.name)
-    return out
-
-
-def _training_slots(target: Any, X: np.ndarray, y: np.ndarray, predict: str | None, train: str, label: str) -> tuple[list[Slot], str]:
-    """Array attributes that are parameters: not rewritten by forward, and changed by a training step
-    (or named like weights, so a step that forgets to update them is caught rather than ignored)."""
+def _training_slots(target: Any, X: np.ndarray, y: np.ndarray, predict: str | None, loss: str | None,
+                    train: str, label: str) -> tuple[list[Slot], str]:
+    """Array attributes that are parameters: the model's output depends on them, and forward does not
+    rewrite them (caches). Optimizer buffers, data kept on the object and caches are left out; a weight
+    that the training step forgets to update is still a parameter."""
     candidates = array_attributes(target)
     if not candidates:
         raise ModelInterfaceError(
             f"{label} has {train}(X, y, lr) but no params dict and no float array attributes; expected weights "
             f"as attributes (self.W1, self.b1, ...) or a params dict"
         )
-    saved = {s.name: (s.read(), s.read().copy()) for s in candidates}
-    state = {s.name: (s.read(), s.read().tobytes()) for s in candidates}
-    caches: set[str] = set()
     if predict is not None:
-        getattr(target, predict)(X)
-        caches = _changed(state, candidates)
-    state = {s.name: (s.read(), s.read().tobytes()) for s in candidates}
+        def output() -> np.ndarray:
+            return np.asarray(getattr(target, predict)(X), dtype=np.float64)
+    elif loss is not None:
+        def output() -> np.ndarray:
+            return np.asarray(getattr(target, loss)(X, y), dtype=np.float64)
+    else:
+        raise ModelInterfaceError(f"{label} has {train}(X, y, lr) but no forward(X) or loss(X, y) to evaluate")
+    before = {s.name: s.read() for s in candidates}
     try:
-        getattr(target, train)(X, y, 1e-2)
+        reference = output()
     except Exception as exc:
-        raise ModelInterfaceError(f"{label}.{train}(X, y, lr) raised {type(exc).__name__}: {exc}") from exc
-    finally:
-        trained = _changed(state, candidates)
-        for slot in candidates:  # undo the probe step
-            obj, copy = saved[slot.name]
-            if slot.read() is not obj:
-                slot.write(obj)
-            np.copyto(obj, copy)
-    chosen = [s for s in candidates if s.name not in caches and (s.name in trained or _WEIGHT_LIKE.match(s.name))]
+        raise ModelInterfaceError(f"{label}.{predict or loss}(...) raised {type(exc).__name__}: {exc}") from exc
+    caches = {s.name for s in candidates if s.read() is not before[s.name]}
+    rng = np.random.default_rng(0)
+    chosen: list[Slot] = []
+    for slot in candidates:
+        if slot.name in caches:
+            continue
+        array = slot.read()
+        if not array.flags.writeable:
+            continue
+        saved = array.copy()
+        try:
+            scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(saved.astype(np.float64) ** 2))))
+            array += (scale * rng.choice(np.array([-1.0, 1.0]), size=array.shape)).astype(array.dtype)
+            with np.errstate(all="ignore"):
+                moved = output()
+        except Exception:
+            moved = reference
+        finally:
+            np.copyto(array, saved)
+        if moved.shape != reference.shape or not np.array_equal(moved, reference):
+            chosen.append(slot)
     if not chosen:
         raise ModelInterfaceError(
-            f"{label}.{train}(X, y, lr) changed none of the array attributes {[s.name for s in candidates]} "
-            f"(or only ones {predict}() also rewrites); expected it to update the weights in place"
+            f"{label}: none of the array attributes {[s.name for s in candidates]} changes the output of "
+            f"{predict or loss}(); expected weights kept as attributes (self.W1, self.b1, ...) or a params dict"
         )
-    ignored = sorted(set(saved) - {s.name for s in chosen})
+    ignored = sorted({s.name for s in candidates} - {s.name for s in chosen})
     note = f"parameters found as attributes: {', '.join(s.name for s in chosen)}"
     if ignored:
-        note += f" (not parameters: {', '.join(ignored)})"
+        note += f" (not parameters, as the output does not depend on them or forward rewrites them: {', '.join(ignored)})"
     return chosen, note
 
 
@@ -196,7 +199,7 @@ def adapt(model: Any, batch: Batch) -> ModelView:
         if container:
             slots, source = container[1], container[0]
         else:
-            slots, source = _training_slots(target, X, y, predict_name, train[0], label)
+            slots, source = _training_slots(target, X, y, predict_name, loss[0] if loss else None, train[0], label)
         view = TrainingView(target, slots, private=private, label=label, predict_method=predict_name,
                             loss_method=loss[0] if loss else None, train_method=train[0])
         notes.append(f"no gradient method: gradients inferred from one {train[0]}(X, y, lr) step as (before - after) / lr")
@@ -223,5 +226,8 @@ def adapt(model: Any, batch: Batch) -> ModelView:
         kit_loss = KitLoss(outputs)
         view.use_kit_loss(kit_loss, batch.one_hot(outputs.shape[1]))
         notes.append(f"no loss(X, y): the kit uses the {kit_loss.describe(predict_name or 'forward')}")
+    if train is not None and view.train_method is None:
+        view.train_method = train[0]  # the training checks step the model with its own method
+    view.freeze_state()
     view.notes[:0] = notes
     return view

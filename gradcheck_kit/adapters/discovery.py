@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelInterfaceError
 from .slots import AttrSlot, ItemSlot, Slot
 
 __all__ = [
@@ -56,6 +57,12 @@ def find_method(obj: Any, names: tuple[str, ...], n_positional: int) -> tuple[st
 def _flatten(mapping: Mapping[str, Any], prefix: str, refetch: Callable[[], Any] | None, out: list[Slot]) -> None:
     for key, value in mapping.items():
         name = f"{prefix}{key}"
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuc":
+            raise ModelInterfaceError(
+                f"parameter {name!r} has dtype {value.dtype}; expected a float array (an integer or bool array "
+                f"cannot take a fractional gradient step, and complex ones are not supported): create it with "
+                f"dtype=float, e.g. np.zeros({value.shape[0] if value.ndim else ''}, dtype=float)"
+            )
         if is_param_array(value) and isinstance(mapping, MutableMapping):
             fetch = None
             if refetch is not None:

@@ -27,17 +27,13 @@ class TrainingView(_PredictMixin, ModelView):
         super().__init__(*args, **kwargs)
         self.predict_method = predict_method
         self.loss_method = loss_method
-        self.train_method = train_method
+        self.train_method: str | None = train_method
         self.kit_loss: KitLoss | None = None
         self.targets: np.ndarray | None = None
         self.inference_lr = INFERENCE_LR
 
     def use_kit_loss(self, kit_loss: KitLoss, targets: np.ndarray) -> None:
         self.kit_loss, self.targets = kit_loss, targets
-
-    @property
-    def can_train(self) -> bool:
-        return True
 
     def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
         if self.loss_method is None:
@@ -46,9 +42,6 @@ class TrainingView(_PredictMixin, ModelView):
             return self.kit_loss(self.predict(X), self.targets)
         value = self._call(self.loss_method, getattr(self.target, self.loss_method), X, y)
         return as_loss_value(value, f"{self.label}.{self.loss_method}(X, y)")
-
-    def _train(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
-        self._call(self.train_method, getattr(self.target, self.train_method), X, y, lr)
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         return self.inferred_gradients(X, y, self.inference_lr)

@@ -7,6 +7,7 @@ counted and wrapped so that a failure names the call instead of surfacing from d
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -132,6 +133,7 @@ class ModelView:
         self.private = private
         self.label = label
         self.notes: list[str] = []
+        self.train_method: str | None = None
         self.calls: Counter[str] = Counter()
         self._slots: dict[str, Slot] = {}
         self._originals: dict[str, Any] = {}
@@ -248,7 +250,8 @@ class ModelView:
 
     @property
     def can_train(self) -> bool:
-        return False
+        """Whether the model has its own in-place training method (``train``/``step``/``update``)."""
+        return self.train_method is not None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Model outputs (B, K): probabilities or scores."""
@@ -267,9 +270,38 @@ class ModelView:
             )
         return array
 
+    def freeze_state(self) -> None:
+        """Remember the object's state besides its parameters (optimizer buffers, step counters...), so
+        every gradient read off a training step starts from it, not from the previous step's state."""
+        keep = self._keep()
+        try:
+            self._pristine: dict[str, Any] | None = copy.deepcopy(vars(self.target), memo=dict(keep))
+        except Exception:  # no __dict__, or uncopyable state: steps then see whatever state is there
+            self._pristine = None
+
+    def _keep(self) -> dict[int, Any]:
+        keep: dict[int, Any] = {id(a): a for a in self.params.values()}
+        for slot in self._slots.values():
+            mapping = getattr(slot, "mapping", None)
+            if mapping is not None:
+                keep[id(mapping)] = mapping
+        return keep
+
+    def _restore_state(self) -> None:
+        pristine = getattr(self, "_pristine", None)
+        if pristine is None:
+            return
+        state = vars(self.target)
+        state.clear()
+        state.update(copy.deepcopy(pristine, memo=self._keep()))
+
     def inferred_gradients(self, X: np.ndarray, y: np.ndarray, lr: float) -> dict[str, np.ndarray]:
-        """Gradient read off one in-place training step as ``(before - after) / lr``; weights put back."""
+        """Gradient read off one in-place training step as ``(before - after) / lr``; weights put back.
+
+        The step starts from the state frozen by `freeze_state`, so momentum buffers or step counters
+        left by earlier steps do not leak into the gradient."""
         before = self.snapshot()
+        self._restore_state()
         try:
             self._train(X, y, lr)
             after = self.current()
@@ -294,4 +326,6 @@ class ModelView:
         raise NotImplementedError
 
     def _train(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
-        raise NotImplementedError
+        if self.train_method is None:
+            raise ModelInterfaceError(f"{self.label} has no training method")
+        self._call(self.train_method, getattr(self.target, self.train_method), X, y, lr)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..activations import Activation, hidden_activations
+from ..outputs import Outputs, read_outputs
+from ..probes import DirectionalProbe, probe_directions
 
 if TYPE_CHECKING:
     from ..adapters.view import ModelView
@@ -13,6 +17,9 @@ if TYPE_CHECKING:
     from ..measurement import Measurement
     from ..numeric.comparison import TensorCheck
     from ..settings import Settings
+
+#: Random whole-model directions used to fit hypotheses about a wrong gradient.
+HYPOTHESIS_PROBES = 4
 
 __all__ = ["Context"]
 
@@ -28,6 +35,58 @@ class Context:
     measurement: Measurement
     layers: tuple[str, ...]
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def outputs(self) -> Outputs | None:
+        """Baseline classifier outputs, or ``None`` when the model has no (B, K >= 2) prediction."""
+        if "outputs" not in self._cache:
+            self._cache["outputs"] = read_outputs(self.view, self.batch)
+        return self._cache["outputs"]
+
+    @property
+    def activations(self) -> list[Activation]:
+        """Hidden activations the model caches during ``forward`` (empty if it keeps none)."""
+        if "activations" not in self._cache:
+            self._cache["activations"] = hidden_activations(self.view, self.batch.X)
+        return self._cache["activations"]
+
+    def cause_found(self, code: str) -> bool:
+        """Whether the check that emits ``code`` finds it here (regardless of select/skip)."""
+        from .registry import CHECKS
+
+        key = f"found:{code}"
+        if key not in self._cache:
+            check = next((c for c in CHECKS.values() if code in c.codes), None)
+            self._cache[key] = check is not None and any(f.code == code for f in check(self))
+        return self._cache[key]
+
+    @property
+    def output_layer(self) -> str:
+        return self.layers[-1]
+
+    def hypothesis_probes(self) -> list[DirectionalProbe]:
+        """Whole-model directions with central differences of the loss and of candidate losses of the
+        outputs: ``ce`` (mean cross-entropy), ``mse`` (mean ½‖softmax − t‖², whose gradient is
+        J_softmaxᵀ(o − t)) and ``elem`` (mean ⟨δ, z⟩ for the fixed elementwise delta (o − t)·o·(1 − o))."""
+        if "probes" not in self._cache:
+            out = self.outputs
+            functions = {}
+            if out is not None:
+                B = self.batch.size
+                t = out.targets
+                p0 = out.probabilities
+                delta_elem = (p0 - t) * p0 * (1 - p0)
+                functions = {
+                    "ce": out.mean_cross_entropy,
+                    "mse": lambda raw: float(0.5 * np.sum((out.probs_of(raw) - t) ** 2) / B),
+                    "elem": lambda raw: float(np.sum(delta_elem * out.logits_of(raw)) / B),
+                }
+            self._cache["probes"] = probe_directions(
+                self.view, self.batch, self.measurement.analytic, functions,
+                count=HYPOTHESIS_PROBES, rng=np.random.default_rng(self.settings.seed + 1), eps=self.settings.eps,
+            )
+        return self._cache["probes"]
 
     def tensors_of(self, layer: str) -> list[TensorCheck]:
         return [t for t in self.measurement.tensors if t.layer == layer]

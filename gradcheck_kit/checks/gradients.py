@@ -13,11 +13,19 @@ if TYPE_CHECKING:
     from ..numeric.comparison import TensorCheck
     from .context import Context
 
-__all__ = ["check_gradients_match", "check_gradients_decidable", "check_values_finite", "describe_tensor"]
+__all__ = [
+    "check_forward_deterministic",
+    "check_gradients_decidable",
+    "check_gradients_match",
+    "check_values_finite",
+    "describe_tensor",
+]
 
 GRADIENT_MISMATCH = CodeInfo("gradient-mismatch", "error", "analytic gradient disagrees with central differences")
 NON_FINITE = CodeInfo("non-finite", "error", "the loss or the analytic gradient is NaN or infinite")
 INCONCLUSIVE = CodeInfo("gradient-inconclusive", "warning", "no checked entry of a tensor could be judged")
+NONDETERMINISTIC = CodeInfo("nondeterministic-forward", "error",
+                            "the loss differs between two evaluations at the same parameters")
 
 
 def describe_tensor(t: TensorCheck) -> str:
@@ -30,6 +38,8 @@ def describe_tensor(t: TensorCheck) -> str:
     if math.isfinite(t.norm_ratio):
         parts.append(f"norm ratio {fmt(t.norm_ratio, 3)}, cosine {fmt(t.cosine, 3)}")
     parts.append(f"eps {fmt(t.step)}, rtol {fmt(t.rtol)}, noise floor {fmt(t.noise)}, {t.working_dtype}")
+    if t.loss_noise > 0 and t.rtol > 1e-6:
+        parts.append(f"loss noise {fmt(t.loss_noise)}: the loss carries less than float64 precision")
     return "; ".join(parts)
 
 
@@ -122,6 +132,8 @@ def check_values_finite(ctx: Context) -> Iterator[Finding]:
 @register(INCONCLUSIVE)
 def check_gradients_decidable(ctx: Context) -> Iterator[Finding]:
     """A tensor with no decisive entry is neither passed nor failed: say so and why."""
+    if not ctx.measurement.deterministic:
+        return  # nondeterministic-forward explains every undecidable entry
     for t in ctx.measurement.tensors:
         if t.verdict != "inconclusive":
             continue
@@ -136,3 +148,24 @@ def check_gradients_decidable(ctx: Context) -> Iterator[Finding]:
             "(e.g. a small random perturbation of the weights).",
             evidence={"param": t.param, "checked": t.checked, "inconclusive": t.inconclusive},
         )
+
+
+@register(NONDETERMINISTIC)
+def check_forward_deterministic(ctx: Context) -> Iterator[Finding]:
+    """The same parameters must give the same loss, or no finite difference means anything."""
+    m = ctx.measurement
+    if m.deterministic or not math.isfinite(m.base_loss):
+        return
+    undecided = sum(t.inconclusive for t in m.tensors)
+    yield Finding(
+        code=NONDETERMINISTIC.code,
+        severity="error",
+        layer=None,
+        message=f"two evaluations of the loss at the same parameters differ by {fmt(m.repeat_spread)} (loss "
+        f"{fmt(m.base_loss, 4)}): the forward pass is random. Finite differences see that noise, so {undecided} "
+        f"checked entr{'y was' if undecided == 1 else 'ies were'} left inconclusive and only mismatches larger than "
+        f"the noise are reported.",
+        fix="Switch off randomness for the check: dropout or noise layers in eval mode, or seed the generator "
+        "inside forward (np.random.default_rng(0)) so each call draws the same mask.",
+        evidence={"spread": m.repeat_spread, "loss": m.base_loss, "inconclusive_entries": undecided},
+    )

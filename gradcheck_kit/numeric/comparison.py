@@ -70,6 +70,7 @@ class TensorCheck:
     exhaustive: bool = False
     localised: bool = False
     analytic_nonfinite: int = 0
+    loss_noise: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -167,11 +168,18 @@ def compare_tensor(
     exhaustive: bool,
     eps: float | None = None,
     on_eval: Callable[[int], None] | None = None,
+    loss_noise: float = 0.0,
+    random: bool = False,
 ) -> TensorCheck:
-    """Check one tensor; ``work`` is moved in place and restored bitwise."""
+    """Check one tensor; ``work`` is moved in place and restored bitwise.
+
+    ``loss_noise`` is the loss's measured noise σ (`noise.estimate_noise`); ``random`` says the loss
+    changed between two evaluations at the same point.
+    """
     dtype = work.dtype
-    step = step_size(work, eps=eps)
-    rtol = tolerance.rtol_for(dtype)
+    precision = loss_noise / max(abs(base_loss), 1.0)
+    step = step_size(work, eps=eps, precision=precision)
+    rtol = tolerance.rtol_for(dtype, precision)
     perturber = Perturber(work, loss, on_eval)
     flat_analytic = analytic.reshape(-1)
 
@@ -182,7 +190,7 @@ def compare_tensor(
     def check_entry(i: int) -> EntryCheck:
         est = estimate_entry(i, step)
         j = judge(float(flat_analytic[i]), est, tolerance=tolerance, rtol=rtol, dtype=dtype,
-                  refine=lambda: estimate_entry(i, 2 * step))
+                  refine=lambda: estimate_entry(i, 2 * step), loss_noise=loss_noise, random=random)
         return EntryCheck(tuple(int(k) for k in np.unravel_index(i, work.shape)), j)
 
     def check_direction(unit: np.ndarray) -> Judgement:
@@ -192,7 +200,7 @@ def compare_tensor(
 
         projected = float(np.vdot(np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0), unit))
         return judge(projected, estimate(step), tolerance=tolerance, rtol=rtol, dtype=dtype,
-                     refine=lambda: estimate(2 * step))
+                     refine=lambda: estimate(2 * step), loss_noise=loss_noise, random=random)
 
     nonfinite = int(np.count_nonzero(~np.isfinite(analytic)))
     probe_results: list[ProbeCheck] = []
@@ -223,7 +231,8 @@ def compare_tensor(
         working_dtype=dtype.name,
         step=step,
         rtol=rtol,
-        noise=max(tolerance.atol or 0.0, tolerance.noise(dtype, abs(base_loss), step)),
+        noise=max(tolerance.atol or 0.0, tolerance.noise(dtype, abs(base_loss), step, loss_noise)),
+        loss_noise=loss_noise,
         entries=tuple(entries),
         probes=tuple(probe_results),
         exhaustive=exhaustive,

@@ -72,18 +72,27 @@ def judge(
     rtol: float,
     dtype: np.dtype,
     refine: Callable[[], Estimate] | None = None,
+    loss_noise: float = 0.0,
+    random: bool = False,
 ) -> Judgement:
-    """Compare one analytic derivative with its central-difference estimate (see module docstring)."""
+    """Compare one analytic derivative with its central-difference estimate (see module docstring).
+
+    ``loss_noise`` is the loss's measured noise σ; with ``random`` (the loss is not deterministic) an
+    entry whose values sit inside the noise floor is inconclusive rather than passed.
+    """
     if not estimate.finite:
         return Judgement("inconclusive", analytic, estimate.central, math.nan, math.nan,
                          "the loss was not finite at a perturbed point")
     if not math.isfinite(analytic):
         return Judgement("fail", analytic, estimate.central, math.inf, math.nan, "the analytic value is not finite")
-    noise = tolerance.noise(dtype, estimate.loss_scale, estimate.step)
+    noise = tolerance.noise(dtype, estimate.loss_scale, estimate.step, loss_noise)
     floor = max(tolerance.atol or 0.0, noise)
     numeric = estimate.central
     bound = tolerance.bound(analytic, numeric, rtol=rtol, noise=noise)
     error = abs(analytic - numeric)
+    if random and max(abs(analytic), abs(numeric)) <= noise:
+        return Judgement("inconclusive", analytic, numeric, _rel(analytic, numeric, floor), bound,
+                         "inside the noise of a non-deterministic loss")
     if error <= bound:
         return Judgement("pass", analytic, numeric, _rel(analytic, numeric, floor), bound)
     spread = abs(estimate.forward - estimate.backward)

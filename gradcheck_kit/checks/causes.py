@@ -1,0 +1,299 @@
+"""Named causes of a wrong gradient: each fits one hypothesis about *how* the gradient is wrong.
+
+Evidence comes from three places, all exact up to finite-difference noise:
+
+* the per-tensor entries and directions already measured (sign flips, constant factors, transposes);
+* the output bias, whose gradient is the batch sum of the output delta, so candidate deltas computed
+  from the outputs ``o`` and targets ``t`` can be compared with it directly;
+* whole-model directional probes against candidate losses of the outputs: the gradient of
+  ``½‖softmax(z) − t‖²`` is ``J_softmaxᵀ(o − t)``, so a gradient that matches its differences applied
+  the softmax derivative on top of ``o − t``.
+
+A cause is named only when its hypothesis explains the analytic gradient to within ``EXPLAINED``
+(relative residual) and the correct gradient does not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..findings import Finding, format_number as fmt
+from ..probes import fit_scale
+from .registry import CodeInfo, register
+
+if TYPE_CHECKING:
+    from ..numeric.comparison import TensorCheck
+    from .context import Context
+
+__all__ = [
+    "check_batch_average",
+    "check_gradient_sign_scale_transpose",
+    "check_softmax_derivative",
+    "fit_output_delta",
+]
+
+DOUBLED_SOFTMAX = CodeInfo("doubled-softmax-derivative", "error",
+                           "the output delta is (o − t) multiplied by the softmax derivative again")
+MISSING_BATCH_AVERAGE = CodeInfo("missing-batch-average", "error",
+                                 "the loss is a batch mean but the gradient is a batch sum")
+SUMMED_LOSS = CodeInfo("summed-loss", "warning",
+                       "the loss is a sum over the batch, so the right learning rate depends on batch size")
+SIGN_FLIPPED = CodeInfo("sign-flipped", "error", "the analytic gradient is minus the true gradient")
+SCALED = CodeInfo("scaled-gradient", "error", "the analytic gradient is the true gradient times a constant")
+TRANSPOSED = CodeInfo("transposed-gradient", "error", "the analytic gradient is the transpose of the true gradient")
+ZERO = CodeInfo("zero-gradient", "error", "the analytic gradient is exactly zero where the true gradient is not")
+
+#: A hypothesis "explains" a gradient when its relative residual is below this.
+EXPLAINED = 1e-3
+#: A fitted factor "is" a target value within this relative distance.
+FACTOR_TOLERANCE = 0.01
+
+
+def _near(value: float, target: float) -> bool:
+    return math.isfinite(value) and abs(value - target) <= FACTOR_TOLERANCE * max(1.0, abs(target))
+
+
+@dataclass(frozen=True)
+class DeltaFit:
+    """How well a candidate output delta explains the analytic gradient."""
+
+    hypothesis: str
+    scale: float
+    residual: float
+    source: str
+
+
+def _output_bias(ctx: Context) -> TensorCheck | None:
+    out = ctx.outputs
+    if out is None:
+        return None
+    candidates = [t for t in ctx.tensors_of(ctx.output_layer) if t.shape == (out.n_classes,)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _bias_fits(ctx: Context) -> dict[str, DeltaFit]:
+    """Fit candidate deltas to the output-bias gradient: g_b = c · Σ_i δ_i / B + (numeric − correct)."""
+    out, bias = ctx.outputs, _output_bias(ctx)
+    if out is None or bias is None or bias.checked < bias.size:
+        return {}
+    B = ctx.batch.size
+    p, t = out.probabilities, out.targets
+    analytic = ctx.measurement.analytic[bias.param].reshape(-1)
+    numeric = np.array([e.judgement.numeric for e in sorted(bias.entries, key=lambda e: e.index)])
+    correct = (p - t).sum(axis=0) / B
+    rest = numeric - correct  # e.g. regularisation of the bias, usually 0
+    candidates = {
+        "correct": correct,
+        "elementwise": ((p - t) * p * (1 - p)).sum(axis=0) / B,
+        "jacobian": (p * ((p - t) - np.sum((p - t) * p, axis=1, keepdims=True))).sum(axis=0) / B,
+    }
+    fits = {}
+    for name, delta in candidates.items():
+        scale, residual = fit_scale(analytic - rest, delta)
+        fits[name] = DeltaFit(name, scale, residual, f"output bias {bias.param}")
+    return fits
+
+
+def _probe_fits(ctx: Context) -> dict[str, DeltaFit]:
+    """Fit candidate losses to whole-model directional probes: a_v − r_v ≈ c · d_v(candidate)."""
+    probes = ctx.hypothesis_probes()
+    if not probes or not probes[0].outputs:
+        return {}
+    a = np.array([p.analytic for p in probes])
+    ce = np.array([p.outputs["ce"] for p in probes])
+    rest = np.array([p.loss for p in probes]) - ce  # the loss minus its cross-entropy part (e.g. L2)
+    fits = {"correct": DeltaFit("correct", *fit_scale(a - rest, ce), "directional probes")}
+    fits["jacobian"] = DeltaFit("jacobian", *fit_scale(a - rest, np.array([p.outputs["mse"] for p in probes])),
+                                "directional probes")
+    if ctx.outputs is not None and ctx.outputs.are_scores:  # exact logits: the elementwise delta is testable
+        fits["elementwise"] = DeltaFit("elementwise", *fit_scale(a - rest, np.array([p.outputs["elem"] for p in probes])),
+                                       "directional probes")
+    return fits
+
+
+def fit_output_delta(ctx: Context) -> dict[str, DeltaFit]:
+    """Best fit per hypothesis (``correct``, ``elementwise``, ``jacobian``) over the available evidence."""
+    if "delta_fits" not in ctx._cache:
+        best: dict[str, DeltaFit] = {}
+        for fits in (_bias_fits(ctx), _probe_fits(ctx)):
+            for name, fit in fits.items():
+                if name not in best or fit.residual < best[name].residual:
+                    best[name] = fit
+        ctx._cache["delta_fits"] = best
+    return ctx._cache["delta_fits"]
+
+
+def _gradient_is_wrong(ctx: Context) -> bool:
+    return bool(ctx.origin_layers())
+
+
+@register(DOUBLED_SOFTMAX, requires=("predict",))
+def check_softmax_derivative(ctx: Context) -> Iterator[Finding]:
+    """The output delta equals ``(o − t)·o·(1 − o)`` or ``J_softmaxᵀ(o − t)`` instead of ``o − t``."""
+    if not _gradient_is_wrong(ctx) or ctx.outputs is None:
+        return
+    fits = fit_output_delta(ctx)
+    B = ctx.batch.size
+    doubled = [f for f in (fits.get("elementwise"), fits.get("jacobian")) if f is not None and f.residual < EXPLAINED]
+    if not doubled:
+        return
+    best = min(doubled, key=lambda f: f.residual)
+    if not (_near(best.scale, 1.0) or _near(best.scale, B)):
+        return
+    correct = fits.get("correct")
+    form = "(o − t)·o·(1 − o)" if best.hypothesis == "elementwise" else "J_softmaxᵀ(o − t)"
+    summed = " and summed, not averaged, over the batch" if _near(best.scale, B) and B > 1 else ""
+    elem, jac = fits.get("elementwise"), fits.get("jacobian")
+    yield Finding(
+        code=DOUBLED_SOFTMAX.code,
+        severity="error",
+        layer=ctx.output_layer,
+        message=(
+            f"the analytic gradient is what you get from the output delta {form}{summed} (relative residual "
+            f"{fmt(best.residual)} on the {best.source}), not from o − t (residual "
+            f"{fmt(correct.residual if correct else math.nan)}). Evidence: elementwise form residual "
+            f"{fmt(elem.residual if elem else math.nan)}, full-Jacobian form residual {fmt(jac.residual if jac else math.nan)}. "
+            f"With softmax outputs and cross-entropy, dE/dz is simply o − t: the softmax derivative is already "
+            f"folded in, so multiplying by it again shrinks the delta wherever the network is confident and the "
+            f"network learns slowly or not at all."
+        ),
+        fix="Use delta = o - t at the output layer (divided by the batch size if the loss is a batch mean); "
+        "drop the extra multiplication by o * (1 - o) or by the softmax Jacobian.",
+        evidence={
+            "hypothesis": best.hypothesis,
+            "source": best.source,
+            "residual_elementwise": elem.residual if elem else None,
+            "residual_jacobian": jac.residual if jac else None,
+            "residual_correct": correct.residual if correct else None,
+            "scale": best.scale,
+            "batch_size": B,
+        },
+    )
+
+
+@register(MISSING_BATCH_AVERAGE, SUMMED_LOSS)
+def check_batch_average(ctx: Context) -> Iterator[Finding]:
+    """Gradient = B × the gradient of a batch-mean loss; or, with no gradient error, a summed loss."""
+    B = ctx.batch.size
+    if B < 2:
+        return
+    if _gradient_is_wrong(ctx):
+        fits = fit_output_delta(ctx)
+        fit = fits.get("correct")
+        if fit is None:  # no outputs: compare with the loss's own differences
+            probes = ctx.hypothesis_probes()
+            scale, residual = fit_scale(np.array([p.analytic for p in probes]), np.array([p.loss for p in probes]))
+            fit = DeltaFit("correct", scale, residual, "directional probes")
+        if fit.residual < EXPLAINED and _near(fit.scale, B):
+            yield Finding(
+                code=MISSING_BATCH_AVERAGE.code,
+                severity="error",
+                layer=ctx.output_layer,
+                message=(
+                    f"the analytic gradient is {fmt(fit.scale, 4)}× the finite-difference gradient of the loss's data "
+                    f"term (batch size {B}; relative residual {fmt(fit.residual)} on the {fit.source}). The loss is a "
+                    f"mean over the batch but the gradient is a sum, so every step is {B}× too large and the "
+                    f"effective learning rate changes with the batch size."
+                ),
+                fix="Divide the output delta by the batch size (delta = (o - t) / B), or make the loss a sum so "
+                "the two agree.",
+                evidence={"factor": fit.scale, "batch_size": B, "residual": fit.residual, "source": fit.source},
+            )
+        return
+    out = ctx.outputs
+    if out is None:
+        return
+    mean_ce = out.mean_cross_entropy(out.raw)
+    loss = ctx.measurement.base_loss
+    if mean_ce > 0 and _near(loss / mean_ce, B):
+        yield Finding(
+            code=SUMMED_LOSS.code,
+            severity="warning",
+            layer=None,
+            message=(
+                f"the loss ({fmt(loss, 4)}) is {fmt(loss / mean_ce, 4)}× the mean cross-entropy ({fmt(mean_ce, 4)}) on "
+                f"a batch of {B}: it is a sum over the batch. Gradients agree with it, but a learning rate tuned at "
+                f"one batch size is {B}× too large at another."
+            ),
+            fix="Average the loss and its gradient over the batch (divide both by B) so the learning rate does "
+            "not depend on the batch size; or keep the sum and scale lr by 1/B.",
+            evidence={"loss": loss, "mean_cross_entropy": mean_ce, "batch_size": B},
+        )
+
+
+def _tensor_fit(t: TensorCheck) -> tuple[float, float]:
+    """Scale and residual of analytic ≈ c · numeric over decisive entries and directions."""
+    pairs = [(e.judgement.analytic, e.judgement.numeric) for e in t.decisive]
+    pairs += [(p.judgement.analytic, p.judgement.numeric) for p in t.probes if p.judgement.status != "inconclusive"]
+    if len(pairs) < 2:
+        return math.nan, math.inf
+    a, n = np.array(pairs).T
+    return fit_scale(a, n)
+
+
+def _transpose_residual(ctx: Context, t: TensorCheck) -> float:
+    """Relative residual of numeric[i, j] ≈ analytic reshaped-transposed [i, j] over the checked entries."""
+    if len(t.shape) != 2 or len(t.decisive) < 2:
+        return math.inf
+    rows, cols = t.shape
+    swapped = ctx.measurement.analytic[t.param].reshape(cols, rows).T
+    n = np.array([e.judgement.numeric for e in t.decisive])
+    a = np.array([swapped[e.index] for e in t.decisive])
+    norm = float(np.linalg.norm(n))
+    return float(np.linalg.norm(a - n)) / norm if norm > 0 else math.inf
+
+
+@register(SIGN_FLIPPED, SCALED, TRANSPOSED, ZERO)
+def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
+    """In each layer where an error enters: is the wrong tensor −1×, c×, or the transpose of the truth?"""
+    B = ctx.batch.size
+    for layer in ctx.origin_layers():
+        for t in [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]:
+            analytic = ctx.measurement.analytic[t.param]
+            if not np.any(analytic):
+                numeric = max((abs(e.judgement.numeric) for e in t.decisive), default=0.0)
+                yield Finding(
+                    code=ZERO.code, severity="error", layer=layer,
+                    message=f"{t.param}: the analytic gradient is exactly 0 in all {t.size} entries, while finite "
+                    f"differences give up to {fmt(numeric, 3)} ({t.failed} failing checks; eps {fmt(t.step)}, "
+                    f"{t.working_dtype}). The gradient is never computed, or never written back, so {t.param} never learns.",
+                    fix=f"Compute {t.param}'s gradient (for a bias: the batch sum of the delta) and return it / apply "
+                    f"its update.",
+                    evidence={"param": t.param, "size": t.size, "max_numeric": numeric},
+                )
+                continue
+            scale, residual = _tensor_fit(t)
+            numbers = f"{t.checked} entries and {len(t.probes)} directions; relative residual {fmt(residual)}; eps {fmt(t.step)}, {t.working_dtype}"
+            if residual < EXPLAINED and _near(scale, -1.0):
+                yield Finding(
+                    code=SIGN_FLIPPED.code, severity="error", layer=layer,
+                    message=f"{t.param}: analytic gradient is {fmt(scale, 4)}× the finite-difference gradient ({numbers}). "
+                    f"A flipped sign makes gradient descent climb the loss.",
+                    fix=f"Flip the sign of {t.param}'s gradient (look for t - o instead of o - t, or a += that should be -=).",
+                    evidence={"param": t.param, "factor": scale, "residual": residual},
+                )
+            elif residual < EXPLAINED and not _near(scale, 1.0) and not (B > 1 and _near(scale, B)) and math.isfinite(scale):
+                yield Finding(
+                    code=SCALED.code, severity="error", layer=layer,
+                    message=f"{t.param}: analytic gradient is {fmt(scale, 4)}× the finite-difference gradient ({numbers}). "
+                    f"A constant factor silently rescales the learning rate of this tensor.",
+                    fix=f"Find the stray factor {fmt(scale, 4)} in {t.param}'s gradient (a missing ½ in a squared loss, a "
+                    f"doubled term, a wrong normalisation).",
+                    evidence={"param": t.param, "factor": scale, "residual": residual},
+                )
+            else:
+                transposed = _transpose_residual(ctx, t)
+                if transposed < EXPLAINED:
+                    yield Finding(
+                        code=TRANSPOSED.code, severity="error", layer=layer,
+                        message=f"{t.param}: the analytic gradient, transposed, matches the finite differences "
+                        f"(relative residual {fmt(transposed)} over {len(t.decisive)} entries; untransposed max rel. "
+                        f"error {fmt(t.max_rel_error)}). The shapes agree only because the matrix is square.",
+                        fix=f"Swap the operands of {t.param}'s gradient: for z = a @ W it is a.T @ delta, not delta.T @ a.",
+                        evidence={"param": t.param, "residual": transposed, "shape": str(t.shape)},
+                    )

@@ -1,0 +1,179 @@
+"""Training-dynamics checks, run on the private copy at the user's learning rate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..batch import Batch
+from ..findings import Finding, format_number as fmt
+from ..numeric.curvature import top_eigenvalue
+from ..replay import OnlineReplay, flat_gradient, full_batch_losses, online_replay
+from .registry import CodeInfo, register
+
+if TYPE_CHECKING:
+    from .context import Context
+
+__all__ = ["check_learning_rate_stable", "check_lr_given", "check_predictions_follow_last_label", "describe_inputs"]
+
+EXPLODING_LR = CodeInfo("exploding-learning-rate", "error",
+                        "full-batch steps at the given lr raise the loss while a smaller step lowers it")
+LABEL_COLLAPSE = CodeInfo("label-collapse", "error",
+                          "after each per-example step the network predicts the label it was just trained on")
+LR_SKIPPED = CodeInfo("lr-checks-skipped", "info", "the learning-rate checks need lr=")
+
+#: Full-batch steps replayed for the learning-rate check.
+STEPS = 5
+#: Per-example steps replayed for label collapse (one or two passes, at most this many steps).
+MAX_ONLINE_STEPS = 256
+
+
+def _round_down(value: float) -> float:
+    """One significant figure, rounded down (a suggested lr should err on the stable side)."""
+    if not math.isfinite(value) or value <= 0:
+        return math.nan
+    exponent = math.floor(math.log10(value))
+    return math.floor(value / 10**exponent) * 10**exponent
+
+
+@register(LR_SKIPPED)
+def check_lr_given(ctx: Context) -> Iterator[Finding]:
+    """Say which checks did not run because no learning rate was given."""
+    if ctx.settings.lr is not None:
+        return
+    yield Finding(
+        code=LR_SKIPPED.code,
+        severity="info",
+        layer=None,
+        message="exploding-learning-rate and label-collapse were skipped: they replay training at your learning rate.",
+        fix="Pass lr=<the learning rate you train with> to run them.",
+        evidence={"skipped": "exploding-learning-rate,label-collapse"},
+    )
+
+
+def curvature(ctx: Context) -> tuple[float, int]:
+    """Top Hessian eigenvalue of the loss the analytic gradient descends, and the gradient calls it took."""
+    if "curvature" not in ctx._cache:
+        theta, gradient = flat_gradient(ctx.view, ctx.batch)
+        ctx._cache["curvature"] = top_eigenvalue(gradient, theta, rng=np.random.default_rng(ctx.settings.seed + 2),
+                                                 eps=ctx.settings.eps)
+    return ctx._cache["curvature"]
+
+
+@register(EXPLODING_LR, requires=("lr",))
+def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
+    """A few full-batch steps at lr raise the loss (or make it non-finite) while lr/10 lowers it."""
+    lr = ctx.settings.lr
+    if lr is None or not math.isfinite(ctx.measurement.base_loss):
+        return
+    losses = full_batch_losses(ctx.view, ctx.batch, lr, STEPS)
+    start, end = losses[0], losses[-1]
+    raised = not math.isfinite(end) or end > start + 1e-3 * max(1.0, abs(start))
+    if not raised:
+        return
+    for divisor in (10, 100, 1000):  # the contrast: some smaller step does lower the loss
+        small = full_batch_losses(ctx.view, ctx.batch, lr / divisor, STEPS)
+        if math.isfinite(small[-1]) and small[-1] < start:
+            break
+    else:
+        return
+    lam, calls = curvature(ctx)
+    limit = 2 / lam if lam > 0 else math.nan
+    suggested = _round_down(1 / lam) if lam > 0 else _round_down(lr / 10)
+    path = " → ".join(fmt(v, 3) for v in losses)
+    yield Finding(
+        code=EXPLODING_LR.code,
+        severity="error",
+        layer=None,
+        message=(
+            f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr {fmt(lr / divisor)} it falls "
+            f"to {fmt(small[-1], 4)}. The top Hessian eigenvalue is λ ≈ {fmt(lam, 3)} ({calls} gradient calls), so "
+            f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims at."
+        ),
+        fix=f"Lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature "
+        "is smaller.",
+        evidence={"lr": lr, "loss_start": start, "loss_end": end, "smaller_lr": lr / divisor, "loss_end_small_lr": small[-1],
+                  "top_eigenvalue": lam, "stable_limit": limit, "suggested_lr": suggested, "hvp_gradient_calls": calls},
+    )
+
+
+def describe_inputs(X: np.ndarray) -> tuple[bool, str]:
+    """Whether inputs look unnormalised, and a short description with the numbers."""
+    if X.dtype.kind not in "fiu":
+        return False, ""
+    lo, hi, std = float(X.min()), float(X.max()), float(X.std())
+    unnormalised = max(abs(lo), abs(hi)) > 50 or std > 10
+    pixels = " (raw 0–255 pixel values?)" if unnormalised and lo >= 0 and 100 < hi <= 255 else ""
+    return unnormalised, f"inputs range over {fmt(lo, 3)}..{fmt(hi, 3)} with std {fmt(std, 3)}{pixels}"
+
+
+def _collapsed(replay: OnlineReplay) -> tuple[bool, float, float, float]:
+    mask = replay.label_changed if replay.label_changed.any() else np.ones_like(replay.share, dtype=bool)
+    if not replay.share.size:
+        return False, math.nan, math.nan, math.nan
+    share = float(np.median(replay.share[mask]))
+    before = float(np.median(replay.share_before[mask]))
+    prior = float(np.median(replay.prior[mask]))
+    return share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3, share, before, prior
+
+
+@register(LABEL_COLLAPSE, requires=("lr", "predict"))
+def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
+    """Replay one SGD step per example, in batch order; flag predictions that follow the last label."""
+    lr, out, batch = ctx.settings.lr, ctx.outputs, ctx.batch
+    if lr is None or out is None or batch.size < 4 or batch.y.ndim != 1:
+        return
+    passes = 2 if 2 * batch.size <= MAX_ONLINE_STEPS else 1
+    replay = online_replay(ctx.view, _head(batch), lr, passes, out.probs_of)
+    collapsed, share, before, prior = _collapsed(replay)
+    if not collapsed:
+        return
+    causes = []
+    smaller = online_replay(ctx.view, _head(batch), lr / 10, passes, out.probs_of)
+    small_collapsed, small_share, _, _ = _collapsed(smaller)
+    if not small_collapsed:
+        causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to {fmt(small_share, 2)})")
+    unnormalised, inputs = describe_inputs(batch.X)
+    if unnormalised:
+        causes.append(f"unnormalised inputs: {inputs}")
+    acts = ctx.activations
+    saturated = [a for a in acts if a.saturated_fraction >= 0.5]
+    dead = [a for a in acts if a.kind == "relu" and a.dead_units >= 0.5 * a.values.shape[1]]
+    if saturated:
+        causes.append("saturated hidden units: " + ", ".join(f"{a.name} {fmt(100 * a.saturated_fraction, 2)}% in the flat tails" for a in saturated))
+    if dead:
+        causes.append("dead hidden units: " + ", ".join(f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead))
+    if replay.spread_start < 0.01:
+        causes.append(f"the outputs barely depend on the input (std of probabilities across examples {fmt(replay.spread_start)})")
+    if ctx.cause_found("doubled-softmax-derivative"):
+        causes.append("the doubled softmax derivative (see that finding) starves the output delta")
+    if not causes:
+        causes.append("none of the usual suspects is visible; try a smaller lr and shuffled examples")
+    steps = replay.share.size
+    yield Finding(
+        code=LABEL_COLLAPSE.code,
+        severity="error",
+        layer=None,
+        message=(
+            f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps), after each step the network "
+            f"predicts the label it was just trained on for a median {fmt(100 * share, 3)}% of the batch (just before "
+            f"that step: {fmt(100 * before, 3)}%; that label's share of the batch: {fmt(100 * prior, 3)}%). It is not "
+            f"learning the inputs, only the most recent label. Visible causes: " + "; ".join(causes) + "."
+        ),
+        fix="Fix any gradient finding first; then lower the learning rate, normalise the inputs (e.g. X / 255, or "
+        "zero mean and unit variance per feature), and shuffle the examples each epoch.",
+        evidence={"lr": lr, "steps": steps, "median_share_last_label": share, "median_share_before": before,
+                  "median_class_prior": prior, "median_share_at_lr_over_10": small_share,
+                  "output_spread": replay.spread_start, "accuracy_after_replay": replay.accuracy_end},
+    )
+
+
+def _head(batch: Batch) -> Batch:
+    """At most MAX_ONLINE_STEPS examples, in the given order."""
+    if batch.size <= MAX_ONLINE_STEPS:
+        return batch
+    return Batch(X=batch.X[:MAX_ONLINE_STEPS], y=batch.y[:MAX_ONLINE_STEPS], input_dtype=batch.input_dtype)
+

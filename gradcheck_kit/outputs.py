@@ -1,0 +1,65 @@
+"""The model's outputs at the baseline, read as softmax probabilities, logits and targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .adapters.view import ModelView
+from .batch import Batch
+from .losses import cross_entropy, is_probabilities, softmax
+
+__all__ = ["Outputs", "read_outputs"]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Baseline outputs of a classifier.
+
+    Attributes
+    ----------
+    raw
+        What the model returned, (B, K).
+    probabilities
+        Softmax probabilities (B, K): ``raw`` itself, or ``softmax(raw)`` when ``raw`` are scores.
+    are_scores
+        True when ``raw`` are logits (CS231n style), so they are exact logits.
+    targets
+        One-hot (or given soft) targets (B, K).
+    """
+
+    raw: np.ndarray
+    probabilities: np.ndarray
+    are_scores: bool
+    targets: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.raw.shape[1])
+
+    def probs_of(self, raw: np.ndarray) -> np.ndarray:
+        return softmax(raw) if self.are_scores else raw
+
+    def logits_of(self, raw: np.ndarray) -> np.ndarray:
+        """Exact logits for scores; ``log p`` (logits up to a per-row constant) for probabilities."""
+        if self.are_scores:
+            return raw
+        with np.errstate(divide="ignore"):
+            return np.log(np.clip(raw, 1e-300, None))
+
+    def mean_cross_entropy(self, raw: np.ndarray) -> float:
+        return cross_entropy(raw, self.targets, probabilities=not self.are_scores)
+
+
+def read_outputs(view: ModelView, batch: Batch) -> Outputs | None:
+    """Outputs at the current parameters, or ``None`` if the model has no (B, K >= 2) prediction."""
+    if not view.can_predict:
+        return None
+    raw = view.predict(batch.X)
+    if raw.shape[1] < 2 or not np.all(np.isfinite(raw)):
+        return None
+    probabilities_given = is_probabilities(raw)
+    probabilities = raw if probabilities_given else softmax(raw)
+    return Outputs(raw=raw, probabilities=probabilities, are_scores=not probabilities_given,
+                   targets=batch.one_hot(raw.shape[1]))

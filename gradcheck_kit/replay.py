@@ -1,0 +1,129 @@
+"""Training replays on the private copy: full-batch steps and the question's one-example-at-a-time loop.
+
+Every replay starts from the baseline parameters and puts them back afterwards. A model that trains
+itself (``train``/``step``/``update``) is stepped with its own method; otherwise plain SGD with the
+analytic gradient is applied.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from .adapters.view import ModelView
+from .batch import Batch
+
+__all__ = ["OnlineReplay", "flat_gradient", "full_batch_losses", "online_replay", "restored", "sgd_step"]
+
+
+@contextmanager
+def restored(view: ModelView) -> Iterator[None]:
+    """Run a block that moves the working parameters; put the baseline back afterwards."""
+    saved = view.snapshot()
+    try:
+        yield
+    finally:
+        view.load(saved)
+
+
+def sgd_step(view: ModelView, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+    """One update at ``lr``: the model's own training method if it has one, else SGD on its gradient."""
+    if view.can_train:
+        view.train_step(X, y, lr)
+        return
+    grads = view.gradients(X, y)
+    for name, array in view.params.items():
+        array -= lr * grads[name]
+
+
+def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:
+    """Loss before and after each of ``steps`` full-batch updates (stops early at a non-finite loss)."""
+    losses = [view.loss(batch.X, batch.y)]
+    with restored(view), np.errstate(all="ignore"):
+        for _ in range(steps):
+            sgd_step(view, batch.X, batch.y, lr)
+            losses.append(view.loss(batch.X, batch.y))
+            if not math.isfinite(losses[-1]):
+                break
+    return losses
+
+
+def flat_gradient(view: ModelView, batch: Batch) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Baseline parameters as one flat vector, and ``g(theta_flat)`` evaluating the analytic gradient there."""
+    names = view.names
+    shapes = [view.params[n].shape for n in names]
+    sizes = [view.params[n].size for n in names]
+    theta = np.concatenate([view.params[n].reshape(-1) for n in names]).astype(np.float64)
+
+    def gradient(flat: np.ndarray) -> np.ndarray:
+        with restored(view):
+            offset = 0
+            for name, shape, size in zip(names, shapes, sizes):
+                np.copyto(view.params[name], flat[offset:offset + size].reshape(shape), casting="unsafe")
+                offset += size
+            grads = view.gradients(batch.X, batch.y)
+        return np.concatenate([grads[n].reshape(-1) for n in names])
+
+    return theta, gradient
+
+
+@dataclass(frozen=True)
+class OnlineReplay:
+    """The question's loop: one step per example, predicting the whole batch after each step.
+
+    ``share[i]`` is the fraction of the batch predicted as the label just trained at step ``i``;
+    ``share_before[i]`` the same fraction just before that step; ``prior[i]`` that label's frequency
+    in the batch; ``spread`` the mean over classes of the across-example std of the probabilities
+    at the end (how much the output still depends on the input).
+    """
+
+    share: np.ndarray
+    share_before: np.ndarray
+    prior: np.ndarray
+    label_changed: np.ndarray
+    spread_start: float
+    spread_end: float
+    accuracy_end: float
+    finite: bool
+
+
+def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
+                  probabilities: Callable[[np.ndarray], np.ndarray]) -> OnlineReplay:
+    """Replay per-example SGD over the batch in order for ``passes`` passes on the private copy."""
+    X, y = batch.X, batch.y
+    labels = batch.labels()
+    counts = np.bincount(labels, minlength=int(labels.max()) + 1)
+    share, before, prior, changed = [], [], [], []
+    with restored(view), np.errstate(all="ignore"):
+        predicted = probabilities(view.predict(X)).argmax(axis=1)
+        start = probabilities(view.predict(X))
+        finite = True
+        previous = None
+        for _ in range(passes):
+            for i in range(batch.size):
+                label = int(labels[i])
+                before.append(float(np.mean(predicted == label)))
+                sgd_step(view, X[i:i + 1], y[i:i + 1], lr)
+                probs = probabilities(view.predict(X))
+                if not np.all(np.isfinite(probs)):
+                    finite = False
+                    break
+                predicted = probs.argmax(axis=1)
+                share.append(float(np.mean(predicted == label)))
+                prior.append(float(counts[label] / batch.size))
+                changed.append(previous is not None and label != previous)
+                previous = label
+            if not finite:
+                break
+        end = probabilities(view.predict(X)) if finite else start
+        before = before[: len(share)]
+    return OnlineReplay(
+        share=np.array(share), share_before=np.array(before), prior=np.array(prior),
+        label_changed=np.array(changed, dtype=bool),
+        spread_start=float(np.mean(np.std(start, axis=0))), spread_end=float(np.mean(np.std(end, axis=0))),
+        accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if finite else math.nan, finite=finite,
+    )
