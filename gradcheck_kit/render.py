@@ -28,8 +28,8 @@ _WIDE = 112  # below this console width the table drops the layer, shape and wor
 def _tensor_table(report: Report, width: int) -> Table:
     wide = width >= _WIDE
     table = Table(
-        title=f"Gradient check — {report.model} ({report.style}); batch {report.batch_size}, loss {fmt(report.base_loss, 4)}",
-        caption="From the loss back to the input. checked = entries/size (plus random directions per tensor); "
+        title=f"Gradient check — {report.model} ({report.style})",
+        caption=f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input. checked = entries/size (plus random directions per tensor); "
         "ratio = ‖analytic‖/‖numeric‖; ◀ = an error enters in this layer; ↓ = wrong only by inheriting it.",
         title_justify="left",
         caption_justify="left",

@@ -184,3 +184,71 @@ class SelfTrainingNet:
 def data(B=16, D=6, K=3, seed=1):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(B, D)), rng.integers(0, K, size=B)
+
+
+class SoftmaxJacobianAppliedTwice(MLP):
+    """Output delta J_softmaxᵀ(p − t): the full-Jacobian form of applying the softmax derivative again."""
+
+    def output_delta(self, p, t):
+        d = p - t
+        return p * (d - np.sum(d * p, axis=1, keepdims=True))
+
+
+class NoBiasMLP(MLP):
+    """MLP without bias parameters (so the output-bias evidence is unavailable)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        for k in [k for k in self.params if k.startswith("b")]:
+            self.params[k] = np.zeros_like(self.params[k])
+        self.biases = {k: self.params.pop(k) for k in [k for k in self.params if k.startswith("b")]}
+
+    def _forward(self, X):
+        self.params.update(self.biases)
+        try:
+            return super()._forward(X)
+        finally:
+            for k in self.biases:
+                self.params.pop(k)
+
+    def backward(self, X, y):
+        g = super().backward(X, y)
+        return {k: v for k, v in g.items() if not k.startswith("b")}
+
+
+class NoBiasSoftmaxJacobianAppliedTwice(NoBiasMLP):
+    output_delta = SoftmaxJacobianAppliedTwice.output_delta
+
+
+class GradientDoubledInLayer2(MLP):
+    """A stray factor 2 on W2's gradient (e.g. a forgotten ½ of a squared term)."""
+
+    def weight_gradient(self, i, a_prev, delta):
+        g = super().weight_gradient(i, a_prev, delta)
+        return 2 * g if i == 2 else g
+
+
+class BiasGradientNeverComputed(MLP):
+    def backward(self, X, y):
+        g = super().backward(X, y)
+        g["b3"] = np.zeros_like(g["b3"])
+        return g
+
+
+class SummedLoss(MLP):
+    """Correct gradients of a loss that is a sum over the batch (not a bug, but lr depends on B)."""
+
+    def loss(self, X, y):
+        return len(y) * super().loss(X, y)
+
+    def batch_scale(self, B):
+        return 1.0
+
+
+def clusters(B=64, D=6, K=3, seed=1, spread=0.5):
+    """Learnable data: K Gaussian clusters with unit-scale centres, classes interleaved."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(K, D)) * 2
+    y = np.arange(B) % K
+    rng.shuffle(y)
+    return centres[y] + spread * rng.normal(size=(B, D)), y

@@ -66,6 +66,12 @@ class DeltaFit:
     scale: float
     residual: float
     source: str
+    agree: bool = True
+
+    @property
+    def explains(self) -> bool:
+        """Residual below `EXPLAINED` on every source, with one scale."""
+        return self.agree and self.residual < EXPLAINED
 
 
 def _output_bias(ctx: Context) -> TensorCheck | None:
@@ -117,14 +123,21 @@ def _probe_fits(ctx: Context) -> dict[str, DeltaFit]:
 
 
 def fit_output_delta(ctx: Context) -> dict[str, DeltaFit]:
-    """Best fit per hypothesis (``correct``, ``elementwise``, ``jacobian``) over the available evidence."""
+    """Fit per hypothesis (``correct``, ``elementwise``, ``jacobian``) over all available evidence: a
+    hypothesis explains the gradient only if it explains every source (the worst residual counts) with
+    one scale (sources that disagree on the scale count as unexplained)."""
     if "delta_fits" not in ctx._cache:
-        best: dict[str, DeltaFit] = {}
-        for fits in (_bias_fits(ctx), _probe_fits(ctx)):
-            for name, fit in fits.items():
-                if name not in best or fit.residual < best[name].residual:
-                    best[name] = fit
-        ctx._cache["delta_fits"] = best
+        combined: dict[str, DeltaFit] = {}
+        per_source = [fits for fits in (_bias_fits(ctx), _probe_fits(ctx)) if fits]
+        for name in ("correct", "elementwise", "jacobian"):
+            fits = [f[name] for f in per_source if name in f]
+            if not fits:
+                continue
+            scales = [f.scale for f in fits]
+            worst = max(fits, key=lambda f: f.residual)
+            combined[name] = DeltaFit(name, scales[0], worst.residual, " and ".join(f.source for f in fits),
+                                      agree=all(_near(s, scales[0]) for s in scales))
+        ctx._cache["delta_fits"] = combined
     return ctx._cache["delta_fits"]
 
 
@@ -139,13 +152,18 @@ def check_softmax_derivative(ctx: Context) -> Iterator[Finding]:
         return
     fits = fit_output_delta(ctx)
     B = ctx.batch.size
-    doubled = [f for f in (fits.get("elementwise"), fits.get("jacobian")) if f is not None and f.residual < EXPLAINED]
+    # (with two classes the full-Jacobian form is exactly twice the elementwise one, so the scale decides)
+    doubled = [f for f in (fits.get("elementwise"), fits.get("jacobian"))
+               if f is not None and f.explains and (_near(f.scale, 1.0) or _near(f.scale, B))]
     if not doubled:
         return
     best = min(doubled, key=lambda f: f.residual)
-    if not (_near(best.scale, 1.0) or _near(best.scale, B)):
-        return
     correct = fits.get("correct")
+    if (correct is not None and correct.agree and correct.residual < 10 * best.residual
+            and (_near(correct.scale, 1.0) or _near(correct.scale, B))):
+        return  # the evidence does not tell the doubled delta from the correct one
+    # (with two classes and one example the doubled delta is o0·o1·(o − t): "correct" then fits only with
+    # that odd scale, while the doubled hypothesis fits at scale 1, so it is the better explanation)
     form = "(o − t)·o·(1 − o)" if best.hypothesis == "elementwise" else "J_softmaxᵀ(o − t)"
     summed = " and summed, not averaged, over the batch" if _near(best.scale, B) and B > 1 else ""
     elem, jac = fits.get("elementwise"), fits.get("jacobian")
@@ -189,7 +207,7 @@ def check_batch_average(ctx: Context) -> Iterator[Finding]:
             probes = ctx.hypothesis_probes()
             scale, residual = fit_scale(np.array([p.analytic for p in probes]), np.array([p.loss for p in probes]))
             fit = DeltaFit("correct", scale, residual, "directional probes")
-        if fit.residual < EXPLAINED and _near(fit.scale, B):
+        if fit.explains and _near(fit.scale, B):
             yield Finding(
                 code=MISSING_BATCH_AVERAGE.code,
                 severity="error",
@@ -252,7 +270,10 @@ def _transpose_residual(ctx: Context, t: TensorCheck) -> float:
 def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
     """In each layer where an error enters: is the wrong tensor −1×, c×, or the transpose of the truth?"""
     B = ctx.batch.size
+    explained = ctx.cause_found(DOUBLED_SOFTMAX.code) or ctx.cause_found(MISSING_BATCH_AVERAGE.code)
     for layer in ctx.origin_layers():
+        if explained and layer == ctx.output_layer:
+            continue  # a wrong output delta scales every tensor; it is named once, not per tensor
         for t in [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]:
             analytic = ctx.measurement.analytic[t.param]
             if not np.any(analytic):

@@ -105,8 +105,9 @@ def describe_inputs(X: np.ndarray) -> tuple[bool, str]:
     if X.dtype.kind not in "fiu":
         return False, ""
     lo, hi, std = float(X.min()), float(X.max()), float(X.std())
-    unnormalised = max(abs(lo), abs(hi)) > 50 or std > 10
-    pixels = " (raw 0–255 pixel values?)" if unnormalised and lo >= 0 and 100 < hi <= 255 else ""
+    unnormalised = max(abs(lo), abs(hi)) > 20 or std > 3
+    whole = bool(np.all(X == np.round(X)))
+    pixels = " (raw 0–255 pixel values?)" if unnormalised and whole and lo >= 0 and 100 < hi <= 255 else ""
     return unnormalised, f"inputs range over {fmt(lo, 3)}..{fmt(hi, 3)} with std {fmt(std, 3)}{pixels}"
 
 

@@ -1,0 +1,1 @@
+"""Runnable examples; installed as ``gradcheck_kit.examples`` so ``gradcheck-kit demo`` can run them."""

@@ -1,0 +1,223 @@
+"""Each named cause on a model that has the defect, and silence on correct models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcheck_kit as gk
+from tests import models
+from tests.independent import nets
+from tests.models import clusters, data
+
+CAUSES = {"doubled-softmax-derivative", "missing-batch-average", "sign-flipped", "scaled-gradient",
+          "transposed-gradient", "zero-gradient"}
+
+
+def causes(report):
+    return [(f.code, f.layer) for f in report.findings if f.code in CAUSES]
+
+
+@pytest.mark.parametrize(
+    ("model", "hypothesis", "layer"),
+    [
+        (models.SoftmaxDerivativeAppliedTwice(), "elementwise", "3"),
+        (models.SoftmaxDerivativeAppliedTwice((6, 8, 8, 8, 3), activation="relu"), "elementwise", "4"),
+        (models.SoftmaxJacobianAppliedTwice(), "jacobian", "3"),
+        (models.NoBiasSoftmaxJacobianAppliedTwice(), "jacobian", "3"),
+        (models.SelfTrainingNet(doubled_softmax=True), "elementwise", "2"),
+        (models.SoftmaxDerivativeAppliedTwice(dtype=np.float32), "elementwise", "3"),
+    ],
+)
+def test_doubled_softmax_derivative_is_named_at_the_output_layer(model, hypothesis, layer):
+    report = gk.diagnose(model, data())
+    assert causes(report) == [("doubled-softmax-derivative", layer)]
+    f = report.finding("doubled-softmax-derivative")
+    assert f.evidence["hypothesis"] == hypothesis
+    assert f.evidence[f"residual_{hypothesis}"] < 1e-6
+    assert f.evidence["residual_correct"] > 1e-2
+
+
+class CS231nDoubled(models.CS231nNet):
+    """Scores (not probabilities) from loss(X); the elementwise doubled delta inside loss(X, y)."""
+
+    def loss(self, X, y=None):
+        out = super().loss(X, y)
+        if y is None:
+            return out
+        loss, _ = out
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        h = np.maximum(X @ W1 + b1, 0)
+        p = models.softmax(h @ W2 + b2)
+        t = np.eye(p.shape[1])[y]
+        d = (p - t) * p * (1 - p) / len(y)
+        dh = (d @ W2.T) * (h > 0)
+        return loss, {"W2": h.T @ d + self.reg * W2, "b2": d.sum(0), "W1": X.T @ dh + self.reg * W1, "b1": dh.sum(0)}
+
+
+def test_doubled_softmax_with_scores_and_l2():
+    report = gk.diagnose(CS231nDoubled(), data())
+    assert causes(report) == [("doubled-softmax-derivative", "2")]
+
+
+def test_independently_written_doubled_softmax_is_named():
+    X, y = data(B=20, D=8, K=4)
+    assert causes(gk.diagnose(nets.MLPA_DoubledSoftmax(), (X, y))) == [("doubled-softmax-derivative", "3")]
+    assert causes(gk.diagnose(nets.SelfTrainingC_DoubledSoftmax(8, 10, 4), (X, y))) == [("doubled-softmax-derivative", "2")]
+    assert causes(gk.diagnose(nets.MLPA_SummedNotAveraged(), (X, y))) == [("missing-batch-average", "3")]
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.05])
+def test_missing_batch_average_is_named_with_the_factor(reg):
+    report = gk.diagnose(models.GradientSummedNotAveraged(reg=reg), data(B=16))
+    assert causes(report) == [("missing-batch-average", "3")]
+    f = report.finding("missing-batch-average")
+    assert f.evidence["factor"] == pytest.approx(16, rel=1e-4)
+    assert f.evidence["batch_size"] == 16
+    assert "scaled-gradient" not in report.codes()
+
+
+def test_batch_of_one_cannot_show_a_missing_average():
+    report = gk.diagnose(models.GradientSummedNotAveraged(), data(B=1))
+    assert report.ok
+
+
+def test_summed_loss_is_a_warning_not_an_error():
+    report = gk.diagnose(models.SummedLoss(), data(B=16))
+    assert report.ok
+    f = report.finding("summed-loss")
+    assert f is not None and f.severity == "warning"
+    assert f.evidence["batch_size"] == 16
+
+
+def test_sign_flip_scale_transpose_zero():
+    assert causes(gk.diagnose(models.GradientSignFlippedInOutputLayer(), data())) == [("sign-flipped", "3")]
+    scaled = gk.diagnose(models.GradientDoubledInLayer2(), data())
+    assert causes(scaled) == [("scaled-gradient", "2")]
+    assert scaled.finding("scaled-gradient").evidence["factor"] == pytest.approx(2.0, rel=1e-6)
+    assert causes(gk.diagnose(models.WeightGradientTransposedInLayer2(), data())) == [("transposed-gradient", "2")]
+    assert causes(gk.diagnose(models.BiasGradientNeverComputed(), data())) == [("zero-gradient", "3")]
+
+
+def test_a_wrong_hidden_activation_derivative_gets_no_invented_cause():
+    report = gk.diagnose(models.ActivationDerivativeMissingInLayer2(), data())
+    assert causes(report) == []
+    assert [f.layer for f in report.findings if f.code == "gradient-mismatch"] == ["2"]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        models.MLP(activation="tanh"),
+        models.MLP(activation="sigmoid"),
+        models.MLP(activation="relu"),
+        models.MLP(dtype=np.float32),
+        models.MLP(reg=0.01),
+        models.MLP((6, 16, 16, 16, 3), activation="relu"),
+        models.CS231nNet(),
+        models.SelfTrainingNet(),
+    ],
+)
+def test_correct_networks_at_a_healthy_lr_raise_no_error(model):
+    report = gk.diagnose(model, clusters(B=48, D=6, K=3), lr=0.1)
+    assert report.ok, report
+    assert not {"exploding-learning-rate", "label-collapse"} & set(report.codes())
+    assert "lr-checks-skipped" not in report.codes()
+
+
+def test_lr_checks_are_skipped_without_lr_and_say_so():
+    report = gk.diagnose(models.MLP(), data())
+    f = report.finding("lr-checks-skipped")
+    assert f.severity == "info" and "lr=" in f.fix
+
+
+def test_exploding_learning_rate_names_a_stable_lr():
+    X, y = data(B=32)
+    report = gk.diagnose(models.MLP(), (X, y), lr=50.0)
+    f = report.finding("exploding-learning-rate")
+    assert f is not None and f.layer is None
+    e = f.evidence
+    assert e["loss_end"] > e["loss_start"] > e["loss_end_small_lr"]
+    assert 0 < e["suggested_lr"] < e["stable_limit"] < 50.0
+    # the suggestion is honest: at the suggested lr the same replay lowers the loss
+    assert gk.diagnose(models.MLP(), (X, y), lr=e["suggested_lr"]).finding("exploding-learning-rate") is None
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from gradcheck_kit.datasets import load_digits
+
+    X, y = load_digits()
+    return X.astype(float), y
+
+
+def trained(net, X, y, lr):
+    with np.errstate(over="ignore"):
+        for i in range(len(X)):
+            net.train(X[i:i + 1], y[i:i + 1], lr)
+    return net
+
+
+def test_label_collapse_on_the_question_network_and_not_when_fixed(digits):
+    from examples.softmax_question import QuestionNet
+
+    X, y = digits
+    net = trained(QuestionNet(), X[:600], y[:600], 1.0)
+    report = gk.diagnose(net, (X[600:664], y[600:664]), lr=1.0)
+    f = report.finding("label-collapse")
+    assert f is not None
+    assert f.evidence["median_share_last_label"] >= 0.8
+    assert f.evidence["median_class_prior"] < 0.2
+    assert "step is too large" in f.message and "unnormalised inputs" in f.message
+    assert "doubled softmax derivative" in f.message
+    assert ("doubled-softmax-derivative", "2") in causes(report)
+    good = trained(QuestionNet(fixed=True), X[:600] / 16, y[:600], 0.1)
+    calm = gk.diagnose(good, (X[600:664] / 16, y[600:664]), lr=0.1)
+    assert calm.ok, calm
+
+
+def test_label_collapse_is_not_claimed_for_a_class_imbalanced_batch(digits):
+    from examples.softmax_question import QuestionNet
+
+    X, y = digits
+    good = trained(QuestionNet(fixed=True), X[:600] / 16, y[:600], 0.1)
+    mostly_zeros = np.concatenate([np.flatnonzero(y == 0)[:40], np.flatnonzero(y == 1)[:8]])
+    report = gk.diagnose(good, (X[mostly_zeros] / 16, y[mostly_zeros]), lr=0.1)
+    assert report.finding("label-collapse") is None
+
+
+class ReLUDead(models.MLP):
+    def __init__(self):
+        super().__init__((6, 16, 3), activation="relu")
+        self.params["b1"][:12] = -100.0
+
+    def _forward(self, X):
+        acts, zs = super()._forward(X)
+        self.hidden = acts[1]
+        return acts, zs
+
+
+class SigmoidSaturated(models.MLP):
+    def __init__(self):
+        super().__init__((6, 16, 3), activation="sigmoid")
+        self.params["W1"] *= 60
+
+    def _forward(self, X):
+        acts, zs = super()._forward(X)
+        self.hidden = acts[1]
+        return acts, zs
+
+
+def test_dead_and_saturated_units_and_inputs_and_initial_loss():
+    X, y = clusters(B=32)
+    dead = gk.diagnose(ReLUDead(), (X, y))
+    assert dead.finding("dead-units").evidence["dead"] >= 12
+    sat = gk.diagnose(SigmoidSaturated(), (X, y))
+    assert sat.finding("saturated-units").evidence["saturated_share"] >= 0.5
+    raw = gk.diagnose(models.MLP(), (np.abs(X) * 40, y))
+    assert raw.finding("unnormalized-input") is not None
+    big = models.MLP()
+    big.params["W3"] *= 200
+    assert gk.diagnose(big, (X, y)).finding("initial-loss-off") is not None
+    healthy = gk.diagnose(models.MLP(), (X, y))
+    assert not {"dead-units", "saturated-units", "unnormalized-input", "initial-loss-off"} & set(healthy.codes())
