@@ -9,12 +9,13 @@ from .batch import Batch
 from .checks import CODES
 from .diagnose import diagnose
 from .errors import GradcheckError, InputError, ModelCallError, ModelInterfaceError
+from .files import load_batch, load_model, save_batch, save_model
 from .findings import Finding
 from .report import Report
 
 __all__ = [
-    "CODES",
     "Batch",
+    "CODES",
     "Finding",
     "FunctionalModel",
     "GradcheckError",
@@ -24,5 +25,9 @@ __all__ = [
     "Report",
     "__version__",
     "diagnose",
+    "load_batch",
+    "load_model",
+    "save_batch",
+    "save_model",
     "wrap",
 ]

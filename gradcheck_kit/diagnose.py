@@ -13,8 +13,9 @@ from .batch import as_batch
 from .checks import CHECKS, CODES, suppressed
 from .checks.context import Context
 from .findings import Finding
-from .measurement import measure
+from .measurement import expected_evaluations, measure
 from .naming import order_layers
+from .progress import ProgressBar
 from .report import LayerSummary, Report
 from .settings import Settings
 
@@ -59,6 +60,7 @@ def diagnose(
     atol: float | None = None,
     eps: float | None = None,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> Report:
     """Check a hand-written model's gradients layer by layer and name what is wrong.
 
@@ -87,6 +89,10 @@ def diagnose(
         Base finite-difference step (default cbrt(machine eps), scaled per tensor by max(1, RMS)).
     seed
         Seed of the kit's own random choices (entries, directions); the global numpy state is untouched.
+    progress
+        Show a progress bar on stderr for checks that run longer than a moment (default: only when
+        stderr is a terminal). Ctrl-C during the check returns a partial report with
+        ``report.complete`` False; the model is restored either way.
 
     Returns
     -------
@@ -113,17 +119,22 @@ def diagnose(
         view = adapt(model, data)
         try:
             layers = tuple(order_layers(view.names))
-            measurement = measure(view, data, settings, layers)
+            with ProgressBar(expected_evaluations(view, settings), enabled=progress) as bar:
+                measurement = measure(view, data, settings, layers, on_eval=bar.advance)
             ctx = Context(view=view, batch=data, settings=settings, measurement=measurement, layers=layers)
             findings: list[Finding] = []
-            for check in CHECKS.values():
-                if all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes):
-                    continue
-                if not _capable(check.requires, view, settings):
-                    continue
-                for finding in check(ctx):
-                    if not suppressed(finding.code, select=settings.select, skip=settings.skip):
-                        findings.append(finding)
+            complete = measurement.complete
+            try:
+                for check in CHECKS.values() if complete else ():
+                    if all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes):
+                        continue
+                    if not _capable(check.requires, view, settings):
+                        continue
+                    for finding in check(ctx):
+                        if not suppressed(finding.code, select=settings.select, skip=settings.skip):
+                            findings.append(finding)
+            except KeyboardInterrupt:
+                complete = False  # a partial report, marked incomplete; the guard restores the model
             summaries = _layer_summaries(ctx)
         finally:
             view.release()
@@ -138,9 +149,10 @@ def diagnose(
         settings=settings.to_dict(),
         notes=view.notes,
         calls=dict(view.calls),
-        complete=measurement.complete,
+        complete=complete,
         seconds=time.perf_counter() - started,
         version=__version__,
+        total_tensors=len(view.names),
     )
 
 

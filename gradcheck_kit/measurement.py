@@ -16,7 +16,7 @@ from .numeric.noise import estimate_noise
 from .numeric.steps import step_size
 from .settings import Settings
 
-__all__ = ["Measurement", "measure"]
+__all__ = ["Measurement", "expected_evaluations", "measure"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ class Measurement:
     @property
     def by_param(self) -> dict[str, TensorCheck]:
         return {t.param: t for t in self.tensors}
+
+
+def expected_evaluations(view: ModelView, settings: Settings) -> int:
+    """Loss evaluations the comparison will make, before Richardson re-tests (for progress and ETA)."""
+    total = 8  # repeated baseline and the noise estimate
+    for array in view.params.values():
+        entries = array.size if settings.exhaustive else min(array.size, settings.max_entries)
+        total += 2 * (entries + (settings.probes if array.size > 1 else 0))
+    return total
 
 
 def measure(

@@ -101,6 +101,7 @@ class Report:
         complete: bool,
         seconds: float,
         version: str,
+        total_tensors: int | None = None,
     ) -> None:
         self.model = model
         self.style = style
@@ -115,6 +116,7 @@ class Report:
         self.complete = complete
         self.seconds = seconds
         self.version = version
+        self.total_tensors = len(self.tensors) if total_tensors is None else total_tensors
 
     @property
     def ok(self) -> bool:
@@ -142,11 +144,14 @@ class Report:
         errors = len(self.errors)
         warnings = sum(f.severity == "warning" for f in self.findings)
         checked = sum(t.checked for t in self.tensors)
-        head = "INCOMPLETE (interrupted): " if not self.complete else ""
         if errors:
+            head = "" if self.complete else f"INCOMPLETE (interrupted after {len(self.tensors)} of {self.total_tensors} tensors): "
             where = f"; first wrong layer walking back from the loss: {self.first_wrong_layer}" if self.first_wrong_layer else ""
             return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
-        return f"{head}OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
+        if not self.complete:
+            return (f"INCOMPLETE (interrupted): {len(self.tensors)} of {self.total_tensors} parameter tensors checked, "
+                    f"{checked} entries, no errors so far; the rest was not checked")
+        return f"OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per parameter tensor (the columns of `to_frame`)."""
@@ -169,6 +174,7 @@ class Report:
             "complete": self.complete,
             "verdict": self.verdict(),
             "batch_size": self.batch_size,
+            "total_tensors": self.total_tensors,
             "loss": _safe(self.base_loss),
             "first_wrong_layer": self.first_wrong_layer,
             "findings": [f.to_dict() for f in self.findings],

@@ -1,0 +1,174 @@
+"""The ``gradcheck-kit`` command line (also ``python -m gradcheck_kit``).
+
+Exit codes: 0 no error findings; 1 error findings; 2 a usage or input problem (one line on stderr);
+3 an unexpected internal error; 130 interrupted (a partial report is still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import GradcheckError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_REPORT_HELP = """\
+Diagnose a saved model's gradients on a saved batch.
+
+MODEL is either an .npz written by gradcheck_kit.save_model (parameters plus the import path that
+rebuilds the model), or an import spec 'package.module:factory' / 'path/to/file.py:factory' together
+with --weights weights.npz. Either way, loading MODEL IMPORTS AND RUNS the Python code it names: only
+load models whose code you trust. Array files are always read with pickling disabled.
+
+BATCH is an .npz with arrays X and y (gradcheck_kit.save_batch writes one).
+
+exit codes: 0 no error findings, 1 error findings, 2 usage or input problem, 3 internal error,
+130 interrupted (partial report printed).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradcheck-kit",
+        description="Tells you where and why your hand-written backpropagation is wrong.",
+        epilog="Run 'gradcheck-kit demo' for the softmax question's bug, diagnosed.",
+    )
+    parser.add_argument("--version", action="version", version=f"gradcheck_kit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{report,demo,codes}")
+    sub.required = True
+
+    report = sub.add_parser("report", help="diagnose a saved model on a saved batch",
+                            description=_REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("model", metavar="MODEL", help="model .npz from save_model, or an import spec with --weights")
+    report.add_argument("--batch", required=True, metavar="BATCH", help=".npz with arrays X and y")
+    report.add_argument("--weights", metavar="NPZ", help="parameter arrays for an import-spec MODEL")
+    report.add_argument("--lr", type=float, help="your learning rate: enables the training checks")
+    report.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
+                        help="output format (default: table; plain text when not on a terminal)")
+    report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    report.add_argument("--select", metavar="CODES", help="comma-separated finding codes to report only")
+    report.add_argument("--skip", metavar="CODES", help="comma-separated finding codes to leave out")
+    report.add_argument("--exhaustive", action="store_true", help="check every entry of every tensor")
+    report.add_argument("--max-entries", type=int, default=12, metavar="N", help="entries sampled per tensor (default 12)")
+    report.add_argument("--seed", type=int, default=0, help="seed of the kit's own random choices (default 0)")
+    report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no progress bar")
+    report.add_argument("--debug", action="store_true", help="show full tracebacks for input problems")
+
+    demo = sub.add_parser("demo", help="reproduce and diagnose the softmax question's bug on shipped data")
+    demo.add_argument("--debug", action="store_true", help="show full tracebacks")
+    codes = sub.add_parser("codes", help="list the finding codes")
+    codes.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _render(report: object, fmt: str, quiet: bool, to_file: bool) -> str | None:
+    from .formats import to_csv, to_markdown
+
+    if fmt == "json":
+        return report.to_json() + "\n"  # type: ignore[attr-defined]
+    if fmt == "csv":
+        return to_csv(report)  # type: ignore[arg-type]
+    if fmt == "markdown":
+        return to_markdown(report)  # type: ignore[arg-type]
+    if quiet:
+        return report.verdict() + "\n"  # type: ignore[attr-defined]
+    if to_file:
+        from .render import plain_text
+
+        return plain_text(report)  # type: ignore[arg-type]
+    return None  # rich output straight to the terminal
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .diagnose import diagnose
+    from .files import load_batch, load_model
+
+    spec_like = ":" in args.model and not Path(args.model).exists()
+    if spec_like:
+        if not args.weights:
+            raise GradcheckError(f"MODEL {args.model!r} is an import spec; pass --weights weights.npz with its parameters")
+        model = load_model(factory=args.model, weights=args.weights)
+    else:
+        if args.weights:
+            raise GradcheckError("--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
+        model = load_model(args.model)
+    X, y = load_batch(args.batch)
+    show_progress = None if not args.quiet else False
+    report = diagnose(model, (X, y), lr=args.lr, select=args.select, skip=args.skip, exhaustive=args.exhaustive,
+                      max_entries=args.max_entries, seed=args.seed, progress=show_progress)
+    text = _render(report, args.format, args.quiet, to_file=bool(args.output))
+    if args.output:
+        Path(args.output).write_text(text or "", encoding="utf-8")
+    elif text is not None:
+        sys.stdout.write(text)
+    else:
+        report.print()
+    if not report.complete:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from .examples.softmax_question import main as run
+    except ImportError:  # running from a source checkout: the examples live beside the package
+        import importlib.util
+
+        file = Path(__file__).resolve().parent.parent / "examples" / "softmax_question.py"
+        spec = importlib.util.spec_from_file_location("gradcheck_kit_demo", file)
+        if spec is None or spec.loader is None or not file.exists():
+            raise GradcheckError("the demo example is not installed (examples/softmax_question.py not found)") from None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        run = module.main
+    run()
+    return EXIT_OK
+
+
+def _codes(args: argparse.Namespace) -> int:
+    from .checks import CODES
+
+    width = max(map(len, CODES))
+    for code, info in sorted(CODES.items()):
+        print(f"{code:<{width}}  {info.severity:<7}  {info.summary}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler = {"report": _report, "demo": _demo, "codes": _codes}[args.command]
+    try:
+        return handler(args)
+    except GradcheckError as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"gradcheck-kit: error: {message}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("gradcheck-kit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # a bug in the kit: one line, the traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"gradcheck-kit: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def entry() -> None:
+    """Console-script wrapper: exit with `main`'s code."""
+    sys.exit(main())
