@@ -153,6 +153,7 @@ def diagnose(
         seconds=time.perf_counter() - started,
         version=__version__,
         total_tensors=len(view.names),
+        isolated=measurement.isolated,
     )
 
 

@@ -64,6 +64,29 @@ def _tensor_table(report: Report, width: int) -> Table:
     return table
 
 
+def _isolated_table(report: Report) -> Table:
+    table = Table(title="Layer by layer — each backward on its own, random upstream gradient",
+                  caption="x = the input gradient dx; a failure here is the layer's own, not inherited.",
+                  title_justify="left", caption_justify="left")
+    for name, justify in (("layer", "left"), ("gradient", "left"), ("checked", "right"), ("rel err", "right"),
+                          ("analytic", "right"), ("numeric", "right"), ("verdict", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    previous = None
+    for t in reversed(report.isolated):
+        worst = t.worst
+        table.add_row(
+            t.layer if t.layer != previous else "",
+            "d" + t.param.rsplit(".", 1)[1],
+            f"{t.checked}/{t.size}",
+            fmt(t.max_rel_error) if math.isfinite(t.max_rel_error) else "—",
+            fmt(worst.judgement.analytic, 3) if worst else "—",
+            fmt(worst.judgement.numeric, 3) if worst else "—",
+            Text(t.verdict, style=_VERDICT_STYLE[t.verdict]),
+        )
+        previous = t.layer
+    return table
+
+
 def _findings_table(report: Report) -> Table:
     table = Table(title="Findings", title_justify="left", show_lines=True)
     table.add_column("finding", no_wrap=True)
@@ -85,6 +108,8 @@ def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType
     112 columns the tensor table keeps only the columns that decide the verdict."""
     if report.tensors:
         yield _tensor_table(report, width)
+    if report.isolated:
+        yield _isolated_table(report)
     if report.findings:
         yield _findings_table(report)
     if report.notes:

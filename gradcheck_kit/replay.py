@@ -77,11 +77,14 @@ class OnlineReplay:
 
     ``share[i]`` is the fraction of the batch predicted as the label just trained at step ``i``;
     ``share_before[i]`` the same fraction just before that step; ``prior[i]`` that label's frequency
-    in the batch; ``spread`` the mean over classes of the across-example std of the probabilities
+    in the batch; ``confidence[i]`` the mean probability the batch gives that label after the step (a
+    collapse is confident; an undecided network with near-uniform outputs flips its argmax on tiny
+    steps without being confident); ``spread`` the mean over classes of the across-example std of the probabilities
     at the end (how much the output still depends on the input).
     """
 
     share: np.ndarray
+    confidence: np.ndarray
     share_before: np.ndarray
     prior: np.ndarray
     label_changed: np.ndarray
@@ -97,7 +100,7 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
     X, y = batch.X, batch.y
     labels = batch.labels()
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)
-    share, before, prior, changed = [], [], [], []
+    share, before, prior, changed, confidence = [], [], [], [], []
     with restored(view), np.errstate(all="ignore"):
         predicted = probabilities(view.predict(X)).argmax(axis=1)
         start = probabilities(view.predict(X))
@@ -114,6 +117,7 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
                     break
                 predicted = probs.argmax(axis=1)
                 share.append(float(np.mean(predicted == label)))
+                confidence.append(float(np.mean(probs[:, label])))
                 prior.append(float(counts[label] / batch.size))
                 changed.append(previous is not None and label != previous)
                 previous = label
@@ -122,7 +126,7 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
         end = probabilities(view.predict(X)) if finite else start
         before = before[: len(share)]
     return OnlineReplay(
-        share=np.array(share), share_before=np.array(before), prior=np.array(prior),
+        share=np.array(share), confidence=np.array(confidence), share_before=np.array(before), prior=np.array(prior),
         label_changed=np.array(changed, dtype=bool),
         spread_start=float(np.mean(np.std(start, axis=0))), spread_end=float(np.mean(np.std(end, axis=0))),
         accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if finite else math.nan, finite=finite,

@@ -20,7 +20,7 @@ __all__ = ["FRAME_COLUMNS", "LayerSummary", "Report"]
 FRAME_COLUMNS = (
     "layer", "param", "shape", "dtype", "size", "checked", "probes", "failed", "inconclusive",
     "max_rel_error", "worst_index", "analytic", "numeric", "norm_ratio", "cosine", "eps", "rtol",
-    "noise_floor", "verdict", "passed",
+    "noise_floor", "verdict", "passed", "scope",
 )
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -42,7 +42,7 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def _row(t: TensorCheck) -> dict[str, Any]:
+def _row(t: TensorCheck, scope: str = "network") -> dict[str, Any]:
     worst = t.worst
     return {
         "layer": t.layer,
@@ -65,6 +65,7 @@ def _row(t: TensorCheck) -> dict[str, Any]:
         "noise_floor": t.noise,
         "verdict": t.verdict,
         "passed": None if t.verdict == "inconclusive" else t.verdict == "pass",
+        "scope": scope,
     }
 
 
@@ -77,6 +78,8 @@ class Report:
         Findings, errors first.
     tensors
         Per-parameter measurements, from the loss back to the input.
+    isolated
+        Layered models only: each layer's own backward checked in isolation, input to loss.
     layers
         Per-layer verdicts, from the loss back to the input.
     first_wrong_layer
@@ -102,6 +105,7 @@ class Report:
         seconds: float,
         version: str,
         total_tensors: int | None = None,
+        isolated: Sequence[TensorCheck] = (),
     ) -> None:
         self.model = model
         self.style = style
@@ -117,6 +121,7 @@ class Report:
         self.seconds = seconds
         self.version = version
         self.total_tensors = len(self.tensors) if total_tensors is None else total_tensors
+        self.isolated: tuple[TensorCheck, ...] = tuple(isolated)
 
     @property
     def ok(self) -> bool:
@@ -154,8 +159,10 @@ class Report:
         return f"OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """One dict per parameter tensor (the columns of `to_frame`)."""
-        return [_row(t) for t in self.tensors]
+        """One dict per parameter tensor (the columns of `to_frame`); for layered models, then one per
+        gradient of each layer checked on its own (``scope`` ``"layer"``; ``param`` ``"<layer>.x"`` is the
+        input gradient)."""
+        return [_row(t) for t in self.tensors] + [_row(t, "layer") for t in self.isolated]
 
     def to_frame(self) -> pd.DataFrame:
         """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`)."""

@@ -30,3 +30,6 @@ def assert_unchanged(obj, before):
     for key, (array, data_bytes) in before.items():
         assert after[key][0] is array, f"{key} was rebound"
         assert array.tobytes() == data_bytes, f"{key} changed"
+
+
+pytest_plugins = ["pytester"]

@@ -221,3 +221,95 @@ def test_dead_and_saturated_units_and_inputs_and_initial_loss():
     assert gk.diagnose(big, (X, y)).finding("initial-loss-off") is not None
     healthy = gk.diagnose(models.MLP(), (X, y))
     assert not {"dead-units", "saturated-units", "unnormalized-input", "initial-loss-off"} & set(healthy.codes())
+
+
+class SelfTrainingWithWeightDecay(models.SelfTrainingNet):
+    """Correct per se: train() applies L2 weight decay 0.01·W; the model has no loss method."""
+
+    def train(self, X, y, lr):
+        W1, W2 = self.W1.copy(), self.W2.copy()
+        super().train(X, y, lr)
+        self.W1 -= lr * 0.01 * W1
+        self.W2 -= lr * 0.01 * W2
+
+
+def test_weight_decay_in_a_lossless_trainer_is_a_warning_not_a_mismatch():
+    report = gk.diagnose(SelfTrainingWithWeightDecay(), data())
+    assert report.ok, report
+    f = report.finding("weight-decay-mismatch")
+    assert f.severity == "warning" and f.evidence["coefficient"] == pytest.approx(0.01, rel=1e-4)
+    assert "gradient-mismatch" not in report.codes()
+
+
+def test_forgotten_regularisation_gradient_is_named():
+    report = gk.diagnose(models.RegularisationGradientForgotten(reg=0.05), data())
+    f = report.finding("weight-decay-mismatch")
+    assert f is not None and f.severity == "error"
+    assert f.evidence["coefficient"] == pytest.approx(-0.05, rel=1e-4)
+    assert "the loss has the term but the gradient does not" in f.message
+
+
+class ZeroBiasNeverUpdated:
+    """Self-training net whose output bias starts at 0 and is never updated: a uniform shift of it is
+    invisible through the softmax, so discovery must not use a ±constant probe."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.W1, self.b1 = rng.normal(size=(6, 8)) / 3, np.zeros(8)
+        self.W2, self.b2 = rng.normal(size=(8, 3)) / 3, np.zeros(3)
+
+    def forward(self, X):
+        self.h = np.tanh(X @ self.W1 + self.b1)
+        return models.softmax(self.h @ self.W2 + self.b2)
+
+    def train(self, X, y, lr):
+        p = self.forward(X)
+        d = (p - np.eye(3)[y]) / len(X)
+        dh = (d @ self.W2.T) * (1 - self.h**2)
+        self.W2 -= lr * self.h.T @ d
+        self.W1 -= lr * X.T @ dh
+        self.b1 -= lr * dh.sum(0)  # b2 forgotten
+
+
+def test_output_bias_that_is_never_updated_is_found():
+    report = gk.diagnose(ZeroBiasNeverUpdated(), data())
+    assert ("zero-gradient", "2") in causes(report)
+
+
+class DeepSigmoidCS231n(models.CS231nNet):
+    """A correct deep sigmoid net in its slow early phase: its argmax flips with tiny steps, unconfidently."""
+
+    def __init__(self, seed=56):
+        rng = np.random.default_rng(seed)
+        self.params = {}
+        for i, (m, n) in enumerate([(6, 10), (10, 10), (10, 3)], start=1):
+            self.params[f"W{i}"] = rng.standard_normal((m, n)) / np.sqrt(m)
+            self.params[f"b{i}"] = rng.standard_normal(n) * 0.01
+
+    def loss(self, X, y=None):
+        P = self.params
+        sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+        h1 = sig(X @ P["W1"] + P["b1"])
+        h2 = sig(h1 @ P["W2"] + P["b2"])
+        s = h2 @ P["W3"] + P["b3"]
+        if y is None:
+            return s
+        p = models.softmax(s)
+        B = len(X)
+        d3 = (p - np.eye(3)[y]) / B
+        d2 = d3 @ P["W3"].T * h2 * (1 - h2)
+        d1 = d2 @ P["W2"].T * h1 * (1 - h1)
+        grads = {"W3": h2.T @ d3, "b3": d3.sum(0), "W2": h1.T @ d2, "b2": d2.sum(0), "W1": X.T @ d1, "b1": d1.sum(0)}
+        return float(-np.mean(np.log(p[np.arange(B), y]))), grads
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_no_label_collapse_for_an_undecided_network_in_its_early_phase(seed):
+    report = gk.diagnose(DeepSigmoidCS231n(seed=50 + seed), clusters(B=8, seed=seed), lr=0.05)
+    assert report.ok, report
+
+
+def test_exploding_learning_rate_seen_even_when_the_loss_later_saturates():
+    X, y = clusters(B=16, spread=0.1)
+    report = gk.diagnose(models.MLP((6, 8, 3)), (X * 3, y), lr=100.0)
+    assert report.finding("exploding-learning-rate") is not None

@@ -31,12 +31,13 @@ from .discovery import (
 )
 from .functional import FunctionalModel, FunctionalView, wrap
 from .guard import ModelGuard, private_copy
+from .layers import FunctionPair, LayeredModel, LayeredView, is_layer_sequence, layered, pair
 from .objects import CS231nView, KitLoss, ObjectView, unpack_gradients
 from .slots import AttrSlot, Slot
 from .training import TrainingView
 from .view import ModelView
 
-__all__ = ["FunctionalModel", "ModelGuard", "ModelView", "adapt", "wrap"]
+__all__ = ["FunctionPair", "FunctionalModel", "LayeredModel", "ModelGuard", "ModelView", "adapt", "layered", "pair", "wrap"]
 
 def _usable_predict(target: Any, X: np.ndarray, label: str) -> tuple[str | None, np.ndarray | None]:
     """First forward-like method returning scores/probabilities (not class labels), and its output."""
@@ -107,7 +108,8 @@ def _training_slots(target: Any, X: np.ndarray, y: np.ndarray, predict: str | No
         saved = array.copy()
         try:
             scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(saved.astype(np.float64) ** 2))))
-            array += (scale * rng.choice(np.array([-1.0, 1.0]), size=array.shape)).astype(array.dtype)
+            # Gaussian, not ±scale: a uniform shift of an output bias is invisible through a softmax
+            array += (scale * rng.standard_normal(array.shape)).astype(array.dtype)
             with np.errstate(all="ignore"):
                 moved = output()
         except Exception:
@@ -143,6 +145,20 @@ def adapt(model: Any, batch: Batch) -> ModelView:
     """Read ``model`` through the first interface that fits; work on a private copy when possible."""
     if isinstance(model, FunctionalModel):
         return FunctionalView(model)
+    if is_layer_sequence(model):
+        model = layered(model)
+    if isinstance(model, LayeredModel):
+        target, copy_failure = private_copy(model)
+        view = LayeredView(target, private=copy_failure is None, label="layered model")
+        view.notes.append(f"layered model: {len(view.layers)} layers and the loss {view.loss_layer.id}; each backward "
+                          f"is also checked on its own")
+        if copy_failure:
+            view.notes.append(f"the model could not be deep-copied ({copy_failure}); it was checked in place and restored")
+        outputs = view.predict(batch.X)
+        if outputs.ndim == 2 and outputs.shape[1] >= 2:
+            batch.check_labels(outputs.shape[1])
+        view.freeze_state()
+        return view
     if isinstance(model, (Mapping, np.ndarray, type)) or callable(model) and not hasattr(model, "__dict__"):
         raise ModelInterfaceError(
             f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelCallError, ModelInterfaceError
+from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
 from .slots import Slot
 
 __all__ = ["INFERENCE_LR", "ModelView", "as_loss_value", "match_gradients"]
@@ -220,8 +220,8 @@ class ModelView:
         self.calls[what] += 1
         try:
             return func(*args)
-        except (KeyboardInterrupt, SystemExit):
-            raise
+        except (KeyboardInterrupt, SystemExit, GradcheckError):
+            raise  # the kit's own errors already say what is wrong
         except Exception as exc:
             hint = ""
             if "read-only" in str(exc):

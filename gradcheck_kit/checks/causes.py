@@ -34,6 +34,9 @@ __all__ = [
     "check_batch_average",
     "check_gradient_sign_scale_transpose",
     "check_softmax_derivative",
+    "check_weight_decay",
+    "uses_kit_loss",
+    "weight_decay_fit",
     "fit_output_delta",
 ]
 
@@ -47,6 +50,8 @@ SIGN_FLIPPED = CodeInfo("sign-flipped", "error", "the analytic gradient is minus
 SCALED = CodeInfo("scaled-gradient", "error", "the analytic gradient is the true gradient times a constant")
 TRANSPOSED = CodeInfo("transposed-gradient", "error", "the analytic gradient is the transpose of the true gradient")
 ZERO = CodeInfo("zero-gradient", "error", "the analytic gradient is exactly zero where the true gradient is not")
+WEIGHT_DECAY = CodeInfo("weight-decay-mismatch", "error",
+                        "gradient and loss disagree by a weight-decay term c·W (in one but not the other)")
 
 #: A hypothesis "explains" a gradient when its relative residual is below this.
 EXPLAINED = 1e-3
@@ -318,3 +323,61 @@ def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
                         fix=f"Swap the operands of {t.param}'s gradient: for z = a @ W it is a.T @ delta, not delta.T @ a.",
                         evidence={"param": t.param, "residual": transposed, "shape": str(t.shape)},
                     )
+
+
+def weight_decay_fit(ctx: Context) -> tuple[float, list[str]]:
+    """A common ``c`` with ``analytic − numeric ≈ c · W`` on failing tensors, and the tensors it explains."""
+    if "weight_decay" not in ctx._cache:
+        fits = []
+        for t in ctx.measurement.tensors:
+            if t.verdict != "fail" or len(t.decisive) < 2:
+                continue
+            values = ctx.view.params[t.param]
+            d = np.array([e.judgement.analytic - e.judgement.numeric for e in t.decisive])
+            w = np.array([values[e.index] for e in t.decisive])
+            scale, residual = fit_scale(d, w)
+            if residual < EXPLAINED and math.isfinite(scale) and scale != 0:
+                fits.append((t.param, scale))
+        if fits:
+            c = float(np.median([f[1] for f in fits]))
+            names = [p for p, f in fits if _near(f / c, 1.0)]
+        else:
+            c, names = math.nan, []
+        ctx._cache["weight_decay"] = (c, names)
+    return ctx._cache["weight_decay"]
+
+
+def uses_kit_loss(ctx: Context) -> bool:
+    """The model has no loss of its own; the kit's cross-entropy stands in for it."""
+    return getattr(ctx.view, "kit_loss", None) is not None and getattr(ctx.view, "loss_method", "x") is None
+
+
+@register(WEIGHT_DECAY)
+def check_weight_decay(ctx: Context) -> Iterator[Finding]:
+    """analytic − numeric = c·W: a weight-decay term in the gradient but not the loss (c > 0) or the reverse."""
+    c, names = weight_decay_fit(ctx)
+    if not names:
+        return
+    layers = sorted({ctx.measurement.by_param[n].layer for n in names}, key=ctx.layers.index)
+    listed = ", ".join(names)
+    if uses_kit_loss(ctx):
+        yield Finding(
+            code=WEIGHT_DECAY.code, severity="warning", layer=None,
+            message=f"for {listed}, the update your training step makes differs from the gradient of the kit's loss by "
+            f"exactly {fmt(c, 4)}·W: it applies L2 weight decay. The model has no loss(X, y), so the kit compares with "
+            f"plain mean cross-entropy, which has no such term; apart from it the gradients agree.",
+            fix=f"Nothing to fix if the decay is intended. To have it checked, give the model a loss(X, y) that adds "
+            f"0.5 * {fmt(c, 4)} * sum(W**2) over these weights.",
+            evidence={"coefficient": c, "params": listed},
+        )
+        return
+    direction = ("the gradient has the term but the loss does not" if c > 0
+                 else "the loss has the term but the gradient does not")
+    yield Finding(
+        code=WEIGHT_DECAY.code, severity="error", layer=layers[0] if len(layers) == 1 else None,
+        message=f"for {listed}, analytic − numeric = {fmt(c, 4)}·W exactly (relative residual below {fmt(EXPLAINED)}): a "
+        f"weight-decay term {fmt(abs(c), 4)}·W that {direction}. The rest of the gradient agrees.",
+        fix=(f"Add 0.5 * {fmt(c, 4)} * sum(W**2) to the loss, or drop {fmt(c, 4)} * W from the gradient."
+             if c > 0 else f"Add {fmt(-c, 4)} * W (the gradient of the L2 term) to each of these gradients."),
+        evidence={"coefficient": c, "params": listed},
+    )

@@ -27,7 +27,10 @@ LR_SKIPPED = CodeInfo("lr-checks-skipped", "info", "the learning-rate checks nee
 
 #: Full-batch steps replayed for the learning-rate check.
 STEPS = 5
-#: Per-example steps replayed for label collapse (one or two passes, at most this many steps).
+#: Per-example steps replayed for label collapse: passes over the batch until at least MIN_ONLINE_STEPS,
+#: at most MAX_ONLINE_STEPS. Only the second half counts, so a transient early phase (a fresh network
+#: whose outputs do not yet depend on the input) is not mistaken for collapse.
+MIN_ONLINE_STEPS = 128
 MAX_ONLINE_STEPS = 256
 
 
@@ -71,7 +74,9 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
         return
     losses = full_batch_losses(ctx.view, ctx.batch, lr, STEPS)
     start, end = losses[0], losses[-1]
-    raised = not math.isfinite(end) or end > start + 1e-3 * max(1.0, abs(start))
+    # raised: ends higher, or blows up on the way (a separable batch can overshoot and then saturate to 0)
+    raised = (not math.isfinite(end) or end > start + 1e-3 * max(1.0, abs(start))
+              or max(losses) > 10 * max(abs(start), 1e-12))
     if not raised:
         return
     for divisor in (10, 100, 1000):  # the contrast: some smaller step does lower the loss
@@ -84,6 +89,9 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
     limit = 2 / lam if lam > 0 else math.nan
     suggested = _round_down(1 / lam) if lam > 0 else _round_down(lr / 10)
     path = " → ".join(fmt(v, 3) for v in losses)
+    gradient_wrong = bool(ctx.origin_layers())
+    caveat = (" The analytic gradient itself is wrong (see the gradient findings), so λ is the curvature of what that "
+              "gradient descends; fix the gradient first, then re-check the learning rate." if gradient_wrong else "")
     yield Finding(
         code=EXPLODING_LR.code,
         severity="error",
@@ -92,9 +100,10 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
             f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr {fmt(lr / divisor)} it falls "
             f"to {fmt(small[-1], 4)}. The top Hessian eigenvalue is λ ≈ {fmt(lam, 3)} ({calls} gradient calls), so "
             f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims at."
+            + caveat
         ),
-        fix=f"Lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature "
-        "is smaller.",
+        fix=("Fix the gradient findings first; then " if gradient_wrong else "")
+        + f"lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature is smaller.",
         evidence={"lr": lr, "loss_start": start, "loss_end": end, "smaller_lr": lr / divisor, "loss_end_small_lr": small[-1],
                   "top_eigenvalue": lam, "stable_limit": limit, "suggested_lr": suggested, "hvp_gradient_calls": calls},
     )
@@ -111,14 +120,22 @@ def describe_inputs(X: np.ndarray) -> tuple[bool, str]:
     return unnormalised, f"inputs range over {fmt(lo, 3)}..{fmt(hi, 3)} with std {fmt(std, 3)}{pixels}"
 
 
-def _collapsed(replay: OnlineReplay) -> tuple[bool, float, float, float]:
-    mask = replay.label_changed if replay.label_changed.any() else np.ones_like(replay.share, dtype=bool)
+def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float, float, float]:
+    """Collapse: in the later half of the replay, after a step the batch is predicted as the label just
+    trained far beyond its share (and beyond just before the step), and confidently so."""
     if not replay.share.size:
-        return False, math.nan, math.nan, math.nan
+        return False, math.nan, math.nan, math.nan, math.nan
+    late = np.arange(replay.share.size) >= replay.share.size // 2
+    mask = late & replay.label_changed if (late & replay.label_changed).any() else late
     share = float(np.median(replay.share[mask]))
     before = float(np.median(replay.share_before[mask]))
     prior = float(np.median(replay.prior[mask]))
-    return share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3, share, before, prior
+    confidence = float(np.median(replay.confidence[mask]))
+    # confident: the label just trained gets at least 1.5× the probability of a uniform guess (an undecided
+    # network with near-uniform outputs flips its argmax on tiny steps without that)
+    confident = confidence * n_classes >= 1.5
+    return (share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3 and confident,
+            share, before, prior, confidence)
 
 
 @register(LABEL_COLLAPSE, requires=("lr", "predict"))
@@ -127,16 +144,20 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     lr, out, batch = ctx.settings.lr, ctx.outputs, ctx.batch
     if lr is None or out is None or batch.size < 4 or batch.y.ndim != 1:
         return
-    passes = 2 if 2 * batch.size <= MAX_ONLINE_STEPS else 1
-    replay = online_replay(ctx.view, _head(batch), lr, passes, out.probs_of)
-    collapsed, share, before, prior = _collapsed(replay)
+    head = _head(batch)
+    passes = max(1, min(-(-MIN_ONLINE_STEPS // head.size), MAX_ONLINE_STEPS // head.size))
+    replay = online_replay(ctx.view, head, lr, passes, out.probs_of)
+    collapsed, share, before, prior, confidence = _collapsed(replay, out.n_classes)
     if not collapsed:
         return
     causes = []
-    smaller = online_replay(ctx.view, _head(batch), lr / 10, passes, out.probs_of)
-    small_collapsed, small_share, _, _ = _collapsed(smaller)
+    smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of)
+    small_collapsed, small_share, *_ = _collapsed(smaller, out.n_classes)
     if not small_collapsed:
-        causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to {fmt(small_share, 2)})")
+        causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
+                      f"{fmt(100 * small_share, 3)}%)")
+    if ctx.cause_found(EXPLODING_LR.code):
+        causes.append("the learning rate is unstable even for full-batch steps (see exploding-learning-rate)")
     unnormalised, inputs = describe_inputs(batch.X)
     if unnormalised:
         causes.append(f"unnormalised inputs: {inputs}")
@@ -159,15 +180,19 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         severity="error",
         layer=None,
         message=(
-            f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps), after each step the network "
-            f"predicts the label it was just trained on for a median {fmt(100 * share, 3)}% of the batch (just before "
-            f"that step: {fmt(100 * before, 3)}%; that label's share of the batch: {fmt(100 * prior, 3)}%). It is not "
+            f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps; the later half counted), "
+            f"after each step the network predicts the label it was just trained on for a median {fmt(100 * share, 3)}% "
+            f"of the batch (just before "
+            f"that step: {fmt(100 * before, 3)}%; that label's share of the batch: {fmt(100 * prior, 3)}%; mean "
+            f"probability given to it: {fmt(confidence, 3)}). It is not "
             f"learning the inputs, only the most recent label. Visible causes: " + "; ".join(causes) + "."
         ),
-        fix="Fix any gradient finding first; then lower the learning rate, normalise the inputs (e.g. X / 255, or "
-        "zero mean and unit variance per feature), and shuffle the examples each epoch.",
+        fix=("Fix the gradient findings first; then " if ctx.origin_layers() else "")
+        + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
+        + ("normalise the inputs (X / 255 for pixels, or zero mean and unit variance per feature), " if unnormalised else "")
+        + "shuffle the examples each epoch, and re-check.",
         evidence={"lr": lr, "steps": steps, "median_share_last_label": share, "median_share_before": before,
-                  "median_class_prior": prior, "median_share_at_lr_over_10": small_share,
+                  "median_class_prior": prior, "median_confidence": confidence, "median_share_at_lr_over_10": small_share,
                   "output_spread": replay.spread_start, "accuracy_after_replay": replay.accuracy_end},
     )
 

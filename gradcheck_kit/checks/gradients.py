@@ -55,8 +55,14 @@ def _counts(t: TensorCheck) -> str:
 @register(GRADIENT_MISMATCH)
 def check_gradients_match(ctx: Context) -> Iterator[Finding]:
     """One ``gradient-mismatch`` per layer where an error *enters*, walking back from the loss."""
+    from .causes import uses_kit_loss, weight_decay_fit
+
+    decayed = set(weight_decay_fit(ctx)[1]) if uses_kit_loss(ctx) else set()
     for layer in ctx.origin_layers():
         failing = [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]
+        if decayed and all(t.param in decayed for t in failing) and all(
+                t.param in decayed for t in ctx.measurement.tensors if t.verdict == "fail"):
+            continue  # only the weight decay the kit's stand-in loss lacks (reported as weight-decay-mismatch)
         worst = max(failing, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
         inherited = ctx.inherited_from(layer)
         first = layer == ctx.origin_layers()[0]

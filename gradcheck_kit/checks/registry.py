@@ -60,7 +60,7 @@ def register(*codes: CodeInfo, requires: Collection[str] = ()) -> Callable[[Chec
         for info in codes:
             if info.code in CODES and CODES[info.code] != info:
                 raise ValueError(f"finding code {info.code!r} is declared twice with different meanings")
-            CODES[info.code] = info
+            CODES[info.code] = info  # several checks may emit one code (e.g. whole-model and layer-wise)
         CHECKS[name] = Check(name=name, codes=tuple(c.code for c in codes), requires=frozenset(requires), func=func)
         return func
 

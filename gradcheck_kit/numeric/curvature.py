@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
 __all__ = ["top_eigenvalue"]
 
@@ -25,6 +24,8 @@ def top_eigenvalue(
     central differences of the gradient; ``scipy.sparse.linalg.eigsh`` finds λ on that linear operator
     (power iteration if ARPACK does not converge). Gradient descent on a quadratic is stable iff lr < 2/λ.
     """
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh  # slow import: only here
+
     n = theta.size
     base = eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))
     scale = base * max(1.0, float(np.sqrt(np.mean(theta**2))) if n else 1.0)
