@@ -9,8 +9,10 @@ from typing import Any
 from . import __version__
 from .adapters import FunctionalModel, ModelGuard, adapt
 from .adapters.slots import ItemSlot
+from .adapters.torch import adapt_torch, function_inputs_batch, is_torch_function, is_torch_module, torch_guard
 from .batch import as_batch
 from .checks import CHECKS, CODES, suppressed
+from .errors import InputError
 from .checks.context import Context
 from .findings import Finding
 from .measurement import expected_evaluations, measure
@@ -61,6 +63,7 @@ def diagnose(
     eps: float | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    loss: Any = None,
 ) -> Report:
     """Check a hand-written model's gradients layer by layer and name what is wrong.
 
@@ -89,6 +92,8 @@ def diagnose(
         Base finite-difference step (default cbrt(machine eps), scaled per tensor by max(1, RMS)).
     seed
         Seed of the kit's own random choices (entries, directions); the global numpy state is untouched.
+    loss
+        For a torch ``nn.Module``: the loss function ``loss(outputs, y)`` (e.g. ``nn.CrossEntropyLoss()``).
     progress
         Show a progress bar on stderr for checks that run longer than a moment (default: only when
         stderr is a terminal). Ctrl-C during the check returns a partial report with
@@ -111,12 +116,19 @@ def diagnose(
     started = time.perf_counter()
     settings = Settings.build(lr=lr, select=select, skip=skip, exhaustive=exhaustive, max_entries=max_entries,
                               probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed)
-    data = as_batch(batch)
-    extra = []
+    extra, hooks = [], []
     if isinstance(model, FunctionalModel) and hasattr(model.params, "__setitem__"):
         extra = [ItemSlot(name=k, mapping=model.params, key=k) for k in model.params]  # type: ignore[arg-type]
-    with ModelGuard(model, extra=extra):
-        view = adapt(model, data)
+    torch_model = is_torch_module(model) or is_torch_function(model)
+    if torch_model:
+        hooks.append(torch_guard(model))
+        if is_torch_module(model) and loss is None:
+            raise InputError("a torch nn.Module needs loss=: the loss function loss(outputs, y), e.g. nn.CrossEntropyLoss()")
+    elif loss is not None:
+        raise InputError("loss= is for torch nn.Module models; a numpy model brings its own loss(X, y)")
+    data = function_inputs_batch(batch) if is_torch_function(model) else as_batch(batch)
+    with ModelGuard(model, extra=extra, hooks=hooks):
+        view = adapt_torch(model, batch, data, loss=loss, seed=seed) if torch_model else adapt(model, data)
         try:
             layers = tuple(order_layers(view.names))
             with ProgressBar(expected_evaluations(view, settings), enabled=progress) as bar:

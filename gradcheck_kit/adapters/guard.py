@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -42,7 +43,9 @@ class ModelGuard:
     the body raised, so a caller never sees a changed model.
     """
 
-    def __init__(self, model: Any, extra: list[Slot] | None = None) -> None:
+    def __init__(self, model: Any, extra: list[Slot] | None = None,
+                 hooks: list[Callable[[], None]] | None = None) -> None:
+        self._hooks = list(hooks or [])
         self._saved: list[tuple[Slot, np.ndarray, np.ndarray]] = []
         try:
             slots = _all_array_slots(model) + list(extra or [])
@@ -75,3 +78,5 @@ class ModelGuard:
             if array.flags.writeable and array.tobytes() != saved.tobytes():
                 np.copyto(array, saved)
         np.random.set_state(self._rng_state)
+        for hook in self._hooks:
+            hook()
