@@ -24,8 +24,10 @@ __all__ = [
     "__version__",
     "assert_gradients_ok",
     "diagnose",
+    "layered",
     "load_batch",
     "load_model",
+    "pair",
     "save_batch",
     "save_model",
     "wrap",
@@ -43,6 +45,8 @@ _WHERE = {
     "Report": "report",
     "assert_gradients_ok": "testing",
     "diagnose": "diagnose",
+    "layered": "adapters",
+    "pair": "adapters",
     "load_batch": "files",
     "load_model": "files",
     "save_batch": "files",
@@ -51,7 +55,7 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from .adapters import FunctionalModel, wrap
+    from .adapters import FunctionalModel, layered, pair, wrap
     from .batch import Batch
     from .checks import CODES
     from .diagnose import diagnose

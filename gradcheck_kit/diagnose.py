@@ -41,7 +41,7 @@ def _layer_summaries(ctx: Context) -> list[LayerSummary]:
 
 def _capable(requires: frozenset[str], view: Any, settings: Settings) -> bool:
     """Checks are chosen by what the model and options provide, never by the model's name."""
-    if "lr" in requires and settings.lr is None:
+    if "lr" in requires and (settings.lr is None or not view.is_network):
         return False
     if "predict" in requires and not view.can_predict:
         return False

@@ -29,8 +29,11 @@ def _tensor_table(report: Report, width: int) -> Table:
     wide = width >= _WIDE
     table = Table(
         title=f"Gradient check — {report.model} ({report.style})",
-        caption=f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input. checked = entries/size (plus random directions per tensor); "
-        "ratio = ‖analytic‖/‖numeric‖; ◀ = an error enters in this layer; ↓ = wrong only by inheriting it.",
+        caption=(f"φ = ⟨g, output⟩ = {fmt(report.base_loss, 4)} for a random upstream gradient g"
+                 if "Function" in report.style else
+                 f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input")
+        + ". checked = entries/size (plus random directions per tensor); ratio = ‖analytic‖/‖numeric‖; "
+        "◀ = an error enters in this layer; ↓ = wrong only by inheriting it.",
         title_justify="left",
         caption_justify="left",
     )

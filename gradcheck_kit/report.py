@@ -134,6 +134,11 @@ class Report:
 
     @property
     def first_wrong_layer(self) -> str | None:
+        """The first failing layer walking back from the loss; for layered models, the first whose own
+        backward fails when checked in isolation (parameter-free layers included)."""
+        for t in reversed(self.isolated):
+            if t.verdict == "fail":
+                return t.layer
         return next((layer.layer for layer in self.layers if layer.verdict == "fail"), None)
 
     def codes(self) -> list[str]:
@@ -151,7 +156,11 @@ class Report:
         checked = sum(t.checked for t in self.tensors)
         if errors:
             head = "" if self.complete else f"INCOMPLETE (interrupted after {len(self.tensors)} of {self.total_tensors} tensors): "
-            where = f"; first wrong layer walking back from the loss: {self.first_wrong_layer}" if self.first_wrong_layer else ""
+            if "Function" in self.style:
+                wrong = [t.param for t in self.tensors if t.verdict == "fail"]
+                where = f"; wrong gradient for input(s): {', '.join(wrong)}" if wrong else ""
+            else:
+                where = f"; first wrong layer walking back from the loss: {self.first_wrong_layer}" if self.first_wrong_layer else ""
             return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
         if not self.complete:
             return (f"INCOMPLETE (interrupted): {len(self.tensors)} of {self.total_tensors} parameter tensors checked, "

@@ -143,6 +143,8 @@ class FunctionView(ModelView):
     ``φ = ⟨g, Function.apply(*inputs)⟩`` for a fixed random upstream gradient ``g``."""
 
     style = "torch autograd.Function"
+    is_chain = False
+    is_network = False
 
     def __init__(self, function: Any, inputs: tuple[Any, ...], *, seed: int) -> None:
         torch = _torch()
@@ -152,14 +154,14 @@ class FunctionView(ModelView):
         self.fixed: list[Any] = []
         self.arrays: dict[str, np.ndarray] = {}
         for name, value in zip(names, inputs):
-            array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-            if array.dtype.kind == "f" and array.size:
-                self.arrays[name] = np.array(array, dtype=np.float64)
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                self.arrays[name] = np.array(value.detach().cpu().numpy(), dtype=np.float64)
                 self.fixed.append(name)
-            else:
+            else:  # ints, flags, python numbers: passed through as given, not differentiated
                 self.fixed.append(value)
         if not self.arrays:
-            raise ModelInterfaceError(f"{function.__name__}: none of its {len(inputs)} inputs is a float tensor to check")
+            raise ModelInterfaceError(f"{function.__name__}: none of its {len(inputs)} inputs is a float tensor to check; "
+                                      f"pass the inputs as torch tensors")
         from .slots import ItemSlot
 
         slots = [ItemSlot(name=k, mapping=self.arrays, key=k) for k in self.arrays]

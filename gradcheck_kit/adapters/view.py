@@ -127,6 +127,10 @@ class ModelView:
     """
 
     style = "model"
+    #: Layers form a chain (a wrong delta propagates towards the input). False for independent inputs.
+    is_chain = True
+    #: A trainable network (training checks apply). False for a single custom function.
+    is_network = True
 
     def __init__(self, target: Any, slots: list[Slot], *, private: bool, label: str) -> None:
         self.target = target

@@ -104,6 +104,8 @@ class Context:
         """
         failing = set(self.failing_layers())
         back = list(reversed(self.layers))
+        if not self.view.is_chain:
+            return [layer for layer in back if layer in failing]
         return [layer for i, layer in enumerate(back) if layer in failing and (i == 0 or back[i - 1] not in failing)]
 
     def inherited_from(self, origin: str) -> list[str]:
@@ -111,8 +113,24 @@ class Context:
         failing = set(self.failing_layers())
         back = list(reversed(self.layers))
         out: list[str] = []
+        if not self.view.is_chain:
+            return out
         for layer in back[back.index(origin) + 1:]:
             if layer not in failing:
                 break
             out.append(layer)
         return out
+
+    def isolated_culprit(self, layer: str) -> str | None:
+        """Layered models: when ``layer``'s own backward is right (checked in isolation) but its parameters
+        get a wrong gradient, the nearest layer towards the loss whose own backward is wrong."""
+        isolated = self.measurement.isolated
+        if not isolated or any(t.verdict == "fail" for t in isolated if t.layer == layer):
+            return None
+        order = list(dict.fromkeys(t.layer for t in isolated))
+        if layer not in order:
+            return None
+        for other in order[order.index(layer) + 1:]:
+            if any(t.verdict == "fail" for t in isolated if t.layer == other):
+                return other
+        return None

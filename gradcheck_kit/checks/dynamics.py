@@ -45,7 +45,7 @@ def _round_down(value: float) -> float:
 @register(LR_SKIPPED)
 def check_lr_given(ctx: Context) -> Iterator[Finding]:
     """Say which checks did not run because no learning rate was given."""
-    if ctx.settings.lr is not None:
+    if ctx.settings.lr is not None or not ctx.view.is_network:
         return
     yield Finding(
         code=LR_SKIPPED.code,

@@ -43,7 +43,7 @@ def describe_tensor(t: TensorCheck) -> str:
     return "; ".join(parts)
 
 
-def _counts(t: TensorCheck) -> str:
+def counts(t: TensorCheck) -> str:
     failed_entries = sum(e.status == "fail" for e in t.entries)
     text = f"{failed_entries} of {t.checked} checked entries"
     if t.probes:
@@ -66,12 +66,17 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
         worst = max(failing, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
         inherited = ctx.inherited_from(layer)
         first = layer == ctx.origin_layers()[0]
-        why = (
-            "This is the first wrong layer walking back from the loss: every layer between it and the loss "
-            "agrees, so the error enters in this layer's backward step."
-            if first
-            else "The layer nearer the loss agrees, so this is a separate error entering here."
-        )
+        culprit = ctx.isolated_culprit(layer)
+        if culprit is not None:
+            why = (f"Checked on its own, {layer}'s backward is right: the wrong delta comes from {culprit}, whose own "
+                   f"backward fails (see backward-mismatch) and which has no parameters of its own to show it.")
+        elif not ctx.view.is_chain:
+            why = "The inputs are checked independently, so this gradient is wrong by itself."
+        elif first:
+            why = ("This is the first wrong layer walking back from the loss: every layer between it and the loss "
+                   "agrees, so the error enters in this layer's backward step.")
+        else:
+            why = "The layer nearer the loss agrees, so this is a separate error entering here."
         if inherited:
             why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
         others = [t.param for t in failing if t is not worst]
@@ -97,10 +102,11 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
             code=GRADIENT_MISMATCH.code,
             severity="error",
             layer=layer,
-            message=f"{subject}: analytic gradient disagrees with central differences at {_counts(worst)} "
+            message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
             f"({describe_tensor(worst)}). {why}",
-            fix=f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
-            f"derivative in the delta it passes on; compare term by term with the numeric values above.",
+            fix=(f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
+                 f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
+                 f"derivative in the delta it passes on; compare term by term with the numeric values above."),
             evidence=evidence,
         )
 

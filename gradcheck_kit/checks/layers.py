@@ -12,7 +12,7 @@ from ..findings import Finding, format_number as fmt
 from ..losses import is_probabilities
 from ..probes import fit_scale
 from .causes import DOUBLED_SOFTMAX, EXPLAINED
-from .gradients import describe_tensor
+from .gradients import counts, describe_tensor
 from .registry import CodeInfo, register
 
 if TYPE_CHECKING:
@@ -48,9 +48,9 @@ def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
             code=BACKWARD_MISMATCH.code,
             severity="error",
             layer=layer,
-            message=f"{layer}: backward(dout) returns wrong {what} for a random upstream gradient dout ({worst.param}: "
-            f"{worst.failed} failing of {worst.checked} entries and {len(worst.probes)} directions; "
-            f"{describe_tensor(worst)}). {where}; the layer was checked on its own, so the error is not inherited.",
+            message=f"{layer}: backward(dout) returns wrong {what} for a random upstream gradient dout ({worst.param} "
+            f"disagrees at {counts(worst)}; {describe_tensor(worst)}). {where}; the layer was checked on its own, so "
+            f"the error is not inherited.",
             fix=f"Re-derive {layer}'s backward: dx = dout · ∂forward/∂x (and each parameter's gradient) for its own "
             f"forward; compare with the numeric values above.",
             evidence={"param": worst.param, "max_rel_error": worst.max_rel_error, "wrong": what, "first_wrong": first},
