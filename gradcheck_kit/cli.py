@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--select", metavar="CODES", help="comma-separated finding codes to report only")
     report.add_argument("--skip", metavar="CODES", help="comma-separated finding codes to leave out")
     report.add_argument("--exhaustive", action="store_true", help="check every entry of every tensor")
+    report.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="worker processes for --exhaustive (default 1)")
     report.add_argument("--max-entries", type=int, default=12, metavar="N", help="entries sampled per tensor (default 12)")
     report.add_argument("--seed", type=int, default=0, help="seed of the kit's own random choices (default 0)")
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no progress bar")
@@ -103,7 +105,7 @@ def _report(args: argparse.Namespace) -> int:
     X, y = load_batch(args.batch)
     show_progress = None if not args.quiet else False
     report = diagnose(model, (X, y), lr=args.lr, select=args.select, skip=args.skip, exhaustive=args.exhaustive,
-                      max_entries=args.max_entries, seed=args.seed, progress=show_progress)
+                      max_entries=args.max_entries, seed=args.seed, progress=show_progress, n_jobs=args.jobs)
     text = _render(report, args.format, args.quiet, to_file=bool(args.output))
     if args.output:
         Path(args.output).write_text(text or "", encoding="utf-8")

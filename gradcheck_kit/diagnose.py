@@ -64,6 +64,7 @@ def diagnose(
     seed: int = 0,
     progress: bool | None = None,
     loss: Any = None,
+    n_jobs: int = 1,
 ) -> Report:
     """Check a hand-written model's gradients layer by layer and name what is wrong.
 
@@ -92,6 +93,9 @@ def diagnose(
         Base finite-difference step (default cbrt(machine eps), scaled per tensor by max(1, RMS)).
     seed
         Seed of the kit's own random choices (entries, directions); the global numpy state is untouched.
+    n_jobs
+        Worker processes for ``exhaustive=True`` (forked, BLAS pinned to one thread each); the result is
+        identical to the serial run.
     loss
         For a torch ``nn.Module``: the loss function ``loss(outputs, y)`` (e.g. ``nn.CrossEntropyLoss()``).
     progress
@@ -115,7 +119,7 @@ def diagnose(
     """
     started = time.perf_counter()
     settings = Settings.build(lr=lr, select=select, skip=skip, exhaustive=exhaustive, max_entries=max_entries,
-                              probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed)
+                              probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed, n_jobs=n_jobs)
     extra, hooks = [], []
     if isinstance(model, FunctionalModel) and hasattr(model.params, "__setitem__"):
         extra = [ItemSlot(name=k, mapping=model.params, key=k) for k in model.params]  # type: ignore[arg-type]

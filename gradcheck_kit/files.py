@@ -43,6 +43,10 @@ META_KEY = "__gradcheck_kit__"
 PARAM_PREFIX = "param/"
 #: Largest total of array bytes a file may declare (override with GRADCHECK_KIT_MAX_BYTES).
 MAX_BYTES = int(os.environ.get("GRADCHECK_KIT_MAX_BYTES", 2 * 1024**3))
+#: A member larger than BOMB_BYTES that expands more than BOMB_RATIO times is refused as a zip bomb:
+#: real weights and data do not compress that well.
+BOMB_BYTES = 16 * 1024**2
+BOMB_RATIO = 200
 _PICKLE_MAGIC = (b"\x80", b"(", b"]", b"}")
 
 
@@ -107,6 +111,10 @@ def read_arrays(path: str | os.PathLike[str], *, what: str = "file", max_bytes: 
             if total > limit:
                 raise InputError(f"{what} {str(path)!r} declares {_describe_bytes(total)} of arrays (array {name!r} has "
                                  f"shape {shape}); the limit is {_describe_bytes(limit)} (GRADCHECK_KIT_MAX_BYTES)")
+            if info.file_size > BOMB_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1):
+                raise InputError(f"{what} {str(path)!r}: array {name!r} expands from {_describe_bytes(info.compress_size)} to "
+                                 f"{_describe_bytes(info.file_size)} ({info.file_size // max(info.compress_size, 1)}:1); "
+                                 f"refused as a decompression bomb")
             if header_end + nbytes != info.file_size:
                 raise InputError(f"{what} {str(path)!r}: array {name!r} declares shape {shape} ({_describe_bytes(nbytes)}) "
                                  f"but its data is {_describe_bytes(max(info.file_size - header_end, 0))}: the file is "

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .adapters.view import ModelView
 from .adapters.layers import LayeredView
 from .batch import Batch
+from .behaviour import Behaviour, probe_behaviour
 from .layerwise import check_layers_in_isolation
 from .naming import layer_of
 from .numeric.comparison import TensorCheck, compare_tensor
 from .numeric.noise import estimate_noise
+from .numeric.parallel import entry_runner
 from .numeric.steps import step_size
 from .settings import Settings
 
@@ -36,6 +38,7 @@ class Measurement:
     loss_noise: float = 0.0
     repeat_spread: float = 0.0
     isolated: tuple[TensorCheck, ...] = ()
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
     @property
     def deterministic(self) -> bool:
@@ -65,9 +68,12 @@ def measure(
 ) -> Measurement:
     """Run the gradient comparison for every parameter, walking back from the loss."""
     X, y = batch.X, batch.y
+    behaviour = probe_behaviour(view, batch)
+    view.copy_inputs = view.copy_inputs or behaviour.mutates_input
+    view.protect_params = view.protect_params or behaviour.mutates_params
     base = view.loss(X, y)
     if not math.isfinite(base):
-        return Measurement(base_loss=base, analytic={}, tensors=())
+        return Measurement(base_loss=base, analytic={}, tensors=(), behaviour=behaviour)
     again = view.loss(X, y)
     spread = abs(again - base) if math.isfinite(again) else math.inf
     analytic = view.gradients(X, y)
@@ -78,8 +84,12 @@ def measure(
     order = sorted(view.names, key=lambda n: -rank.get(layer_of(n), 0))
     tensors: list[TensorCheck] = []
     complete = True
+    runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive else None
+    focus = getattr(view, "focus", None)
     try:
         for name in order:
+            if focus is not None:
+                focus(name, X)
             tensors.append(
                 compare_tensor(
                     name,
@@ -98,14 +108,17 @@ def measure(
                     on_eval=on_eval,
                     loss_noise=noise,
                     random=spread > 0,
+                    entry_runner=runner,
                 )
             )
+        if focus is not None:
+            focus(None)
         isolated = check_layers_in_isolation(view, batch, settings, on_eval) if isinstance(view, LayeredView) else ()
     except KeyboardInterrupt:
         complete = False
         isolated = ()
     return Measurement(base_loss=base, analytic=analytic, tensors=tuple(tensors), complete=complete,
-                       loss_noise=noise, repeat_spread=spread, isolated=isolated)
+                       loss_noise=noise, repeat_spread=spread, isolated=isolated, behaviour=behaviour)
 
 
 def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Generator) -> float:

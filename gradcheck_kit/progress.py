@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from types import TracebackType
@@ -25,8 +26,11 @@ class ProgressBar:
         self._started = time.perf_counter()
         self._bar: Any = None
         self._task: Any = None
+        self._pid = os.getpid()
 
     def advance(self, n: int = 1) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked worker: the parent counts its work when the results arrive
         self.done += n
         if not self.enabled:
             return

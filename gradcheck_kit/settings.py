@@ -40,6 +40,7 @@ class Settings:
     seed: int = 0
     select: frozenset[str] | None = None
     skip: frozenset[str] | None = None
+    n_jobs: int = 1
 
     @classmethod
     def build(
@@ -55,6 +56,7 @@ class Settings:
         seed: int = 0,
         select: Iterable[str] | str | None = None,
         skip: Iterable[str] | str | None = None,
+        n_jobs: int = 1,
     ) -> Settings:
         """Validate user options; raise `InputError` naming the bad one."""
         if atol is not None and (isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0):
@@ -71,6 +73,7 @@ class Settings:
             seed=seed,
             select=resolve_codes("select", select),
             skip=resolve_codes("skip", skip),
+            n_jobs=_count("n_jobs", n_jobs, 1),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -86,5 +89,6 @@ class Settings:
             "seed": self.seed,
             "select": sorted(self.select) if self.select is not None else None,
             "skip": sorted(self.skip) if self.skip is not None else None,
+            "n_jobs": self.n_jobs,
             "tolerance_rule": self.tolerance.describe(),
         }

@@ -167,3 +167,24 @@ def test_sparse_error_is_localised_by_bisection():
     assert w1.verdict == "fail"
     assert w1.worst.index == (2, 5)
     assert w1.localised
+
+
+def test_parallel_exhaustive_check_is_identical_to_serial():
+    model = models.SoftmaxDerivativeAppliedTwice((6, 16, 8, 3))
+    serial = gk.diagnose(model, data(), exhaustive=True).to_dict()
+    parallel = gk.diagnose(model, data(), exhaustive=True, n_jobs=2).to_dict()
+    assert parallel["params"] == serial["params"]
+    assert parallel["findings"] == serial["findings"]
+    assert parallel["settings"]["n_jobs"] == 2
+
+
+def test_blas_threads_can_be_pinned():
+    from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads
+
+    before = blas_threads()
+    if before is None:
+        pytest.skip("no known BLAS library loaded")
+    try:
+        assert pin_blas_threads(1) and blas_threads() == 1
+    finally:
+        pin_blas_threads(before)

@@ -197,6 +197,17 @@ class LayeredView(ModelView):
         slots = [slot for layer in self.layers for slot in layer.slots.values()]
         super().__init__(target, slots, private=private, label=label)
         self._owner = {slot.name: (layer, local) for layer in self.layers for local, slot in layer.slots.items()}
+        self._prefix: tuple[np.ndarray, int, np.ndarray] | None = None
+
+    def focus(self, name: str | None, X: np.ndarray | None = None) -> None:
+        """While parameter ``name`` alone is perturbed, evaluate the loss from its layer onward: the
+        layers before it see unchanged parameters, so their output on ``X`` is computed once."""
+        if name is None or X is None or name not in self._owner:
+            self._prefix = None
+            return
+        index = self.layers.index(self._owner[name][0])
+        acts = self.activations(X)
+        self._prefix = (X, index, acts[index])
 
     @property
     def can_predict(self) -> bool:
@@ -213,7 +224,12 @@ class LayeredView(ModelView):
         return self.activations(X)[-1]
 
     def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        out = self.activations(X)[-1]
+        if self._prefix is not None and self._prefix[0] is X:
+            _, start, out = self._prefix
+            for layer in self.layers[start:]:
+                out = self._call(f"{layer.id}.forward", layer.forward, out)
+        else:
+            out = self.activations(X)[-1]
         return self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, out, y)
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:

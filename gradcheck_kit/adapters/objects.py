@@ -47,6 +47,7 @@ class ObjectView(_PredictMixin, ModelView):
     """``forward(X)``, ``loss(X, y)`` and ``backward(X, y)``/``gradients(X, y)`` returning a gradient dict."""
 
     style = "forward/backward object"
+    has_separate_backward = True
 
     def __init__(self, *args: Any, predict_method: str | None, loss_method: str | None,
                  gradient_method: str, **kwargs: Any) -> None:

@@ -96,6 +96,11 @@ def match_gradients(
     out: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         value = matched[name]
+        kind = np.asarray(value).dtype.kind if not isinstance(value, (list, tuple)) else "f"
+        if kind in "cOSUV":
+            raise ModelInterfaceError(
+                f"{call} returned {name!r} with dtype {np.asarray(value).dtype}; expected a real float array of shape {shape}"
+            )
         try:
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -138,6 +143,10 @@ class ModelView:
         self.label = label
         self.notes: list[str] = []
         self.train_method: str | None = None
+        #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
+        self.copy_inputs = False
+        #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
+        self.protect_params = False
         self.calls: Counter[str] = Counter()
         self._slots: dict[str, Slot] = {}
         self._originals: dict[str, Any] = {}
@@ -235,13 +244,24 @@ class ModelView:
                 f"[call {self.calls[what]} of {what}]"
             ) from exc
 
+    def _guarded(self, call: Callable[..., Any], X: np.ndarray, *rest: Any) -> Any:
+        if self.copy_inputs:
+            X, rest = np.array(X), tuple(np.array(r) for r in rest)
+        if not self.protect_params:
+            return call(X, *rest)
+        before = self.snapshot()
+        try:
+            return call(X, *rest)
+        finally:
+            self.load(before)
+
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
         """The batch loss at the current working parameters."""
-        return self._loss(X, y)
+        return self._guarded(self._loss, X, y)
 
     def gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """The model's own (analytic) gradient at the current working parameters, float64 copies."""
-        grads = self._gradients(X, y)
+        grads = self._guarded(self._gradients, X, y)
         for name, g in grads.items():
             if not np.all(np.isfinite(g)):
                 bad = int((~np.isfinite(g)).sum())
@@ -259,7 +279,7 @@ class ModelView:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Model outputs (B, K): probabilities or scores."""
-        out = self._predict(X)
+        out = self._guarded(self._predict, X)
         try:
             array = np.array(out, dtype=np.float64)
         except (TypeError, ValueError):
@@ -315,6 +335,8 @@ class ModelView:
 
     def train_step(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
         """One in-place update of the working parameters by the model's own training method."""
+        if self.copy_inputs:
+            X, y = np.array(X), np.array(y)
         self._train(X, y, lr)
         values = self.current()
         self.load(values)

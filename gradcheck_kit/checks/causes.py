@@ -95,7 +95,8 @@ def _bias_fits(ctx: Context) -> dict[str, DeltaFit]:
     B = ctx.batch.size
     p, t = out.probabilities, out.targets
     analytic = ctx.measurement.analytic[bias.param].reshape(-1)
-    numeric = np.array([e.judgement.numeric for e in sorted(bias.entries, key=lambda e: e.index)])
+    numeric = np.empty(bias.size)
+    numeric[bias.table.flat] = bias.table.numeric
     correct = (p - t).sum(axis=0) / B
     rest = numeric - correct  # e.g. regularisation of the bias, usually 0
     candidates = {
@@ -249,24 +250,39 @@ def check_batch_average(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _tensor_fit(t: TensorCheck) -> tuple[float, float]:
-    """Scale and residual of analytic ≈ c · numeric over decisive entries and directions."""
-    pairs = [(e.judgement.analytic, e.judgement.numeric) for e in t.decisive]
-    pairs += [(p.judgement.analytic, p.judgement.numeric) for p in t.probes if p.judgement.status != "inconclusive"]
-    if len(pairs) < 2:
+def _tensor_fit(ctx: Context, t: TensorCheck) -> tuple[float, float]:
+    """Scale ``c`` and residual of analytic ≈ c · numeric over decisive entries and directions; failing
+    that, of analytic ≈ c · numeric + d · W over the entries, which lets the fault sit in the data term
+    while an L2 term d·W is carried along (e.g. a sign flipped before the regularisation is added)."""
+    index, a, n = t.decisive_arrays()
+    probes = [(p.judgement.analytic, p.judgement.numeric) for p in t.probes if p.judgement.status != "inconclusive"]
+    aa, nn = a, n
+    if probes:
+        pa, pn = np.array(probes).T
+        aa, nn = np.concatenate([a, pa]), np.concatenate([n, pn])
+    if aa.size < 2:
         return math.nan, math.inf
-    a, n = np.array(pairs).T
-    return fit_scale(a, n)
+    scale, residual = fit_scale(aa, nn)
+    if residual < EXPLAINED or a.size < 4:
+        return scale, residual
+    w = np.asarray(ctx.view.params[t.param][index], dtype=np.float64)
+    design = np.stack([n, w], axis=1)
+    if not np.all(np.isfinite(design)) or np.linalg.matrix_rank(design) < 2:
+        return scale, residual
+    (c, _d), *_ = np.linalg.lstsq(design, a, rcond=None)
+    norm = float(np.linalg.norm(a))
+    two = float(np.linalg.norm(a - design @ np.array([c, _d]))) / norm if norm > 0 else math.inf
+    return (float(c), two) if two < residual else (scale, residual)
 
 
 def _transpose_residual(ctx: Context, t: TensorCheck) -> float:
     """Relative residual of numeric[i, j] ≈ analytic reshaped-transposed [i, j] over the checked entries."""
-    if len(t.shape) != 2 or len(t.decisive) < 2:
+    index, _, n = t.decisive_arrays()
+    if len(t.shape) != 2 or n.size < 2:
         return math.inf
     rows, cols = t.shape
     swapped = ctx.measurement.analytic[t.param].reshape(cols, rows).T
-    n = np.array([e.judgement.numeric for e in t.decisive])
-    a = np.array([swapped[e.index] for e in t.decisive])
+    a = swapped[index]
     norm = float(np.linalg.norm(n))
     return float(np.linalg.norm(a - n)) / norm if norm > 0 else math.inf
 
@@ -282,7 +298,7 @@ def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
         for t in [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]:
             analytic = ctx.measurement.analytic[t.param]
             if not np.any(analytic):
-                numeric = max((abs(e.judgement.numeric) for e in t.decisive), default=0.0)
+                numeric = float(np.max(np.abs(t.decisive_arrays()[2]), initial=0.0))
                 yield Finding(
                     code=ZERO.code, severity="error", layer=layer,
                     message=f"{t.param}: the analytic gradient is exactly 0 in all {t.size} entries, while finite "
@@ -293,7 +309,7 @@ def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
                     evidence={"param": t.param, "size": t.size, "max_numeric": numeric},
                 )
                 continue
-            scale, residual = _tensor_fit(t)
+            scale, residual = _tensor_fit(ctx, t)
             numbers = f"{t.checked} entries and {len(t.probes)} directions; relative residual {fmt(residual)}; eps {fmt(t.step)}, {t.working_dtype}"
             if residual < EXPLAINED and _near(scale, -1.0):
                 yield Finding(
@@ -318,7 +334,7 @@ def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
                     yield Finding(
                         code=TRANSPOSED.code, severity="error", layer=layer,
                         message=f"{t.param}: the analytic gradient, transposed, matches the finite differences "
-                        f"(relative residual {fmt(transposed)} over {len(t.decisive)} entries; untransposed max rel. "
+                        f"(relative residual {fmt(transposed)} over {t.decisive_arrays()[2].size} entries; untransposed max rel. "
                         f"error {fmt(t.max_rel_error)}). The shapes agree only because the matrix is square.",
                         fix=f"Swap the operands of {t.param}'s gradient: for z = a @ W it is a.T @ delta, not delta.T @ a.",
                         evidence={"param": t.param, "residual": transposed, "shape": str(t.shape)},
@@ -330,11 +346,11 @@ def weight_decay_fit(ctx: Context) -> tuple[float, list[str]]:
     if "weight_decay" not in ctx._cache:
         fits = []
         for t in ctx.measurement.tensors:
-            if t.verdict != "fail" or len(t.decisive) < 2:
+            index, a, n = t.decisive_arrays()
+            if t.verdict != "fail" or n.size < 2:
                 continue
-            values = ctx.view.params[t.param]
-            d = np.array([e.judgement.analytic - e.judgement.numeric for e in t.decisive])
-            w = np.array([values[e.index] for e in t.decisive])
+            d = a - n
+            w = ctx.view.params[t.param][index]
             scale, residual = fit_scale(d, w)
             if residual < EXPLAINED and math.isfinite(scale) and scale != 0:
                 fits.append((t.param, scale))

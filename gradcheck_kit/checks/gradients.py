@@ -44,7 +44,7 @@ def describe_tensor(t: TensorCheck) -> str:
 
 
 def counts(t: TensorCheck) -> str:
-    failed_entries = sum(e.status == "fail" for e in t.entries)
+    failed_entries = t.failed_entries
     text = f"{failed_entries} of {t.checked} checked entries"
     if t.probes:
         failed_probes = sum(p.judgement.status == "fail" for p in t.probes)
@@ -149,7 +149,7 @@ def check_gradients_decidable(ctx: Context) -> Iterator[Finding]:
     for t in ctx.measurement.tensors:
         if t.verdict != "inconclusive":
             continue
-        reasons = sorted({e.judgement.reason for e in t.entries if e.judgement.reason})
+        reasons = t.reasons
         yield Finding(
             code=INCONCLUSIVE.code,
             severity="warning",

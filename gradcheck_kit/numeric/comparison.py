@@ -19,7 +19,11 @@ from .sampling import choose_entries
 from .steps import step_size
 from .tolerance import Tolerance
 
-__all__ = ["EntryCheck", "ProbeCheck", "TensorCheck", "compare_tensor"]
+__all__ = ["EntryCheck", "EntryTable", "ProbeCheck", "TensorCheck", "compare_tensor"]
+
+
+_STATUS = ("pass", "fail", "inconclusive")
+_CODE = {name: i for i, name in enumerate(_STATUS)}
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,54 @@ class ProbeCheck:
     judgement: Judgement
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class EntryTable:
+    """Per-entry results as arrays (an exhaustive check of a large tensor keeps no object per entry).
+
+    ``status`` codes index `_STATUS` (0 pass, 1 fail, 2 inconclusive); ``reasons`` maps a position in
+    the table to the reason of a non-plain verdict.
+    """
+
+    flat: np.ndarray
+    analytic: np.ndarray
+    numeric: np.ndarray
+    rel_error: np.ndarray
+    bound: np.ndarray
+    status: np.ndarray
+    reasons: dict[int, str]
+
+    @classmethod
+    def allocate(cls, n: int) -> EntryTable:
+        return cls(np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
+                   np.zeros(n, dtype=np.int8), {})
+
+    def put(self, position: int, flat_index: int, j: Judgement) -> None:
+        self.flat[position] = flat_index
+        self.analytic[position] = j.analytic
+        self.numeric[position] = j.numeric
+        self.rel_error[position] = j.rel_error
+        self.bound[position] = j.bound
+        self.status[position] = _CODE[j.status]
+        if j.reason:
+            self.reasons[position] = j.reason
+
+    @classmethod
+    def concat(cls, tables: list[EntryTable]) -> EntryTable:
+        reasons: dict[int, str] = {}
+        offset = 0
+        for table in tables:
+            reasons.update({offset + k: v for k, v in table.reasons.items()})
+            offset += table.flat.size
+        return cls(*(np.concatenate([getattr(t, f) for t in tables]) if tables else np.zeros(0)
+                     for f in ("flat", "analytic", "numeric", "rel_error", "bound", "status")), reasons)
+
+    def judgement(self, position: int) -> Judgement:
+        return Judgement(_STATUS[int(self.status[position])], float(self.analytic[position]),  # type: ignore[arg-type]
+                         float(self.numeric[position]), float(self.rel_error[position]),
+                         float(self.bound[position]), self.reasons.get(position, ""))
+
+
+@dataclass(frozen=True, eq=False)
 class TensorCheck:
     """Everything measured for one parameter tensor.
 
@@ -52,9 +103,9 @@ class TensorCheck:
     shape, dtype, working_dtype
         The tensor's shape, its dtype in the user's model, and the dtype the check ran in.
     step, rtol, noise
-        Step size h, relative tolerance and the rounding floor at the baseline loss.
-    entries, probes
-        Per-entry and per-direction results.
+        Step size h, relative tolerance and the noise floor at the baseline loss.
+    table, probes
+        Per-entry results (arrays) and per-direction results.
     """
 
     param: str
@@ -65,7 +116,7 @@ class TensorCheck:
     step: float
     rtol: float
     noise: float
-    entries: tuple[EntryCheck, ...]
+    table: EntryTable
     probes: tuple[ProbeCheck, ...]
     exhaustive: bool = False
     localised: bool = False
@@ -79,14 +130,27 @@ class TensorCheck:
 
     @property
     def checked(self) -> int:
-        return len(self.entries)
+        return int(self.table.flat.size)
+
+    def index_of(self, position: int) -> tuple[int, ...]:
+        return tuple(int(k) for k in np.unravel_index(int(self.table.flat[position]), self.shape))
+
+    @property
+    def entries(self) -> tuple[EntryCheck, ...]:
+        """Per-entry results as objects (convenient for small tables; the arrays are in ``table``)."""
+        return tuple(EntryCheck(self.index_of(i), self.table.judgement(i)) for i in range(self.checked))
 
     def _count(self, status: Status) -> int:
-        return sum(e.status == status for e in self.entries) + sum(p.judgement.status == status for p in self.probes)
+        return int(np.count_nonzero(self.table.status == _CODE[status])) + sum(
+            p.judgement.status == status for p in self.probes)
 
     @property
     def failed(self) -> int:
         return self._count("fail")
+
+    @property
+    def failed_entries(self) -> int:
+        return int(np.count_nonzero(self.table.status == _CODE["fail"]))
 
     @property
     def inconclusive(self) -> int:
@@ -101,30 +165,45 @@ class TensorCheck:
         return "inconclusive"
 
     @property
+    def decisive_mask(self) -> np.ndarray:
+        return self.table.status != _CODE["inconclusive"]
+
+    def decisive_arrays(self) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """(index arrays usable as ``array[idx]``, analytic, numeric) over decisive entries."""
+        mask = self.decisive_mask
+        flat = self.table.flat[mask]
+        return np.unravel_index(flat, self.shape), self.table.analytic[mask], self.table.numeric[mask]
+
+    @property
     def decisive(self) -> list[EntryCheck]:
-        return [e for e in self.entries if e.status != "inconclusive"]
+        return [EntryCheck(self.index_of(i), self.table.judgement(i)) for i in np.flatnonzero(self.decisive_mask)]
 
     @property
     def worst(self) -> EntryCheck | None:
         """The decisive entry with the largest relative error."""
-        decisive = self.decisive
-        if not decisive:
+        mask = self.decisive_mask
+        if not mask.any():
             return None
-        return max(decisive, key=lambda e: (e.judgement.rel_error if math.isfinite(e.judgement.rel_error) else math.inf))
+        errors = np.where(np.isfinite(self.table.rel_error), self.table.rel_error, np.inf)
+        position = int(np.flatnonzero(mask)[np.argmax(errors[mask])])
+        return EntryCheck(self.index_of(position), self.table.judgement(position))
 
     @property
     def max_rel_error(self) -> float:
         """Largest relative error over decisive entries (over the random directions if no entry decided)."""
-        values = [e.judgement.rel_error for e in self.decisive]
-        if not values:
-            values = [p.judgement.rel_error for p in self.probes if p.judgement.status != "inconclusive"]
+        mask = self.decisive_mask
+        if mask.any():
+            return float(np.max(self.table.rel_error[mask]))
+        values = [p.judgement.rel_error for p in self.probes if p.judgement.status != "inconclusive"]
         return max(values) if values else math.nan
 
     def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        decisive = self.decisive
-        a = np.array([e.judgement.analytic for e in decisive])
-        n = np.array([e.judgement.numeric for e in decisive])
+        _, a, n = self.decisive_arrays()
         return a, n
+
+    @property
+    def reasons(self) -> list[str]:
+        return sorted(set(self.table.reasons.values()))
 
     @property
     def norm_ratio(self) -> float:
@@ -146,7 +225,6 @@ class TensorCheck:
         ratios = [p.judgement.analytic / p.judgement.numeric for p in self.probes
                   if p.judgement.status != "inconclusive" and p.judgement.numeric != 0]
         return float(np.median(ratios)) if ratios else math.nan
-
 
 def _unit(signs: np.ndarray) -> np.ndarray:
     return signs / math.sqrt(float(np.count_nonzero(signs)))
@@ -170,11 +248,13 @@ def compare_tensor(
     on_eval: Callable[[int], None] | None = None,
     loss_noise: float = 0.0,
     random: bool = False,
+    entry_runner: Callable[[np.ndarray, Callable[[int], Judgement]], EntryTable] | None = None,
 ) -> TensorCheck:
     """Check one tensor; ``work`` is moved in place and restored bitwise.
 
     ``loss_noise`` is the loss's measured noise σ (`noise.estimate_noise`); ``random`` says the loss
-    changed between two evaluations at the same point.
+    changed between two evaluations at the same point. ``entry_runner(indices, check)`` may run an
+    exhaustive check's entries elsewhere (worker processes) and return their table.
     """
     dtype = work.dtype
     precision = loss_noise / max(abs(base_loss), 1.0)
@@ -187,11 +267,10 @@ def compare_tensor(
         plus, minus, taken = perturber.entry(i, h)
         return Estimate.from_losses(base_loss, plus, minus, taken)
 
-    def check_entry(i: int) -> EntryCheck:
+    def check_entry(i: int) -> Judgement:
         est = estimate_entry(i, step)
-        j = judge(float(flat_analytic[i]), est, tolerance=tolerance, rtol=rtol, dtype=dtype,
-                  refine=lambda: estimate_entry(i, 2 * step), loss_noise=loss_noise, random=random)
-        return EntryCheck(tuple(int(k) for k in np.unravel_index(i, work.shape)), j)
+        return judge(float(flat_analytic[i]), est, tolerance=tolerance, rtol=rtol, dtype=dtype,
+                     refine=lambda: estimate_entry(i, 2 * step), loss_noise=loss_noise, random=random)
 
     def check_direction(unit: np.ndarray) -> Judgement:
         def estimate(h: float) -> Estimate:
@@ -214,13 +293,20 @@ def compare_tensor(
             failing_signs.append(signs)
 
     indices = np.arange(work.size) if exhaustive else choose_entries(flat_analytic, max_entries, rng)
-    entries = [check_entry(int(i)) for i in indices]
+    if entry_runner is not None and exhaustive:
+        table = entry_runner(indices, check_entry)
+    else:
+        table = EntryTable.allocate(indices.size)
+        for position, i in enumerate(indices):
+            table.put(position, int(i), check_entry(int(i)))
 
     localised = False
-    if failing_signs and not any(e.status == "fail" for e in entries) and not exhaustive:
+    if failing_signs and not np.any(table.status == _CODE["fail"]) and not exhaustive:
         found = _bisect(failing_signs[0], check_direction, work.shape)
         if found is not None:
-            entries.append(check_entry(found))
+            extra = EntryTable.allocate(1)
+            extra.put(0, found, check_entry(found))
+            table = EntryTable.concat([table, extra])
             localised = True
 
     return TensorCheck(
@@ -233,7 +319,7 @@ def compare_tensor(
         rtol=rtol,
         noise=max(tolerance.atol or 0.0, tolerance.noise(dtype, abs(base_loss), step, loss_noise)),
         loss_noise=loss_noise,
-        entries=tuple(entries),
+        table=table,
         probes=tuple(probe_results),
         exhaustive=exhaustive,
         localised=localised,

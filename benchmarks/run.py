@@ -1,0 +1,254 @@
+"""Benchmark: gradcheck_kit.diagnose against torch.autograd.gradcheck on the same numpy MLPs, same run.
+
+    python -m pip install ".[torch]" && python benchmarks/run.py            # full run (~15 min)
+    python benchmarks/run.py --quick                                        # small/medium only (~1 min)
+
+Both tools evaluate the *same* numpy forward and backward: torch through a custom autograd.Function that
+calls them. BLAS is pinned to one thread (and torch to one thread), so times are per core. Every torch
+evaluation is counted; where a torch run would take minutes (slow mode, or fast mode's recomputation of
+the whole Jacobian after a failure, on the big MLP) its time is extrapolated from its counted
+evaluations times the measured cost of one evaluation, and marked so. Results print as a table and are
+written to benchmarks/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from networks import SIZES, MLP, batch, n_params  # noqa: E402
+
+import gradcheck_kit as gk  # noqa: E402
+from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads  # noqa: E402
+
+BUGS = {None: None, "batch-sum": "missing-batch-average", "doubled-softmax": "doubled-softmax-derivative"}
+
+
+def median_time(fn: Any, repeats: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def unit_costs(sizes: tuple[int, ...], repeats: int) -> tuple[float, float]:
+    """Seconds for one forward (loss) and one forward+backward of the numpy MLP."""
+    model, (X, y) = MLP(sizes), batch(sizes)
+    n = 50 if n_params(sizes) > 1e5 else 500
+    fwd, _ = median_time(lambda: [model.loss(X, y) for _ in range(n)], repeats)
+    fb, _ = median_time(lambda: [(model.loss(X, y), model.backward(X, y)) for _ in range(n)], repeats)
+    return fwd / n, fb / n
+
+
+def run_diagnose(sizes: tuple[int, ...], bug: str | None, repeats: int, **options: Any) -> dict[str, Any]:
+    model, data = MLP(sizes, bug=bug), batch(sizes)
+    gk.diagnose(model, data, progress=False, **options)  # warm-up: imports
+    seconds, report = median_time(lambda: gk.diagnose(model, data, progress=False, **options), repeats)
+    expected = BUGS[bug]
+    output_layer = str(len(sizes) - 1)
+    if expected is None:
+        named = report.ok
+    else:
+        named = any(f.code == expected and f.layer == output_layer for f in report.findings)
+    return {"seconds": seconds, "evaluations": sum(report.calls.values()), "calls": report.calls,
+            "codes": report.codes(), "named": named}
+
+
+def torch_function(sizes: tuple[int, ...], bug: str | None, counter: dict[str, int]) -> tuple[Any, Any]:
+    import torch
+
+    model, (X, y) = MLP(sizes, bug=bug), batch(sizes)
+    names = list(model.params)
+    shapes = [model.params[k].shape for k in names]
+    bounds = np.cumsum([0] + [int(np.prod(s)) for s in shapes])
+
+    def load(theta: np.ndarray) -> None:
+        for k, s, a, b in zip(names, shapes, bounds[:-1], bounds[1:]):
+            model.params[k] = theta[a:b].reshape(s)
+
+    class Loss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, theta: Any) -> Any:
+            counter["forward"] += 1
+            ctx.save_for_backward(theta)
+            load(theta.detach().numpy())
+            return torch.tensor(model.loss(X, y), dtype=torch.float64)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            counter["backward"] += 1
+            (theta,) = ctx.saved_tensors
+            load(theta.detach().numpy())
+            g = model.backward(X, y)
+            return grad * torch.from_numpy(np.concatenate([g[k].reshape(-1) for k in names]))
+
+    theta0 = torch.from_numpy(np.concatenate([model.params[k].reshape(-1) for k in names]).copy()).requires_grad_(True)
+    return Loss.apply, theta0
+
+
+def run_torch(sizes: tuple[int, ...], bug: str | None, fast: bool, *, execute: bool, per_eval: float) -> dict[str, Any]:
+    """torch.autograd.gradcheck; when not ``execute``, its evaluations are counted from the rule it
+    follows (2 per input entry for the Jacobian, plus the fast-mode projections) and timed by ``per_eval``."""
+    import torch
+
+    counter = {"forward": 0, "backward": 0}
+    fn, theta = torch_function(sizes, bug, counter)
+    N = n_params(sizes)
+    if execute:
+        torch.autograd.gradcheck(fn, (theta,), fast_mode=True, raise_exception=False)  # warm-up
+        repeats = 5 if (bug is None and fast) else 1
+        times = []
+        for _ in range(repeats):
+            counter.update(forward=0, backward=0)
+            start = time.perf_counter()
+            try:
+                ok = torch.autograd.gradcheck(fn, (theta,), fast_mode=fast, raise_exception=True)
+                message = "passed"
+            except Exception as exc:  # torch's GradcheckError
+                ok, message = False, str(exc).splitlines()[0]
+            times.append(time.perf_counter() - start)
+        return {"seconds": statistics.median(times), "evaluations": counter["forward"] + counter["backward"], "ok": ok,
+                "message": message, "extrapolated": False}
+    # Count the cheap first phase for real; the Jacobian recomputation is 2N forward evaluations.
+    fast_counter = {"forward": 0, "backward": 0}
+    fn2, theta2 = torch_function(sizes, None, fast_counter)
+    start = time.perf_counter()
+    torch.autograd.gradcheck(fn2, (theta2,), fast_mode=True, raise_exception=False)
+    first_phase = time.perf_counter() - start
+    first_evals = fast_counter["forward"] + fast_counter["backward"]
+    if fast:
+        evaluations = first_evals + 2 * N + 1
+        seconds = first_phase + (2 * N + 1) * per_eval
+    else:
+        evaluations = 2 * N + 2
+        seconds = evaluations * per_eval
+    return {"seconds": seconds, "evaluations": evaluations, "ok": bug is None, "extrapolated": True,
+            "message": "Jacobian mismatch for output 0 with respect to input 0" if bug else "passed"}
+
+
+def memory_peak(sizes: tuple[int, ...]) -> dict[str, float]:
+    model, data = MLP(sizes), batch(sizes)
+    gk.diagnose(model, data, progress=False)
+    tracemalloc.start()
+    gk.diagnose(model, data, progress=False)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    params = sum(a.nbytes for a in model.params.values())
+    X = data[0]
+    activations = X.nbytes + sum(X.shape[0] * n * 8 for n in sizes[1:])
+    return {"peak_bytes": peak, "param_bytes": params, "activation_bytes": activations,
+            "peak_over_params_plus_activations": peak / (params + activations)}
+
+
+def exhaustive(sizes: tuple[int, ...], forward: float, jobs: int) -> dict[str, Any]:
+    model, data = MLP(sizes), batch(sizes)
+    N = n_params(sizes)
+    start = time.perf_counter()
+    serial = gk.diagnose(model, data, exhaustive=True, progress=False)
+    t1 = time.perf_counter() - start
+    start = time.perf_counter()
+    parallel = gk.diagnose(model, data, exhaustive=True, n_jobs=jobs, progress=False)
+    tj = time.perf_counter() - start
+    floor = 2 * N * forward
+    return {"params": N, "floor_seconds": floor, "serial_seconds": t1, "serial_over_floor": t1 / floor,
+            "jobs": jobs, "parallel_seconds": tj, "speedup": t1 / tj,
+            "identical": serial.to_dict()["params"] == parallel.to_dict()["params"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small and medium networks only")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats per timing (median); default 5")
+    parser.add_argument("--exhaustive-net", default=None, choices=sorted(SIZES), help="network for the exhaustive run")
+    parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
+    args = parser.parse_args()
+    import torch
+
+    pin_blas_threads(1)
+    torch.set_num_threads(1)
+    nets = ["small", "medium"] if args.quick else ["small", "medium", "big"]
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "numpy": np.__version__,
+                                           "torch": torch.__version__, "gradcheck_kit": gk.__version__,
+                                           "blas_threads": blas_threads(), "cpu": platform.processor() or platform.machine()},
+                               "networks": {}}
+    for name in nets:
+        sizes = SIZES[name]
+        N = n_params(sizes)
+        forward, fb = unit_costs(sizes, args.repeats)
+        net: dict[str, Any] = {"sizes": sizes, "params": N, "forward_seconds": forward, "forward_backward_seconds": fb,
+                               "variants": {}}
+        # one torch evaluation (our forward through the Function) for extrapolation
+        counter = {"forward": 0, "backward": 0}
+        fn, theta = torch_function(sizes, None, counter)
+        per_eval, _ = median_time(lambda: [fn(theta.detach()) for _ in range(20)], 3)
+        per_eval /= 20
+        net["torch_per_evaluation_seconds"] = per_eval
+        for bug in BUGS:
+            key = bug or "correct"
+            ours = run_diagnose(sizes, bug, args.repeats)
+            small_enough = N * per_eval * 2 < 60
+            fast = run_torch(sizes, bug, True, execute=bug is None or small_enough, per_eval=per_eval)
+            slow = run_torch(sizes, bug, False, execute=small_enough, per_eval=per_eval)
+            net["variants"][key] = {"diagnose": ours, "torch_fast": fast, "torch_slow": slow,
+                                    "speedup_vs_torch_fast": fast["seconds"] / ours["seconds"],
+                                    "diagnose_in_forward_backward_passes": ours["seconds"] / fb}
+            print(f"{name:6s} {key:16s} diagnose {ours['seconds']:.3f}s ({ours['evaluations']} calls, named={ours['named']}) "
+                  f"| torch fast {fast['seconds']:.3f}s{'*' if fast['extrapolated'] else ''} ({fast['evaluations']} evals) "
+                  f"| torch slow {slow['seconds']:.1f}s{'*' if slow['extrapolated'] else ''}", flush=True)
+        with_lr = run_diagnose(sizes, None, max(1, args.repeats // 2), lr=0.1)
+        net["with_lr"] = {**with_lr, "in_forward_backward_passes": with_lr["seconds"] / fb}
+        results["networks"][name] = net
+    big = "big" if "big" in nets else nets[-1]
+    results["memory"] = {"network": big, **memory_peak(SIZES[big])}
+    ex_net = args.exhaustive_net or ("medium" if args.quick else "big")
+    ex_forward = results["networks"].get(ex_net, {}).get("forward_seconds") or unit_costs(SIZES[ex_net], args.repeats)[0]
+    print(f"exhaustive on {ex_net} ({n_params(SIZES[ex_net])} params): serial and 2 jobs ...", flush=True)
+    results["exhaustive"] = {"network": ex_net, **exhaustive(SIZES[ex_net], ex_forward, 2)}
+    Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+    print_table(results)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gradcheck_kit vs torch.autograd.gradcheck (median of repeats; * = extrapolated from counted evaluations)")
+    for col in ("net", "gradient", "diagnose", "calls", "× f+b", "named?", "torch fast", "evals", "torch slow", "speed-up vs fast"):
+        table.add_column(col, justify="right" if col not in ("net", "gradient", "named?") else "left")
+    for name, net in results["networks"].items():
+        for key, v in net["variants"].items():
+            d, f, s = v["diagnose"], v["torch_fast"], v["torch_slow"]
+            table.add_row(name, key, f"{d['seconds']:.3f} s", str(d["evaluations"]), f"{v['diagnose_in_forward_backward_passes']:.0f}",
+                          "yes" if d["named"] else "NO", f"{f['seconds']:.3g} s{'*' if f['extrapolated'] else ''}",
+                          str(f["evaluations"]), f"{s['seconds']:.3g} s{'*' if s['extrapolated'] else ''}",
+                          f"{v['speedup_vs_torch_fast']:.3g}×")
+    console = Console(width=max(Console().width, 150))
+    console.print(table)
+    for name, net in results["networks"].items():
+        w = net["with_lr"]
+        console.print(f"{name}: full diagnose with lr=0.1 (all checks): {w['seconds']:.3f} s = "
+                      f"{w['in_forward_backward_passes']:.0f} forward+backward passes")
+    m = results["memory"]
+    console.print(f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = {m['peak_over_params_plus_activations']:.1f}× "
+                  f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations {m['activation_bytes'] / 2**20:.2f} MiB)")
+    e = results["exhaustive"]
+    console.print(f"exhaustive ({e['network']}, {e['params']} params): serial {e['serial_seconds']:.1f} s = "
+                  f"{e['serial_over_floor']:.3f}× the 2N-forward floor ({e['floor_seconds']:.1f} s); {e['jobs']} jobs "
+                  f"{e['parallel_seconds']:.1f} s (speed-up {e['speedup']:.2f}×, identical results: {e['identical']})")
+
+
+if __name__ == "__main__":
+    main()

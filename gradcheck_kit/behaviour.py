@@ -1,0 +1,97 @@
+"""Side effects a check must know about before trusting any difference: a model that writes into its
+input, changes its own weights while computing a loss, or whose backward reads state left by the
+previous forward call instead of the batch it is given.
+
+Each probe costs a few calls on the private copy. A detected side effect is reported (as a finding) and
+neutralised for the rest of the check: inputs are then passed as fresh copies, and weights changed by a
+call are put back, so the gradient verdicts stay about the gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .adapters.view import ModelView
+from .batch import Batch
+
+__all__ = ["Behaviour", "probe_behaviour"]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What the probes saw. ``*_call`` name the call that did it; ``*_change`` the largest change."""
+
+    mutated_input_call: str = ""
+    mutated_input_change: float = 0.0
+    mutated_params_call: str = ""
+    mutated_params: tuple[str, ...] = ()
+    mutated_params_change: float = 0.0
+    stale_backward_change: float = 0.0
+
+    @property
+    def mutates_input(self) -> bool:
+        return bool(self.mutated_input_call)
+
+    @property
+    def mutates_params(self) -> bool:
+        return bool(self.mutated_params_call)
+
+    @property
+    def stale_backward(self) -> bool:
+        return self.stale_backward_change > 0
+
+
+def _max_change(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    return float(np.nanmax(diff)) if diff.size else 0.0
+
+
+def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
+    """Probe the model's calls for side effects; leaves the working parameters as it found them."""
+    X, y = batch.X, batch.y
+    found: dict[str, object] = {}
+    baseline = view.snapshot()
+    try:
+        calls = [("loss", lambda Xw, yw: view._loss(Xw, yw))]
+        if view.can_predict:
+            calls.append(("forward", lambda Xw, yw: view._predict(Xw)))
+        calls.append(("gradient", lambda Xw, yw: view._gradients(Xw, yw)))
+        for name, call in calls:
+            Xw, yw = np.array(X), np.array(y)  # writable copies
+            before = view.snapshot()
+            call(Xw, yw)
+            after = view.current()
+            if not found.get("mutated_input_call") and (Xw.tobytes() != X.tobytes() or yw.tobytes() != y.tobytes()):
+                found["mutated_input_call"] = name
+                found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
+            changed = [n for n in before if not np.array_equal(after[n], before[n], equal_nan=True)]
+            if changed and name != "gradient" and not found.get("mutated_params_call"):
+                found["mutated_params_call"] = name
+                found["mutated_params"] = tuple(changed)
+                found["mutated_params_change"] = max(_max_change(after[n], before[n]) for n in changed)
+            view.load(before)
+        if getattr(view, "has_separate_backward", False):
+            copy_inputs = bool(found.get("mutated_input_call"))
+            Xa, ya = (np.array(X), np.array(y)) if copy_inputs else (X, y)
+            view._loss(Xa, ya)
+            first = view._gradients(Xa, ya)
+            view._loss(Xa, ya)
+            repeat = view._gradients(Xa, ya)
+            scale = max(float(np.max(np.abs(first[n]))) for n in first) or 1.0
+            # only a deterministic backward can be judged stale (a random one differs call to call anyway)
+            if max(_max_change(first[n], repeat[n]) for n in first) <= 1e-12 * scale:
+                other = X * 0.5 + 0.25 if X.dtype.kind == "f" else X
+                view._loss(np.array(other), np.array(y))
+                Xb, yb = (np.array(X), np.array(y)) if copy_inputs else (X, y)
+                second = view._gradients(Xb, yb)
+                change = max(_max_change(first[n], second[n]) for n in first)
+                if change > 1e-9 * scale:
+                    found["stale_backward_change"] = change / scale
+    finally:
+        view.load(baseline)
+    return Behaviour(**found)  # type: ignore[arg-type]

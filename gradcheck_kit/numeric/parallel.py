@@ -1,0 +1,117 @@
+"""Exhaustive checks in worker processes, BLAS pinned to one thread each.
+
+Workers are forked, so they inherit the model and the check closure without pickling; each perturbs
+its own copy-on-write copy of the working arrays. Every entry's verdict depends only on that entry's own
+evaluations, so the result is identical to the serial run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from .comparison import EntryTable
+from .differences import Judgement
+
+__all__ = ["blas_threads", "cpu_count", "entry_runner", "pin_blas_threads"]
+
+_CHECK: Callable[[int], Judgement] | None = None
+_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_", "MKL_Set_Num_Threads", "mkl_set_num_threads")
+_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+            "openblas_get_num_threads64_", "MKL_Get_Max_Threads")
+
+
+def _blas_libraries() -> list[ctypes.CDLL]:
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()}
+    except OSError:
+        return []
+    libraries = []
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            libraries.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libraries
+
+
+def pin_blas_threads(n: int) -> bool:
+    """Set the BLAS thread count of the loaded library (OpenBLAS or MKL); False if none was found."""
+    done = False
+    for lib in _blas_libraries():
+        for name in _SETTERS:
+            if hasattr(lib, name):
+                getattr(lib, name)(ctypes.c_int(n))
+                done = True
+                break
+    return done
+
+
+def blas_threads() -> int | None:
+    """The BLAS thread count in this process, if a known library is loaded."""
+    for lib in _blas_libraries():
+        for name in _GETTERS:
+            if hasattr(lib, name):
+                getter = getattr(lib, name)
+                getter.restype = ctypes.c_int
+                return int(getter())
+    return None
+
+
+def _init() -> None:
+    pin_blas_threads(1)
+
+
+def _run(chunk: np.ndarray) -> EntryTable:
+    if _CHECK is None:
+        raise RuntimeError("gradcheck_kit worker started without a check")
+    table = EntryTable.allocate(chunk.size)
+    for position, index in enumerate(chunk):
+        table.put(position, int(index), _CHECK(int(index)))
+    return table
+
+
+def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None
+                 ) -> Callable[[np.ndarray, Callable[[int], Judgement]], EntryTable]:
+    """A runner for `compare_tensor` that spreads an exhaustive check's entries over ``n_jobs`` forked
+    workers (serial when fork is unavailable)."""
+
+    def run(indices: np.ndarray, check: Callable[[int], Judgement]) -> EntryTable:
+        global _CHECK
+        size = max(64, indices.size // (n_jobs * 32))
+        chunks = [indices[i:i + size] for i in range(0, indices.size, size)]
+        if n_jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or len(chunks) < 2:
+            _CHECK = check
+            try:
+                return EntryTable.concat([_run(chunk) for chunk in chunks])  # the check reports its own evaluations
+            finally:
+                _CHECK = None
+        _CHECK = check
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(processes=n_jobs, initializer=_init)
+        try:
+            tables = []
+            for table in pool.imap(_run, chunks):
+                tables.append(table)
+                if on_eval is not None:
+                    on_eval(2 * table.flat.size)
+            pool.close()
+            return EntryTable.concat(tables)
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+            _CHECK = None
+
+    return run
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
