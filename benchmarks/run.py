@@ -153,19 +153,77 @@ def memory_peak(sizes: tuple[int, ...]) -> dict[str, float]:
             "peak_over_params_plus_activations": peak / (params + activations)}
 
 
-def exhaustive(sizes: tuple[int, ...], forward: float, jobs: int) -> dict[str, Any]:
+def floor_per_evaluation(model: MLP, data: tuple[np.ndarray, np.ndarray], samples: int) -> float:
+    """Seconds per loss evaluation doing exactly the floor's work — move one entry, evaluate, move it
+    back — with no checker around it, over entries spread across every tensor."""
+    X, y = data
+    arrays = list(model.params.values())
+    rng = np.random.default_rng(0)
+    picks = [(arrays[k], int(rng.integers(arrays[k].size))) for k in rng.integers(len(arrays), size=samples)]
+    start = time.perf_counter()
+    for array, i in picks:
+        x = array.flat[i]
+        array.flat[i] = x + 1e-6
+        model.loss(X, y)
+        array.flat[i] = x - 1e-6
+        model.loss(X, y)
+        array.flat[i] = x
+    return (time.perf_counter() - start) / (2 * samples)
+
+
+def exhaustive(sizes: tuple[int, ...], jobs: int) -> dict[str, Any]:
+    """Serial and parallel exhaustive checks against the floor of 2N loss evaluations on one core.
+
+    The machine is shared, so the floor is measured in the same conditions, right before and right after
+    the serial run (each on a sample of entries), and their mean is used."""
     model, data = MLP(sizes), batch(sizes)
     N = n_params(sizes)
+    samples = min(N, 4000)
+    before = floor_per_evaluation(model, data, samples)
     start = time.perf_counter()
     serial = gk.diagnose(model, data, exhaustive=True, progress=False)
     t1 = time.perf_counter() - start
+    after = floor_per_evaluation(model, data, samples)
     start = time.perf_counter()
     parallel = gk.diagnose(model, data, exhaustive=True, n_jobs=jobs, progress=False)
     tj = time.perf_counter() - start
-    floor = 2 * N * forward
-    return {"params": N, "floor_seconds": floor, "serial_seconds": t1, "serial_over_floor": t1 / floor,
+    per_eval = (before + after) / 2
+    floor = 2 * N * per_eval
+    return {"params": N, "floor_seconds": floor, "floor_per_evaluation_before": before,
+            "floor_per_evaluation_after": after, "serial_seconds": t1, "serial_over_floor": t1 / floor,
+            "overhead_per_evaluation_us": (t1 / (2 * N) - per_eval) * 1e6,
             "jobs": jobs, "parallel_seconds": tj, "speedup": t1 / tj,
             "identical": serial.to_dict()["params"] == parallel.to_dict()["params"]}
+
+
+def exhaustive_overhead(sizes: tuple[int, ...], rounds: int = 3) -> dict[str, Any]:
+    """Serial exhaustive check vs the full floor (every entry moved, 2N evaluations, no checker),
+    alternated ``rounds`` times so both see the same machine; the median ratio is robust to drift."""
+    model, data = MLP(sizes), batch(sizes)
+    X, y = data
+    N = n_params(sizes)
+    ratios, floors, runs = [], [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for array in model.params.values():
+            flat = array.reshape(-1)
+            for i in range(flat.size):
+                x = flat[i]
+                flat[i] = x + 1e-6
+                model.loss(X, y)
+                flat[i] = x - 1e-6
+                model.loss(X, y)
+                flat[i] = x
+        floor = time.perf_counter() - start
+        start = time.perf_counter()
+        gk.diagnose(model, data, exhaustive=True, progress=False)
+        run = time.perf_counter() - start
+        floors.append(floor)
+        runs.append(run)
+        ratios.append(run / floor)
+    return {"params": N, "rounds": rounds, "floor_seconds": floors, "serial_seconds": runs,
+            "median_ratio": statistics.median(ratios),
+            "overhead_per_evaluation_us": statistics.median((r - f) / (2 * N) * 1e6 for r, f in zip(runs, floors))}
 
 
 def main() -> None:
@@ -174,17 +232,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="repeats per timing (median); default 5")
     parser.add_argument("--exhaustive-net", default=None, choices=sorted(SIZES), help="network for the exhaustive run")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
+    parser.add_argument("--parts", default="compare,memory,exhaustive",
+                        help="comma-separated subset of compare,memory,exhaustive (others are kept from --json)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     import torch
 
     pin_blas_threads(1)
     torch.set_num_threads(1)
     nets = ["small", "medium"] if args.quick else ["small", "medium", "big"]
-    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "numpy": np.__version__,
+    previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() and parts != {"compare", "memory", "exhaustive"} else {}
+    results: dict[str, Any] = {**previous, "machine": {"python": platform.python_version(), "numpy": np.__version__,
                                            "torch": torch.__version__, "gradcheck_kit": gk.__version__,
                                            "blas_threads": blas_threads(), "cpu": platform.processor() or platform.machine()},
-                               "networks": {}}
-    for name in nets:
+                               "networks": previous.get("networks", {})}
+    for name in nets if "compare" in parts else ():
         sizes = SIZES[name]
         N = n_params(sizes)
         forward, fb = unit_costs(sizes, args.repeats)
@@ -212,11 +274,14 @@ def main() -> None:
         net["with_lr"] = {**with_lr, "in_forward_backward_passes": with_lr["seconds"] / fb}
         results["networks"][name] = net
     big = "big" if "big" in nets else nets[-1]
-    results["memory"] = {"network": big, **memory_peak(SIZES[big])}
-    ex_net = args.exhaustive_net or ("medium" if args.quick else "big")
-    ex_forward = results["networks"].get(ex_net, {}).get("forward_seconds") or unit_costs(SIZES[ex_net], args.repeats)[0]
-    print(f"exhaustive on {ex_net} ({n_params(SIZES[ex_net])} params): serial and 2 jobs ...", flush=True)
-    results["exhaustive"] = {"network": ex_net, **exhaustive(SIZES[ex_net], ex_forward, 2)}
+    if "memory" in parts:
+        results["memory"] = {"network": big, **memory_peak(SIZES[big])}
+    if "exhaustive" in parts:
+        ex_net = args.exhaustive_net or ("medium" if args.quick else "big")
+        print(f"exhaustive on {ex_net} ({n_params(SIZES[ex_net])} params): serial and 2 jobs ...", flush=True)
+        results["exhaustive"] = {"network": ex_net, **exhaustive(SIZES[ex_net], 2)}
+        print("exhaustive overhead on medium, alternating with the full floor ...", flush=True)
+        results["exhaustive_overhead"] = {"network": "medium", **exhaustive_overhead(SIZES["medium"])}
     Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     print_table(results)
 
@@ -244,9 +309,14 @@ def print_table(results: dict[str, Any]) -> None:
     m = results["memory"]
     console.print(f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = {m['peak_over_params_plus_activations']:.1f}× "
                   f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations {m['activation_bytes'] / 2**20:.2f} MiB)")
+    o = results.get("exhaustive_overhead")
+    if o:
+        console.print(f"exhaustive overhead (medium, {o['params']} params, {o['rounds']} alternations with the full floor): "
+                      f"median {o['median_ratio']:.3f}× the floor, {o['overhead_per_evaluation_us']:.1f} µs per evaluation")
     e = results["exhaustive"]
     console.print(f"exhaustive ({e['network']}, {e['params']} params): serial {e['serial_seconds']:.1f} s = "
-                  f"{e['serial_over_floor']:.3f}× the 2N-forward floor ({e['floor_seconds']:.1f} s); {e['jobs']} jobs "
+                  f"{e['serial_over_floor']:.3f}× the 2N-evaluation floor ({e['floor_seconds']:.1f} s, measured before and "
+                  f"after; kit overhead {e['overhead_per_evaluation_us']:.1f} µs per evaluation); {e['jobs']} jobs "
                   f"{e['parallel_seconds']:.1f} s (speed-up {e['speedup']:.2f}×, identical results: {e['identical']})")
 
 
