@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelInterfaceError
 from .discovery import accepts, array_attributes, container_slots, is_param_array
-from .slots import AttrSlot, ItemSlot, Slot
+from .slots import ItemSlot, Slot
 from .view import ModelView, as_loss_value
 
 __all__ = ["FunctionPair", "LayeredModel", "LayeredView", "layered", "pair"]

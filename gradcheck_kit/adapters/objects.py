@@ -11,7 +11,7 @@ from ..errors import ModelInterfaceError
 from ..losses import cross_entropy, is_probabilities
 from .view import ModelView, as_loss_value, match_gradients
 
-__all__ = ["CS231nView", "KitLoss", "ObjectView"]
+__all__ = ["CS231nView", "KitLoss", "ObjectView"]  # _ObjectLossMixin is shared with training.TrainingView
 
 
 class KitLoss:
@@ -43,7 +43,26 @@ class _PredictMixin:
         return self._call(self.predict_method, getattr(self.target, self.predict_method), X)  # type: ignore[attr-defined]
 
 
-class ObjectView(_PredictMixin, ModelView):
+class _ObjectLossMixin(_PredictMixin):
+    """An object's own ``loss(X, y)``, or the kit's cross-entropy of its outputs when it has none."""
+
+    loss_method: str | None
+    kit_loss: KitLoss | None = None
+    targets: np.ndarray | None = None
+
+    def use_kit_loss(self, kit_loss: KitLoss, targets: np.ndarray) -> None:
+        self.kit_loss, self.targets = kit_loss, targets
+
+    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        if self.loss_method is None:
+            if self.kit_loss is None or self.targets is None:
+                raise ModelInterfaceError(f"{self.label} has no loss(X, y) and no outputs to score")  # type: ignore[attr-defined]
+            return self.kit_loss(self.predict(X), self.targets)  # type: ignore[attr-defined]
+        value = self._call(self.loss_method, getattr(self.target, self.loss_method), X, y)  # type: ignore[attr-defined]
+        return as_loss_value(value, f"{self.label}.{self.loss_method}(X, y)")  # type: ignore[attr-defined]
+
+
+class ObjectView(_ObjectLossMixin, ModelView):
     """``forward(X)``, ``loss(X, y)`` and ``backward(X, y)``/``gradients(X, y)`` returning a gradient dict."""
 
     style = "forward/backward object"
@@ -55,19 +74,6 @@ class ObjectView(_PredictMixin, ModelView):
         self.predict_method = predict_method
         self.loss_method = loss_method
         self.gradient_method = gradient_method
-        self.kit_loss: KitLoss | None = None
-        self.targets: np.ndarray | None = None
-
-    def use_kit_loss(self, kit_loss: KitLoss, targets: np.ndarray) -> None:
-        self.kit_loss, self.targets = kit_loss, targets
-
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        if self.loss_method is None:
-            if self.kit_loss is None or self.targets is None:
-                raise ModelInterfaceError(f"{self.label} has no loss(X, y) and no outputs to score")
-            return self.kit_loss(self.predict(X), self.targets)
-        value = self._call(self.loss_method, getattr(self.target, self.loss_method), X, y)
-        return as_loss_value(value, f"{self.label}.{self.loss_method}(X, y)")
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         call = f"{self.label}.{self.gradient_method}(X, y)"

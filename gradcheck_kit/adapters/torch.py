@@ -122,7 +122,7 @@ class TorchModuleView(ModelView):
         Xt, yt = self._inputs(X, y)
         with self.torch.no_grad():
             value = self._call("loss", lambda: self.loss_fn(self.target(Xt), yt))
-        return as_loss_value(value.item() if hasattr(value, "item") else value, f"loss(module(X), y)")
+        return as_loss_value(value.item() if hasattr(value, "item") else value, "loss(module(X), y)")
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         Xt, yt = self._inputs(X, y)
