@@ -1,15 +1,16 @@
 """Adapters: any supported user object → one `ModelView`.
 
-Styles, tried in this order:
+Styles, tried in this order (torch objects go through `adapters.torch`, imported only for them):
 
 1. `wrap(...)` of plain functions;
-2. CS231n style: ``loss(X, y)`` returning ``(loss, grads)`` (and scores for ``loss(X)``);
-3. forward/backward objects: ``backward(X, y)`` / ``gradients(X, y)`` returning a gradient dict;
-4. self-training objects: ``train(X, y, lr)`` / ``step`` / ``update`` changing the weights in place.
+2. layered models: a list of layers, or `layered(...)` of layers / `pair(...)` function pairs;
+3. CS231n style: ``loss(X, y)`` returning ``(loss, grads)`` (and scores for ``loss(X)``);
+4. forward/backward objects: ``backward(X, y)`` / ``gradients(X, y)`` returning a gradient dict;
+5. self-training objects: ``train(X, y, lr)`` / ``step`` / ``update`` changing the weights in place.
 
 Parameters come from a ``params``/``parameters`` mapping (attribute or method) when there is one, else
-from array attributes: those named by the gradient dict, or for self-training objects those that a
-training step changes (plus weight-like names such as ``W1``/``b2`` that it should have changed).
+from array attributes: those named by the gradient dict, or for self-training objects the ones the
+output depends on (and that forward does not rewrite, unlike caches).
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None
 
     def run(indices: np.ndarray, check: Callable[[int], Judgement]) -> EntryTable:
         global _CHECK
-        size = max(64, indices.size // (n_jobs * 32))
+        # small chunks: the parent's progress bar advances (and Ctrl-C is seen) at least every second or so
+        size = max(16, min(256, indices.size // (n_jobs * 64)))
         chunks = [indices[i:i + size] for i in range(0, indices.size, size)]
         if n_jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or len(chunks) < 2:
             _CHECK = check
