@@ -93,6 +93,10 @@ def _report(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
     from .files import load_batch, load_model
 
+    if args.output:
+        parent = Path(args.output).resolve().parent
+        if not parent.is_dir():
+            raise GradcheckError(f"--output {args.output!r}: directory {str(parent)!r} does not exist")
     spec_like = ":" in args.model and not Path(args.model).exists()
     if spec_like:
         if not args.weights:
@@ -108,7 +112,10 @@ def _report(args: argparse.Namespace) -> int:
                       max_entries=args.max_entries, seed=args.seed, progress=show_progress, n_jobs=args.jobs)
     text = _render(report, args.format, args.quiet, to_file=bool(args.output))
     if args.output:
-        Path(args.output).write_text(text or "", encoding="utf-8")
+        try:
+            Path(args.output).write_text(text or "", encoding="utf-8")
+        except OSError as exc:
+            raise GradcheckError(f"--output {args.output!r} could not be written ({exc.strerror or exc})") from exc
     elif text is not None:
         sys.stdout.write(text)
     else:

@@ -35,6 +35,8 @@ def _layer_summaries(ctx: Context) -> list[LayerSummary]:
         verdicts = {t.verdict for t in tensors}
         verdict = "fail" if "fail" in verdicts else ("pass" if "pass" in verdicts else "inconclusive")
         role = "origin" if layer in origins else ("inherited" if layer in inherited else "")
+        if role == "origin" and ctx.isolated_culprit(layer) is not None:
+            role = "inherited"  # its own backward is right; a parameter-free layer nearer the loss is not
         out.append(LayerSummary(layer, tuple(t.param for t in tensors), verdict, role))
     return out
 

@@ -71,9 +71,10 @@ def _isolated_table(report: Report) -> Table:
     table = Table(title="Layer by layer — each backward on its own, random upstream gradient",
                   caption="x = the input gradient dx; a failure here is the layer's own, not inherited.",
                   title_justify="left", caption_justify="left")
-    for name, justify in (("layer", "left"), ("gradient", "left"), ("checked", "right"), ("rel err", "right"),
+    for name, justify in (("layer", "left"), ("grad", "left"), ("checked", "right"), ("rel err", "right"),
                           ("analytic", "right"), ("numeric", "right"), ("verdict", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name != "layer",  # type: ignore[arg-type]
+                         min_width=7 if name == "verdict" else None)
     previous = None
     for t in reversed(report.isolated):
         worst = t.worst

@@ -125,8 +125,9 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """True iff there is no finding of severity ``"error"``."""
-        return not any(f.severity == "error" for f in self.findings)
+        """True iff the check ran to completion and no finding has severity ``"error"`` (an interrupted,
+        partial report is never ok)."""
+        return self.complete and not any(f.severity == "error" for f in self.findings)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -136,6 +137,8 @@ class Report:
     def first_wrong_layer(self) -> str | None:
         """The first failing layer walking back from the loss; for layered models, the first whose own
         backward fails when checked in isolation (parameter-free layers included)."""
+        if not any(f.layer is not None and f.severity == "error" for f in self.findings):
+            return None  # no gradient error reported (none found, or its codes were skipped)
         for t in reversed(self.isolated):
             if t.verdict == "fail":
                 return t.layer

@@ -22,7 +22,7 @@ def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Any:
     options.setdefault("progress", False)
     report = diagnose(model, batch, **options)
     if not report.ok:
-        raise AssertionError(f"{report.verdict()}\n\n{plain_text(report, width=110)}")
+        raise AssertionError(f"{report.verdict()}\n\n{plain_text(report, width=100)}")
     return report
 
 

@@ -147,6 +147,7 @@ def broken(files):
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
         (("report", "good.npz", "--batch", "batch.npz", "--select", "bogus"), "unknown finding code(s) ['bogus']"),
         (("report", "good.npz", "--batch", "batch.npz", "--lr", "-1"), "lr=-1.0"),
+        (("report", "good.npz", "--batch", "batch.npz", "-o", "no/such/dir/out.json"), "does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(broken, args, message):

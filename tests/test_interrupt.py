@@ -48,6 +48,7 @@ def test_interrupt_returns_a_partial_report_and_restores_the_model(k):
     assert report.complete is False
     assert len(report.tensors) < 6 and report.total_tensors == 6
     assert report.verdict().startswith("INCOMPLETE")
+    assert report.ok is False  # a partial report is never ok
     assert report.to_dict()["complete"] is False
     assert_unchanged(model, before)
 

@@ -40,8 +40,10 @@ def test_broken_activation_backward_is_blamed_at_that_layer():
     v = isolated_verdicts(report)
     assert v["1:SigmoidBackwardMissingDerivative.x"] == "fail"
     assert all(s == "pass" for k, s in v.items() if not k.startswith("1:"))
-    # the whole-network check sees the consequence in layer 0's parameters
+    # the whole-network check sees the consequence in layer 0's parameters, but does not call it the origin
     assert [f.layer for f in report.findings if f.code == "gradient-mismatch"] == ["0:Dense"]
+    assert {s.layer: s.role for s in report.layers}["0:Dense"] == "inherited"
+    assert report.first_wrong_layer == "1:SigmoidBackwardMissingDerivative"
 
 
 def test_wrong_softmax_backward_is_blamed_at_the_softmax_layer():

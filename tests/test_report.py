@@ -96,3 +96,9 @@ def test_select_and_skip_filter_findings():
     assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == ["lr-checks-skipped"]
     assert gk.diagnose(model, data(), skip="gradient-mismatch,lr-checks-skipped").codes() == []
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
+
+
+def test_first_wrong_layer_is_none_when_the_gradient_findings_are_skipped():
+    report = gk.diagnose(models.ActivationDerivativeMissingInLayer2(), data(), skip="gradient-mismatch")
+    assert report.ok and report.first_wrong_layer is None
+    assert report.to_dict()["first_wrong_layer"] is None

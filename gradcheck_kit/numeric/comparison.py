@@ -226,8 +226,9 @@ class TensorCheck:
                   if p.judgement.status != "inconclusive" and p.judgement.numeric != 0]
         return float(np.median(ratios)) if ratios else math.nan
 
-def _unit(signs: np.ndarray) -> np.ndarray:
-    return signs / math.sqrt(float(np.count_nonzero(signs)))
+def _unit(weights: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(weights))
+    return weights / norm if norm > 0 else weights
 
 
 def compare_tensor(
@@ -286,7 +287,8 @@ def compare_tensor(
     failing_signs: list[np.ndarray] = []
     n_probes = probes if work.size > 1 else 0
     for _ in range(n_probes):
-        signs = rng.choice(np.array([-1.0, 1.0]), size=work.shape)
+        # Gaussian, not ±1: with a few entries ±1 can come out all-equal, orthogonal to e.g. a softmax bias
+        signs = rng.standard_normal(work.shape)
         judgement = check_direction(_unit(signs))
         probe_results.append(ProbeCheck(judgement))
         if judgement.status == "fail":
