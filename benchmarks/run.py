@@ -298,7 +298,7 @@ def print_table(results: dict[str, Any]) -> None:
             table.add_row(name, key, f"{d['seconds']:.3f} s", str(d["evaluations"]), f"{v['diagnose_in_forward_backward_passes']:.0f}",
                           "yes" if d["named"] else "NO", f"{f['seconds']:.3g} s{'*' if f['extrapolated'] else ''}",
                           str(f["evaluations"]), f"{s['seconds']:.3g} s{'*' if s['extrapolated'] else ''}",
-                          f"{v['speedup_vs_torch_fast']:.3g}×")
+                          f"{v['speedup_vs_torch_fast']:,.0f}×" if v['speedup_vs_torch_fast'] >= 100 else f"{v['speedup_vs_torch_fast']:.3g}×")
     console = Console(width=max(Console().width, 150))
     console.print(table)
     for name, net in results["networks"].items():

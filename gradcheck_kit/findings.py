@@ -71,6 +71,8 @@ class Finding:
             raise ValueError(f"severity is {self.severity!r}; expected one of {SEVERITIES}")
         plain = {str(k): _plain(str(k), v) for k, v in dict(self.evidence).items()}
         object.__setattr__(self, "evidence", MappingProxyType(plain))
+        if self.fix[:1].islower():  # fixes are composed from parts; they read as sentences
+            object.__setattr__(self, "fix", self.fix[0].upper() + self.fix[1:])
 
     def __hash__(self) -> int:
         return hash((self.code, self.severity, self.layer, self.message))
