@@ -51,6 +51,21 @@ def _max_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.nanmax(diff)) if diff.size else 0.0
 
 
+def _params_changed(view: ModelView, reference: dict[str, np.ndarray]) -> tuple[list[str], float]:
+    """Parameters whose current value differs from ``reference`` (one tensor copied at a time)."""
+    changed, largest = [], 0.0
+    for name in reference:
+        now = view.current_one(name)
+        if not np.array_equal(now, reference[name], equal_nan=True):
+            changed.append(name)
+            largest = max(largest, _max_change(now, reference[name]))
+    return changed, largest
+
+
+def _gradient_change(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
+    return max(_max_change(first[n], second[n]) for n in first)
+
+
 def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
     """Probe the model's calls for side effects; leaves the working parameters as it found them."""
     X, y = batch.X, batch.y
@@ -63,33 +78,33 @@ def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
         calls.append(("gradient", lambda Xw, yw: view._gradients(Xw, yw)))
         for name, call in calls:
             Xw, yw = np.array(X), np.array(y)  # writable copies
-            before = view.snapshot()
             call(Xw, yw)
-            after = view.current()
             if not found.get("mutated_input_call") and (Xw.tobytes() != X.tobytes() or yw.tobytes() != y.tobytes()):
                 found["mutated_input_call"] = name
                 found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
-            changed = [n for n in before if not np.array_equal(after[n], before[n], equal_nan=True)]
-            if changed and name != "gradient" and not found.get("mutated_params_call"):
-                found["mutated_params_call"] = name
-                found["mutated_params"] = tuple(changed)
-                found["mutated_params_change"] = max(_max_change(after[n], before[n]) for n in changed)
-            view.load(before)
+            del Xw, yw
+            if name != "gradient" and not found.get("mutated_params_call"):
+                changed, largest = _params_changed(view, baseline)
+                if changed:
+                    found["mutated_params_call"] = name
+                    found["mutated_params"] = tuple(changed)
+                    found["mutated_params_change"] = largest
+            view.load(baseline)
         if getattr(view, "has_separate_backward", False):
             copy_inputs = bool(found.get("mutated_input_call"))
-            Xa, ya = (np.array(X), np.array(y)) if copy_inputs else (X, y)
-            view._loss(Xa, ya)
-            first = view._gradients(Xa, ya)
-            view._loss(Xa, ya)
-            repeat = view._gradients(Xa, ya)
-            scale = max(float(np.max(np.abs(first[n]))) for n in first) or 1.0
+
+            def inputs() -> tuple[np.ndarray, np.ndarray]:
+                return (np.array(X), np.array(y)) if copy_inputs else (X, y)
+
+            view._loss(*inputs())
+            first = view._gradients(*inputs())
+            scale = max(float(np.max(np.abs(g))) for g in first.values()) or 1.0
+            view._loss(*inputs())
             # only a deterministic backward can be judged stale (a random one differs call to call anyway)
-            if max(_max_change(first[n], repeat[n]) for n in first) <= 1e-12 * scale:
+            if _gradient_change(first, view._gradients(*inputs())) <= 1e-12 * scale:
                 other = X * 0.5 + 0.25 if X.dtype.kind == "f" else X
                 view._loss(np.array(other), np.array(y))
-                Xb, yb = (np.array(X), np.array(y)) if copy_inputs else (X, y)
-                second = view._gradients(Xb, yb)
-                change = max(_max_change(first[n], second[n]) for n in first)
+                change = _gradient_change(first, view._gradients(*inputs()))
                 if change > 1e-9 * scale:
                     found["stale_backward_change"] = change / scale
     finally:

@@ -218,6 +218,13 @@ class ModelView:
             out[name] = np.array(value, dtype=np.float64)
         return out
 
+    def current_one(self, name: str) -> np.ndarray:
+        """One parameter's value now in its slot (see `current`)."""
+        value = self._slots[name].read()
+        if value is None:
+            raise ModelInterfaceError(f"parameter {name!r} disappeared from the model during a call")
+        return np.asarray(value)
+
     def release(self) -> None:
         """Put the original objects back in their slots (matters only for a live, non-copied model)."""
         if self.private:
