@@ -142,15 +142,16 @@ def diagnose(
             ctx = Context(view=view, batch=data, settings=settings, measurement=measurement, layers=layers)
             findings: list[Finding] = []
             complete = measurement.complete
+            runnable = [check for check in CHECKS.values() if complete
+                        and not all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes)
+                        and _capable(check.requires, view, settings)]
             try:
-                for check in CHECKS.values() if complete else ():
-                    if all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes):
-                        continue
-                    if not _capable(check.requires, view, settings):
-                        continue
-                    for finding in check(ctx):
-                        if not suppressed(finding.code, select=settings.select, skip=settings.skip):
-                            findings.append(finding)
+                with ProgressBar(len(runnable), enabled=progress, description="named checks", unit="checks") as bar:
+                    for check in runnable:
+                        for finding in check(ctx):
+                            if not suppressed(finding.code, select=settings.select, skip=settings.skip):
+                                findings.append(finding)
+                        bar.advance(1)
             except KeyboardInterrupt:
                 complete = False  # a partial report, marked incomplete; the guard restores the model
             summaries = _layer_summaries(ctx)

@@ -84,3 +84,19 @@ def test_progress_bar_appears_on_a_terminal_and_ctrl_c_exits_130(tmp_path):
     assert d["complete"] is False
     # the bar shows up well within the first seconds of the check (interpreter start-up included)
     assert appeared < 10
+
+
+def test_progress_bar_opens_during_one_long_step_and_closes():
+    import time as clock
+
+    from gradcheck_kit.progress import DELAY, ProgressBar
+
+    with ProgressBar(10, enabled=True, description="named checks", unit="checks") as bar:
+        clock.sleep(DELAY + 0.4)  # one long step, no advance yet
+        assert bar._bar is not None
+        bar.advance(3)
+        assert bar.done == 3
+    assert bar._bar is None
+    with ProgressBar(10, enabled=False) as quiet:
+        clock.sleep(DELAY + 0.2)
+        assert quiet._bar is None
