@@ -18,6 +18,7 @@ from .numeric.comparison import TensorCheck, compare_tensor
 from .numeric.noise import estimate_noise
 from .numeric.parallel import entry_runner
 from .numeric.steps import step_size
+from .probes import WholeModelMove
 from .settings import Settings
 
 __all__ = ["Measurement", "expected_evaluations", "measure"]
@@ -129,25 +130,17 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
     representable in float32 (for a float64 computation that happens with probability ~2⁻²⁹), and its
     noise is then at least float32 rounding.
     """
-    names = view.names
-    saved = {n: view.params[n].copy() for n in names}
-    total = sum(a.size for a in saved.values())
-    rms = math.sqrt(sum(float(np.sum(a**2)) for a in saved.values()) / max(total, 1))
-    direction = {n: rng.standard_normal(saved[n].shape) / math.sqrt(total) for n in names}
     values = [base]
+    with WholeModelMove(view) as move:
+        direction = {n: rng.standard_normal(a.shape) / math.sqrt(move.total) for n, a in move.saved.items()}
 
-    def at(t: float) -> float:
-        for n in names:
-            np.add(saved[n], t * direction[n], out=view.params[n], casting="unsafe")
-        value = view.loss(batch.X, batch.y)
-        values.append(value)
-        return value
+        def at(t: float) -> float:
+            move.to(direction, t)
+            value = view.loss(batch.X, batch.y)
+            values.append(value)
+            return value
 
-    try:
-        sigma = estimate_noise(at, base, 0.01 * step_size(np.zeros(1)) * max(1.0, rms))
-    finally:
-        for n in names:
-            np.copyto(view.params[n], saved[n])
+        sigma = estimate_noise(at, base, 0.01 * step_size(np.zeros(1)) * move.scale)
     for dtype in (np.float16, np.float32):
         if all(math.isfinite(v) and float(dtype(v)) == v for v in values):
             return max(sigma, float(np.finfo(dtype).eps) * max(abs(base), 1e-300) / 2)

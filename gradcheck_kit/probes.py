@@ -17,9 +17,34 @@ import numpy as np
 from .adapters.view import ModelView
 from .batch import Batch
 
-__all__ = ["DirectionalProbe", "OutputFunction", "fit_scale", "probe_directions"]
+__all__ = ["DirectionalProbe", "OutputFunction", "WholeModelMove", "fit_scale", "probe_directions"]
 
 OutputFunction = Callable[[np.ndarray], float]
+
+
+class WholeModelMove:
+    """Moves every working parameter at once, ``θ + t·d``; puts them back bitwise on exit.
+
+    ``total`` is the number of entries and ``scale`` is ``max(1, RMS of all parameters)``, the factor a
+    finite-difference step over the whole model is scaled by.
+    """
+
+    def __init__(self, view: ModelView) -> None:
+        self.view = view
+        self.saved = {n: view.params[n].copy() for n in view.names}
+        self.total = sum(a.size for a in self.saved.values())
+        self.scale = max(1.0, math.sqrt(sum(float(np.sum(a**2)) for a in self.saved.values()) / max(self.total, 1)))
+
+    def to(self, direction: Mapping[str, np.ndarray], t: float) -> None:
+        for name, saved in self.saved.items():
+            np.add(saved, t * direction[name], out=self.view.params[name], casting="unsafe")
+
+    def __enter__(self) -> WholeModelMove:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, saved in self.saved.items():
+            np.copyto(self.view.params[name], saved)
 
 
 @dataclass(frozen=True)
@@ -44,10 +69,6 @@ def probe_directions(
     """``count`` random unit directions over all parameters; the working arrays are restored bitwise."""
     X, y = batch.X, batch.y
     names = view.names
-    saved = {n: view.params[n].copy() for n in names}
-    total = sum(saved[n].size for n in names)
-    rms = math.sqrt(sum(float(np.sum(saved[n] ** 2)) for n in names) / max(total, 1))
-    step = (eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))) * max(1.0, rms)
     probes: list[DirectionalProbe] = []
 
     def evaluate() -> tuple[float, dict[str, float]]:
@@ -55,14 +76,15 @@ def probe_directions(
         outputs = view.predict(X) if functions else None
         return loss, {k: f(outputs) for k, f in functions.items()} if outputs is not None else {}
 
-    try:
+    with WholeModelMove(view) as move:
+        step = (eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))) * move.scale
         for _ in range(count):
-            direction = {n: rng.choice(np.array([-1.0, 1.0]), size=saved[n].shape) / math.sqrt(total) for n in names}
+            direction = {n: rng.choice(np.array([-1.0, 1.0]), size=move.saved[n].shape) / math.sqrt(move.total)
+                         for n in names}
             projected = sum(float(np.vdot(np.nan_to_num(analytic[n]), direction[n])) for n in names)
             values = []
             for sign in (1.0, -1.0):
-                for n in names:
-                    np.add(saved[n], sign * step * direction[n], out=view.params[n], casting="unsafe")
+                move.to(direction, sign * step)
                 values.append(evaluate())
             (lp, fp), (lm, fm) = values
             probes.append(
@@ -72,9 +94,6 @@ def probe_directions(
                     outputs={k: (fp[k] - fm[k]) / (2 * step) for k in functions},
                 )
             )
-    finally:
-        for n in names:
-            np.copyto(view.params[n], saved[n])
     return probes
 
 

@@ -36,7 +36,7 @@ from .layers import FunctionPair, LayeredModel, LayeredView, is_layer_sequence, 
 from .objects import CS231nView, KitLoss, ObjectView, unpack_gradients
 from .slots import AttrSlot, Slot
 from .training import TrainingView
-from .view import ModelView
+from .view import ModelView, gradient_key
 
 __all__ = ["FunctionPair", "FunctionalModel", "LayeredModel", "ModelGuard", "ModelView", "adapt", "layered", "pair", "wrap"]
 
@@ -63,14 +63,9 @@ def _usable_predict(target: Any, X: np.ndarray, label: str) -> tuple[str | None,
 
 
 def _attribute_slots_for_keys(target: Any, keys: list[str]) -> list[Slot]:
-    slots: list[Slot] = []
-    attrs = {s.name: s for s in array_attributes(target, public_only=False)}
-    for key in keys:
-        for candidate in (key, key[1:] if key.startswith("d") else "", key.removesuffix("_grad"), key.removeprefix("grad_")):
-            if candidate in attrs:
-                slots.append(AttrSlot(name=candidate, owner=target, attr=candidate))
-                break
-    return slots
+    attrs = {s.name for s in array_attributes(target, public_only=False)}
+    names = [gradient_key(attrs, key) for key in keys]
+    return [AttrSlot(name=name, owner=target, attr=name) for name in names if name is not None]
 
 
 def _training_slots(target: Any, X: np.ndarray, y: np.ndarray, predict: str | None, loss: str | None,

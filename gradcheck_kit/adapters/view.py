@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
 from .slots import Slot
 
-__all__ = ["INFERENCE_LR", "ModelView", "as_loss_value", "match_gradients"]
+__all__ = ["INFERENCE_LR", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
 
 #: Step used to read a gradient off one in-place update. Small enough that a per-example loop inside
 #: ``train`` stays first-order accurate, large enough that ``before - after`` keeps ~10 significant digits.
@@ -41,7 +41,7 @@ def as_loss_value(value: Any, call: str) -> float:
     return float(array.reshape(()))
 
 
-def _gradient_key(names: set[str], key: str) -> str | None:
+def gradient_key(names: set[str], key: str) -> str | None:
     """Map gradient keys such as ``"dW1"``, ``"W1_grad"`` or ``"grad_W1"`` to parameter ``"W1"``."""
     if key in names:
         return key
@@ -77,7 +77,7 @@ def match_gradients(
     matched: dict[str, Any] = {}
     extra = []
     for key, value in flat.items():
-        target = _gradient_key(names, str(key))
+        target = gradient_key(names, str(key))
         if target is None or target in matched:
             extra.append(str(key))
         else:

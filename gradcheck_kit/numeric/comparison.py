@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -122,7 +122,6 @@ class TensorCheck:
     localised: bool = False
     analytic_nonfinite: int = 0
     loss_noise: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def size(self) -> int:
@@ -218,13 +217,6 @@ class TensorCheck:
         a, n = self._vectors()
         denom = float(np.linalg.norm(a) * np.linalg.norm(n))
         return float(a @ n) / denom if denom > 0 else math.nan
-
-    @property
-    def probe_ratio(self) -> float:
-        """Median of <analytic, u> / directional difference over the random directions."""
-        ratios = [p.judgement.analytic / p.judgement.numeric for p in self.probes
-                  if p.judgement.status != "inconclusive" and p.judgement.numeric != 0]
-        return float(np.median(ratios)) if ratios else math.nan
 
 def _unit(weights: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(weights))

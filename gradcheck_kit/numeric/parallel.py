@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from .comparison import EntryTable
 from .differences import Judgement
 
-__all__ = ["blas_threads", "cpu_count", "entry_runner", "pin_blas_threads"]
+__all__ = ["blas_threads", "entry_runner", "pin_blas_threads"]
 
 _CHECK: Callable[[int], Judgement] | None = None
 _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
@@ -113,6 +112,3 @@ def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None
 
     return run
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
