@@ -218,6 +218,7 @@ class TensorCheck:
         denom = float(np.linalg.norm(a) * np.linalg.norm(n))
         return float(a @ n) / denom if denom > 0 else math.nan
 
+
 def _unit(weights: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(weights))
     return weights / norm if norm > 0 else weights
