@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradcheck_kit as gk
-from gradcheck_kit.datasets import load_digits
+from gradcheck_kit.io import load_digits
 
 LAST_STEPS = 100  # the symptom is measured over the last this-many training steps
 

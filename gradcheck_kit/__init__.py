@@ -1,7 +1,12 @@
 """gradcheck_kit: tells you *where* and *why* your hand-written backpropagation is wrong.
 
-Public names are imported lazily (PEP 562), so ``import gradcheck_kit`` — and the pytest plugin — stay
-cheap until a check actually runs.
+The few names a user needs are here; file helpers are in `gradcheck_kit.io`. Names are imported lazily
+(PEP 562), so ``import gradcheck_kit`` — and the pytest plugin — stay cheap until a check runs.
+
+Layout, one folder per stage of a run: ``model`` (any user object → one view) → ``numeric`` (finite
+differences on arrays) → ``measure`` (numeric driven over the view; attribution) → ``checks`` (named
+checks yielding findings) → ``report`` (data, rendering, formats); ``diagnose`` owns a run; ``cli``,
+``io``, ``testing`` and ``pytest_plugin`` are the ways in.
 """
 
 from __future__ import annotations
@@ -12,10 +17,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "Batch",
-    "CODES",
     "Finding",
-    "FunctionalModel",
     "GradcheckError",
     "InputError",
     "ModelCallError",
@@ -23,55 +25,50 @@ __all__ = [
     "Report",
     "__version__",
     "assert_gradients_ok",
+    "codes",
     "diagnose",
     "layered",
-    "load_batch",
-    "load_model",
     "pair",
-    "save_batch",
-    "save_model",
     "wrap",
 ]
 
 _WHERE = {
-    "Batch": "batch",
-    "CODES": "checks",
-    "Finding": "findings",
-    "FunctionalModel": "adapters",
+    "Finding": "checks.findings",
     "GradcheckError": "errors",
     "InputError": "errors",
     "ModelCallError": "errors",
     "ModelInterfaceError": "errors",
-    "Report": "report",
+    "Report": "report.data",
     "assert_gradients_ok": "testing",
     "diagnose": "diagnose",
-    "layered": "adapters",
-    "pair": "adapters",
-    "load_batch": "files",
-    "load_model": "files",
-    "save_batch": "files",
-    "save_model": "files",
-    "wrap": "adapters",
+    "layered": "model",
+    "pair": "model",
+    "wrap": "model",
 }
 
 if TYPE_CHECKING:
-    from .adapters import FunctionalModel, layered, pair, wrap
-    from .batch import Batch
-    from .checks import CODES
+    from collections.abc import Mapping
+
+    from .checks.findings import CodeInfo, Finding
     from .diagnose import diagnose
     from .errors import GradcheckError, InputError, ModelCallError, ModelInterfaceError
-    from .files import load_batch, load_model, save_batch, save_model
-    from .findings import Finding
-    from .report import Report
+    from .model import layered, pair, wrap
+    from .report.data import Report
     from .testing import assert_gradients_ok
+
+    #: Every finding code → its severity and summary (read-only).
+    codes: Mapping[str, CodeInfo]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WHERE:
+    if name == "codes":
+        value: Any = importlib.import_module(".checks", __name__).CODES
+    elif name in _WHERE:
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gradcheck_kit' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'gradcheck_kit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

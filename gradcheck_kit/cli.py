@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import GradcheckError
+from .errors import GradcheckError, InputError
+from .settings import Option, option_fields
 
 __all__ = ["main"]
 
@@ -50,17 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("model", metavar="MODEL", help="model .npz from save_model, or an import spec with --weights")
     report.add_argument("--batch", required=True, metavar="BATCH", help=".npz with arrays X and y")
     report.add_argument("--weights", metavar="NPZ", help="parameter arrays for an import-spec MODEL")
-    report.add_argument("--lr", type=float, help="your learning rate: enables the training checks")
-    report.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
+    report.add_argument("--format", choices=_format_names(), default="table",
                         help="output format (default: table; plain text when not on a terminal)")
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
-    report.add_argument("--select", metavar="CODES", help="comma-separated finding codes to report only")
-    report.add_argument("--skip", metavar="CODES", help="comma-separated finding codes to leave out")
-    report.add_argument("--exhaustive", action="store_true", help="check every entry of every tensor")
-    report.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                        help="worker processes for --exhaustive (default 1)")
-    report.add_argument("--max-entries", type=int, default=12, metavar="N", help="entries sampled per tensor (default 12)")
-    report.add_argument("--seed", type=int, default=0, help="seed of the kit's own random choices (default 0)")
+    _add_option_flags(report)
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no progress bar")
     report.add_argument("--debug", action="store_true", help="show full tracebacks for input problems")
 
@@ -71,27 +65,53 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _format_names() -> list[str]:
+    from .report.formats import FORMATS
+
+    return list(FORMATS)
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per `Settings` option that has one; its help and default come from the option."""
+    for f in option_fields():
+        meta: Option = f.metadata["option"]
+        if meta.flag is None:
+            continue
+        flags = [meta.flag] + (["-j"] if f.name == "n_jobs" else [])
+        if meta.kind is bool:
+            parser.add_argument(*flags, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta.help)
+            continue
+        default = "" if f.default is None else f" (default {f.default})"
+        parser.add_argument(*flags, dest=f.name, type=meta.kind, metavar=meta.metavar, default=argparse.SUPPRESS,
+                            help=meta.help + default)
+
+
+def _flag_options(args: argparse.Namespace) -> dict[str, object]:
+    return {f.name: getattr(args, f.name) for f in option_fields() if hasattr(args, f.name)}
+
+
+def _in_flags(exc: InputError) -> str:
+    """An option error in the terms the user typed: ``--lr -1.0; ...`` rather than ``lr=-1.0; ...``."""
+    message = str(exc).splitlines()[0]
+    meta = {f.name: f.metadata["option"] for f in option_fields()}.get(exc.option or "")
+    if meta is not None and meta.flag and message.startswith(f"{exc.option}="):
+        return f"{meta.flag} " + message[len(f"{exc.option}="):].lstrip()
+    return message
+
+
 def _render(report: object, fmt: str, quiet: bool, to_file: bool) -> str | None:
-    from .formats import to_csv, to_markdown
+    from .report.formats import FORMATS
 
-    if fmt == "json":
-        return report.to_json() + "\n"  # type: ignore[attr-defined]
-    if fmt == "csv":
-        return to_csv(report)  # type: ignore[arg-type]
-    if fmt == "markdown":
-        return to_markdown(report)  # type: ignore[arg-type]
-    if quiet:
+    if fmt == "table" and quiet:
         return report.verdict() + "\n"  # type: ignore[attr-defined]
-    if to_file:
-        from .render import plain_text
-
-        return plain_text(report)  # type: ignore[arg-type]
-    return None  # rich output straight to the terminal
+    if fmt == "table" and not to_file:
+        return None  # rich output straight to the terminal
+    return FORMATS[fmt](report)  # type: ignore[arg-type]
 
 
 def _report(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
-    from .files import load_batch, load_model
+    from .io import load_batch, load_model
 
     if args.output:
         parent = Path(args.output).resolve().parent
@@ -107,9 +127,7 @@ def _report(args: argparse.Namespace) -> int:
             raise GradcheckError("--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
         model = load_model(args.model)
     X, y = load_batch(args.batch)
-    show_progress = None if not args.quiet else False
-    report = diagnose(model, (X, y), lr=args.lr, select=args.select, skip=args.skip, exhaustive=args.exhaustive,
-                      max_entries=args.max_entries, seed=args.seed, progress=show_progress, n_jobs=args.jobs)
+    report = diagnose(model, (X, y), progress=False if args.quiet else None, **_flag_options(args))  # type: ignore[arg-type]
     text = _render(report, args.format, args.quiet, to_file=bool(args.output))
     if args.output:
         try:
@@ -161,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GradcheckError as exc:
         if args.debug:
             traceback.print_exc()
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = _in_flags(exc) if isinstance(exc, InputError) else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"gradcheck-kit: error: {message}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

@@ -1,53 +1,157 @@
-"""`diagnose`: adapt the model, measure its gradients, run the registered checks, return a `Report`."""
+"""`diagnose`: one run, owned in one place — adapt → measure → attribute → check → report.
+
+The `Run` owns the run's state and its one boundary: a ``KeyboardInterrupt`` at any moment returns a
+partial report that says during what it was interrupted and keeps everything already judged; the
+user's model is restored whether the run finishes, raises or is interrupted. Stages never catch
+interrupts themselves.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import Any
 
 from . import __version__
-from .adapters import FunctionalModel, ModelGuard, adapt
-from .adapters.slots import ItemSlot
-from .adapters.torch import adapt_torch, function_inputs_batch, is_torch_function, is_torch_module, torch_guard
-from .batch import as_batch
-from .checks import CHECKS, CODES, suppressed
-from .errors import InputError
-from .checks.context import Context
-from .findings import Finding
-from .measurement import expected_evaluations, measure
-from .naming import order_layers
-from .progress import ProgressBar
-from .report import LayerSummary, Report
-from .settings import Settings
+from .checks import CODES, Check, Context, Finding, plan, suppressed
+from .measure import Attribution, Measurement, attribute, expected_evaluations, measure
+from .model import Batch, ModelGuard, ModelView, adapt, guard_model
+from .model.naming import order_layers
+from .report.data import Report
+from .report.progress import ProgressBar
+from .settings import Settings, options_docstring
 
 __all__ = ["diagnose"]
 
 
-def _layer_summaries(ctx: Context) -> list[LayerSummary]:
-    origins = set(ctx.origin_layers())
-    inherited = {layer for o in origins for layer in ctx.inherited_from(o)}
-    out = []
-    for layer in reversed(ctx.layers):
-        tensors = ctx.tensors_of(layer)
-        if not tensors:
-            continue
-        verdicts = {t.verdict for t in tensors}
-        verdict = "fail" if "fail" in verdicts else ("pass" if "pass" in verdicts else "inconclusive")
-        role = "origin" if layer in origins else ("inherited" if layer in inherited else "")
-        if role == "origin" and ctx.isolated_culprit(layer) is not None:
-            role = "inherited"  # its own backward is right; a parameter-free layer nearer the loss is not
-        out.append(LayerSummary(layer, tuple(t.param for t in tensors), verdict, role))
-    return out
+def _without_interrupts(action: Callable[[], None]) -> None:
+    """Run ``action`` with Ctrl-C held back (main thread only), so restoring the model is never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        action()
+        return
+    held: list[object] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *args: held.append(args))
+    except (ValueError, TypeError):  # no Python-level handler can be set here
+        action()
+        return
+    try:
+        action()
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
-def _capable(requires: frozenset[str], view: Any, settings: Settings) -> bool:
-    """Checks are chosen by what the model and options provide, never by the model's name."""
-    if "lr" in requires and (settings.lr is None or not view.is_network):
+class Run:
+    """One diagnosis: its phases, its state, the interrupt boundary, restoration and timing."""
+
+    def __init__(self, model: Any, settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+        self.started = time.perf_counter()
+        self.phase = "reading the model"
+        self.guard: ModelGuard | None = None
+        self.view: ModelView | None = None
+        self.batch: Batch | None = None
+        self.layers: tuple[str, ...] = ()
+        self.measurement = Measurement()
+        self.attribution: Attribution | None = None
+        self.context: Context | None = None
+        self.interrupted: str | None = None
+
+    # -- the boundary ---------------------------------------------------------------------------
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        _without_interrupts(self._restore)
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            detail = self.measurement.step if self.phase == "measuring" else ""
+            self.interrupted = detail if detail and detail != "done" else self.phase
+            return True  # a partial report follows
         return False
-    if "predict" in requires and not view.can_predict:
-        return False
-    return not ("train" in requires and not view.can_train)
+
+    def _restore(self) -> None:
+        if self.view is not None:
+            self.view.release()
+        if self.guard is not None:
+            self.guard.restore()
+
+    # -- the phases -----------------------------------------------------------------------------
+    def adapt(self, batch: Any) -> None:
+        self.guard = guard_model(self.model)
+        self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed)
+        self.layers = tuple(order_layers(self.view.names))
+
+    def measure(self) -> None:
+        view, batch = self.view, self.batch
+        if view is None or batch is None:
+            return
+        self.phase = "measuring"
+        with ProgressBar(expected_evaluations(view, self.settings), enabled=self.settings.progress) as bar:
+            measure(view, batch, self.settings, self.layers, self.measurement, on_eval=bar.advance)
+
+    def attribute(self) -> None:
+        self.phase = "attributing the errors to layers"
+        self.attribution = self._attribution()
+
+    def check(self) -> None:
+        if self.view is None or self.batch is None or self.attribution is None or not self.measurement.complete:
+            return
+        self.phase = "running the named checks"
+        self.context = Context(view=self.view, batch=self.batch, settings=self.settings, measurement=self.measurement,
+                               layers=self.layers, attribution=self.attribution)
+        checks = plan(wanted=self._wanted, able=self._able)
+        with ProgressBar(len(checks), enabled=self.settings.progress, description="named checks", unit="checks") as bar:
+            for check in checks:
+                self.context.findings.extend(check(self.context))
+                bar.advance(1)
+
+    def report(self) -> Report:
+        """The report of whatever was done (all of it, unless the run was interrupted)."""
+        view, m = self.view, self.measurement
+        findings: list[Finding] = [f for f in self.context.findings if self._wanted(f.code)] if self.context else []
+        return Report(
+            model=view.label if view else type(self.model).__name__,
+            style=view.style if view else "not read",
+            kind=view.capabilities.kind if view else "network",
+            batch_size=self.batch.size if self.batch else 0,
+            findings=findings,
+            tensors=m.tensors,
+            attribution=self.attribution if self.attribution and self.complete else self._attribution(),
+            base_loss=m.base_loss,
+            settings=self.settings.to_dict(),
+            notes=list(view.notes) if view else [],
+            calls=dict(view.calls) if view else {},
+            seconds=time.perf_counter() - self.started,
+            version=__version__,
+            total_tensors=len(view.names) if view else 0,
+            isolated=m.isolated,
+            interrupted=self.interrupted,
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+    @property
+    def complete(self) -> bool:
+        return self.interrupted is None
+
+    def _attribution(self) -> Attribution:
+        if self.view is None:
+            return Attribution()
+        return attribute(self.measurement.tensors, self.measurement.isolated, self.layers,
+                         chain=self.view.capabilities.chain)
+
+    def _wanted(self, code: str) -> bool:
+        return not suppressed(code, select=self.settings.select, skip=self.settings.skip)
+
+    def _able(self, check: Check) -> bool:
+        """Checks are chosen by what the model and the options provide, never by the model's name."""
+        if self.view is None:
+            return False
+        caps = self.view.capabilities
+        return all(self.settings.lr is not None if need == "lr" else caps.provides(need) for need in check.requires)
 
 
 def diagnose(
@@ -64,116 +168,45 @@ def diagnose(
     atol: float | None = None,
     eps: float | None = None,
     seed: int = 0,
+    n_jobs: int = 1,
     progress: bool | None = None,
     loss: Any = None,
-    n_jobs: int = 1,
 ) -> Report:
-    """Check a hand-written model's gradients layer by layer and name what is wrong.
-
-    Parameters
-    ----------
-    model
-        A forward/backward object, a CS231n-style model, a self-training object, or ``wrap(...)``
-        around functions (see the README). Never modified: the kit works on a private copy, and every
-        parameter array is restored bitwise even if the model's code raises.
-    batch
-        ``(X, y)``: inputs of shape (B, ...) and labels of shape (B,) (class indices) or (B, K).
-    lr
-        The learning rate you train with; enables the training-dynamics checks.
-    select, skip
-        Finding codes to report only / to leave out (list or comma-separated string).
-    exhaustive
-        Check every entry of every tensor instead of a sample.
-    max_entries
-        Entries sampled per tensor (the largest-|gradient| third, the rest at random).
-    probes
-        Random unit directions checked per tensor (each covers every entry).
-    rtol, atol
-        Tolerance: agreement iff ``|a - n| <= max(atol, noise floor) + rtol * max(|a|, |n|)``;
-        ``rtol`` defaults by working dtype (1e-6 for float64).
-    eps
-        Base finite-difference step (default cbrt(machine eps), scaled per tensor by max(1, RMS)).
-    seed
-        Seed of the kit's own random choices (entries, directions); the global numpy state is untouched.
-    n_jobs
-        Worker processes for ``exhaustive=True`` (forked, BLAS pinned to one thread each); the result is
-        identical to the serial run.
-    loss
-        For a torch ``nn.Module``: the loss function ``loss(outputs, y)`` (e.g. ``nn.CrossEntropyLoss()``).
-    progress
-        Show a progress bar on stderr for checks that run longer than a moment (default: only when
-        stderr is a terminal). Ctrl-C during the check returns a partial report with
-        ``report.complete`` False; the model is restored either way.
-
-    Returns
-    -------
-    Report
-        ``report.ok`` is True iff there is no error finding.
-
-    Raises
-    ------
-    InputError
-        The batch or an option is unusable.
-    ModelInterfaceError
-        The model fits no supported interface or returns values of the wrong shape or kind.
-    ModelCallError
-        The model's own code raised; the original exception is chained.
-    """
-    started = time.perf_counter()
-    settings = Settings.build(lr=lr, select=select, skip=skip, exhaustive=exhaustive, max_entries=max_entries,
-                              probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed, n_jobs=n_jobs)
-    extra, hooks = [], []
-    if isinstance(model, FunctionalModel) and hasattr(model.params, "__setitem__"):
-        extra = [ItemSlot(name=k, mapping=model.params, key=k) for k in model.params]  # type: ignore[arg-type]
-    torch_model = is_torch_module(model) or is_torch_function(model)
-    if torch_model:
-        hooks.append(torch_guard(model))
-        if is_torch_module(model) and loss is None:
-            raise InputError("a torch nn.Module needs loss=: the loss function loss(outputs, y), e.g. nn.CrossEntropyLoss()")
-    elif loss is not None:
-        raise InputError("loss= is for torch nn.Module models; a numpy model brings its own loss(X, y)")
-    data = function_inputs_batch(batch) if is_torch_function(model) else as_batch(batch)
-    with ModelGuard(model, extra=extra, hooks=hooks):
-        view = adapt_torch(model, batch, data, loss=loss, seed=seed) if torch_model else adapt(model, data)
-        try:
-            layers = tuple(order_layers(view.names))
-            with ProgressBar(expected_evaluations(view, settings), enabled=progress) as bar:
-                measurement = measure(view, data, settings, layers, on_eval=bar.advance)
-            ctx = Context(view=view, batch=data, settings=settings, measurement=measurement, layers=layers)
-            findings: list[Finding] = []
-            complete = measurement.complete
-            runnable = [check for check in CHECKS.values() if complete
-                        and not all(suppressed(code, select=settings.select, skip=settings.skip) for code in check.codes)
-                        and _capable(check.requires, view, settings)]
-            try:
-                with ProgressBar(len(runnable), enabled=progress, description="named checks", unit="checks") as bar:
-                    for check in runnable:
-                        for finding in check(ctx):
-                            if not suppressed(finding.code, select=settings.select, skip=settings.skip):
-                                findings.append(finding)
-                        bar.advance(1)
-            except KeyboardInterrupt:
-                complete = False  # a partial report, marked incomplete; the guard restores the model
-            summaries = _layer_summaries(ctx)
-        finally:
-            view.release()
-    return Report(
-        model=view.label,
-        style=view.style,
-        batch_size=data.size,
-        findings=findings,
-        tensors=measurement.tensors,
-        layers=summaries,
-        base_loss=measurement.base_loss,
-        settings=settings.to_dict(),
-        notes=view.notes,
-        calls=dict(view.calls),
-        complete=complete,
-        seconds=time.perf_counter() - started,
-        version=__version__,
-        total_tensors=len(view.names),
-        isolated=measurement.isolated,
-    )
+    settings = Settings(lr=lr, select=select, skip=skip, exhaustive=exhaustive,  # type: ignore[arg-type]
+                        max_entries=max_entries, probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed,
+                        n_jobs=n_jobs, progress=progress, loss=loss)
+    settings.check_codes(CODES)
+    with Run(model, settings) as run:
+        run.adapt(batch)
+        run.measure()
+        run.attribute()
+        run.check()
+    return run.report()
 
 
-_ = CODES  # re-exported for the CLI and docs
+diagnose.__doc__ = f"""Check a hand-written model's gradients layer by layer and name what is wrong.
+
+Parameters
+----------
+model
+    A forward/backward object, a CS231n-style model, a self-training object, a list of layers,
+    ``layered(...)``, or ``wrap(...)`` around functions (see the README). Never modified: the kit works on a
+    private copy, and every parameter array is restored bitwise even if the model's code raises.
+batch
+    ``(X, y)``: inputs of shape (B, ...) and labels of shape (B,) (class indices) or (B, K).
+{options_docstring()}
+
+Returns
+-------
+Report
+    ``report.ok`` is True iff the run completed and there is no error finding.
+
+Raises
+------
+InputError
+    The batch or an option is unusable.
+ModelInterfaceError
+    The model fits no supported interface or returns values of the wrong shape or kind.
+ModelCallError
+    The model's own code raised; the original exception is chained.
+"""

@@ -10,7 +10,14 @@ class GradcheckError(Exception):
 
 
 class InputError(GradcheckError, ValueError):
-    """The batch or an option is unusable (wrong shape, non-finite, labels out of range, ...)."""
+    """The batch or an option is unusable (wrong shape, non-finite, labels out of range, ...).
+
+    ``option`` names the `diagnose` option at fault, when one is (the CLI then names its flag).
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class ModelInterfaceError(GradcheckError, ValueError):

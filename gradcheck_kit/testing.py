@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report.data import Report
 
 __all__ = ["assert_gradients_ok", "parametrize_models"]
 
 
-def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Any:
+def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Report:
     """Run `diagnose` and raise ``AssertionError`` unless the report is ok; return the report.
 
     The assertion message is the plain-text report (verdict, per-layer table, findings with their fixes),
@@ -17,7 +20,7 @@ def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Any:
     """
     __tracebackhide__ = True
     from .diagnose import diagnose
-    from .render import plain_text
+    from .report.render import plain_text
 
     options.setdefault("progress", False)
     report = diagnose(model, batch, **options)

@@ -75,10 +75,15 @@ def test_object_with_no_usable_interface_lists_what_was_looked_for():
         assert part in text
 
 
-@pytest.mark.parametrize("thing", [{"W": np.ones(3)}, np.ones(3), len, models.MLP])
+@pytest.mark.parametrize("thing", [{"W": np.ones(3)}, np.ones(3), len])
 def test_non_model_objects(thing):
     with pytest.raises(gk.ModelInterfaceError, match="expected an object with forward/backward methods"):
         gk.diagnose(thing, data())
+
+
+def test_a_class_instead_of_an_instance_suggests_calling_it():
+    with pytest.raises(gk.ModelInterfaceError, match=r"model is the class MLP, not an instance; did you mean MLP\(\)\?"):
+        gk.diagnose(models.MLP, data())
 
 
 class MissingKey(models.MLP):

@@ -145,7 +145,7 @@ def test_exploding_learning_rate_names_a_stable_lr():
 
 @pytest.fixture(scope="module")
 def digits():
-    from gradcheck_kit.datasets import load_digits
+    from gradcheck_kit.io import load_digits
 
     X, y = load_digits()
     return X.astype(float), y

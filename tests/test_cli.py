@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.files import load_model, save_batch, save_model
+from gradcheck_kit.io import load_model, save_batch, save_model
 from tests import models
 from tests.models import data
 
@@ -56,7 +56,7 @@ def test_exit_1_for_error_findings_in_every_format(files):
 def test_json_schema_is_stable(files):
     r = run("report", "bad.npz", "--batch", "batch.npz", "--format", "json", "--lr", "0.1", cwd=files)
     d = json.loads(r.stdout)
-    assert set(d) == {"schema", "version", "model", "style", "ok", "complete", "verdict", "batch_size", "total_tensors", "loss",
+    assert set(d) == {"schema", "version", "model", "style", "ok", "complete", "interrupted", "verdict", "batch_size", "total_tensors", "loss",
                       "first_wrong_layer", "findings", "params", "layers", "notes", "calls", "seconds", "settings"}
     assert d["schema"] == "gradcheck_kit.report/1" and d["version"] == gk.__version__
     assert d["settings"]["lr"] == 0.1 and d["settings"]["seed"] == 0
@@ -146,7 +146,7 @@ def broken(files):
         (("report", "module_with_error.py:f", "--weights", "weights.npz", "--batch", "batch.npz"), "import-time failure"),
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
         (("report", "good.npz", "--batch", "batch.npz", "--select", "bogus"), "unknown finding code(s) ['bogus']"),
-        (("report", "good.npz", "--batch", "batch.npz", "--lr", "-1"), "lr=-1.0"),
+        (("report", "good.npz", "--batch", "batch.npz", "--lr", "-1"), "--lr -1.0; expected a positive finite number"),
         (("report", "good.npz", "--batch", "batch.npz", "-o", "no/such/dir/out.json"), "does not exist"),
     ],
 )
@@ -178,7 +178,7 @@ def test_help_says_loading_a_model_runs_its_code(files):
 def test_codes_lists_every_code(files):
     r = run("codes", cwd=files)
     assert r.returncode == 0
-    assert {line.split()[0] for line in r.stdout.splitlines()} == set(gk.CODES)
+    assert {line.split()[0] for line in r.stdout.splitlines()} == set(gk.codes)
 
 
 def test_demo_runs_with_no_arguments(tmp_path):

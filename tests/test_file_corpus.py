@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.files import read_arrays, save_batch, save_model
+from gradcheck_kit.io import read_arrays, save_batch, save_model
 from tests import models
 from tests.models import data
 

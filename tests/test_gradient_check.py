@@ -65,7 +65,7 @@ def test_missing_activation_derivative_blames_that_layer_not_the_output():
     v = verdicts(report)
     assert v["W3"] == v["b3"] == "pass"
     roles = {s.layer: s.role for s in report.layers}
-    assert roles == {"3": "", "2": "origin", "1": "inherited"}
+    assert roles == {"3": "passing", "2": "origin", "1": "inherited"}
 
 
 def test_transposed_square_weight_gradient_blames_layer_2_only():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.files import save_batch, save_model
+from gradcheck_kit.io import save_batch, save_model
 from tests import models
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import data
@@ -89,7 +89,7 @@ def test_progress_bar_appears_on_a_terminal_and_ctrl_c_exits_130(tmp_path):
 def test_progress_bar_opens_during_one_long_step_and_closes():
     import time as clock
 
-    from gradcheck_kit.progress import DELAY, ProgressBar
+    from gradcheck_kit.report.progress import DELAY, ProgressBar
 
     with ProgressBar(10, enabled=True, description="named checks", unit="checks") as bar:
         clock.sleep(DELAY + 0.4)  # one long step, no advance yet

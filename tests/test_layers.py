@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.adapters import layered, pair
+from gradcheck_kit.model import layered, pair
 from tests import layers_models as L
 from tests.conftest import snapshot
 from tests.models import data

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_kit.naming import layer_of, order_layers
+from gradcheck_kit.model.naming import layer_of, order_layers
 from gradcheck_kit.numeric.comparison import compare_tensor
 from gradcheck_kit.numeric.differences import Estimate, Perturber, judge
 from gradcheck_kit.numeric.sampling import choose_entries

@@ -41,7 +41,7 @@ def test_every_finding_code_is_documented():
     import gradcheck_kit as gk
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for code in gk.CODES:
+    for code in gk.codes:
         assert f"| `{code}` |" in readme, code
 
 

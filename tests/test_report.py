@@ -57,7 +57,7 @@ def test_dict_is_json_safe_and_complete(bad_report):
     assert [row["param"] for row in d["params"]] == ["W3", "b3", "W2", "b2", "W1", "b1"]
     assert d["settings"]["max_entries"] == 12
     assert d["calls"]["loss"] > 0
-    assert [layer["role"] for layer in d["layers"]] == ["", "origin", "inherited"]
+    assert [layer["role"] for layer in d["layers"]] == ["passing", "origin", "inherited"]
 
 
 def test_rendered_text_has_tables_findings_and_verdict(bad_report):

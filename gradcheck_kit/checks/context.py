@@ -1,136 +1,100 @@
-"""`Context`: what every check may read — the model view, the batch, settings and the measurements."""
+"""`Context`: everything a check may read — the view, the batch, the settings, the measurement, the
+attribution, the findings already made, and shared evidence computed once on first use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
 
 import numpy as np
 
-from ..activations import Activation, hidden_activations
-from ..outputs import Outputs, read_outputs
-from ..probes import DirectionalProbe, probe_directions
+from ..measure.activations import Activation, hidden_activations
+from ..measure.attribution import Attribution
+from ..measure.directions import DirectionalDerivative, model_directions
+from ..measure.measurement import Measurement
+from ..measure.outputs import Outputs, read_outputs
+from ..model.batch import Batch
+from ..model.view import ModelView
+from ..numeric.comparison import TensorCheck
+from ..settings import Settings
+from . import evidence
+from .findings import Finding
 
-if TYPE_CHECKING:
-    from ..adapters.view import ModelView
-    from ..batch import Batch
-    from ..measurement import Measurement
-    from ..numeric.comparison import TensorCheck
-    from ..settings import Settings
+__all__ = ["HYPOTHESIS_DIRECTIONS", "Context"]
 
 #: Random whole-model directions used to fit hypotheses about a wrong gradient.
-HYPOTHESIS_PROBES = 4
-
-__all__ = ["Context"]
+HYPOTHESIS_DIRECTIONS = 4
 
 
-@dataclass
 class Context:
-    """Inputs of the checks. ``layers`` runs from the input to the output; the view's working arrays
-    are at the baseline whenever a check starts, and a check that moves them must put them back."""
+    """Inputs of the checks. ``layers`` runs from the input to the output; the view's working arrays are
+    at the baseline whenever a check starts, and a check that moves them puts them back.
 
-    view: ModelView
-    batch: Batch
-    settings: Settings
-    measurement: Measurement
-    layers: tuple[str, ...]
-    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    ``findings`` holds every finding made so far in this run, suppressed or not; a check that reads
+    another check's codes (declared with ``reads=``) runs after it and asks `found`.
+    """
 
-    @property
-    def outputs(self) -> Outputs | None:
-        """Baseline classifier outputs, or ``None`` when the model has no (B, K >= 2) prediction."""
-        if "outputs" not in self._cache:
-            self._cache["outputs"] = read_outputs(self.view, self.batch)
-        return self._cache["outputs"]
+    def __init__(self, *, view: ModelView, batch: Batch, settings: Settings, measurement: Measurement,
+                 layers: tuple[str, ...], attribution: Attribution) -> None:
+        self.view = view
+        self.batch = batch
+        self.settings = settings
+        self.measurement = measurement
+        self.layers = layers
+        self.attribution = attribution
+        self.findings: list[Finding] = []
 
-    @property
-    def activations(self) -> list[Activation]:
-        """Hidden activations the model caches during ``forward`` (empty if it keeps none)."""
-        if "activations" not in self._cache:
-            self._cache["activations"] = hidden_activations(self.view, self.batch.X)
-        return self._cache["activations"]
+    def found(self, code: str) -> bool:
+        """Whether a check that ran before this one made a finding with ``code``."""
+        return any(f.code == code for f in self.findings)
 
-    def cause_found(self, code: str) -> bool:
-        """Whether the check that emits ``code`` finds it here (regardless of select/skip)."""
-        from .registry import CHECKS
-
-        key = f"found:{code}"
-        if key not in self._cache:
-            check = next((c for c in CHECKS.values() if code in c.codes), None)
-            self._cache[key] = check is not None and any(f.code == code for f in check(self))
-        return self._cache[key]
-
+    # -- the measurement, by layer --------------------------------------------------------------------
     @property
     def output_layer(self) -> str:
         return self.layers[-1]
 
-    def hypothesis_probes(self) -> list[DirectionalProbe]:
-        """Whole-model directions with central differences of the loss and of candidate losses of the
-        outputs: ``ce`` (mean cross-entropy), ``mse`` (mean ½‖softmax − t‖², whose gradient is
-        J_softmaxᵀ(o − t)) and ``elem`` (mean ⟨δ, z⟩ for the fixed elementwise delta (o − t)·o·(1 − o))."""
-        if "probes" not in self._cache:
-            out = self.outputs
-            functions = {}
-            if out is not None:
-                B = self.batch.size
-                t = out.targets
-                p0 = out.probabilities
-                delta_elem = (p0 - t) * p0 * (1 - p0)
-                functions = {
-                    "ce": out.mean_cross_entropy,
-                    "mse": lambda raw: float(0.5 * np.sum((out.probs_of(raw) - t) ** 2) / B),
-                    "elem": lambda raw: float(np.sum(delta_elem * out.logits_of(raw)) / B),
-                }
-            self._cache["probes"] = probe_directions(
-                self.view, self.batch, self.measurement.analytic, functions,
-                count=HYPOTHESIS_PROBES, rng=np.random.default_rng(self.settings.seed + 1), eps=self.settings.eps,
-            )
-        return self._cache["probes"]
-
     def tensors_of(self, layer: str) -> list[TensorCheck]:
         return [t for t in self.measurement.tensors if t.layer == layer]
 
-    def failing_layers(self) -> list[str]:
-        """Layers with a failing tensor, from the loss back to the input."""
-        failing = {t.layer for t in self.measurement.tensors if t.verdict == "fail"}
-        return [layer for layer in reversed(self.layers) if layer in failing]
+    @property
+    def gradient_is_wrong(self) -> bool:
+        return bool(self.attribution.origins)
 
-    def origin_layers(self) -> list[str]:
-        """Failing layers whose neighbour nearer the loss does not fail: where errors enter, walking back.
+    # -- shared evidence, computed once ---------------------------------------------------------------
+    @cached_property
+    def outputs(self) -> Outputs | None:
+        """Baseline classifier outputs, or ``None`` when the model has no (B, K >= 2) prediction."""
+        return read_outputs(self.view, self.batch)
 
-        In a chain of layers a wrong delta propagates towards the input, so a failing run of adjacent
-        layers has one origin, the one nearest the loss.
-        """
-        failing = set(self.failing_layers())
-        back = list(reversed(self.layers))
-        if not self.view.is_chain:
-            return [layer for layer in back if layer in failing]
-        return [layer for i, layer in enumerate(back) if layer in failing and (i == 0 or back[i - 1] not in failing)]
+    @cached_property
+    def activations(self) -> list[Activation]:
+        """Hidden activations the model caches during ``forward`` (empty if it keeps none)."""
+        return hidden_activations(self.view, self.batch.X)
 
-    def inherited_from(self, origin: str) -> list[str]:
-        """Failing layers nearer the input that follow ``origin`` without a passing layer between."""
-        failing = set(self.failing_layers())
-        back = list(reversed(self.layers))
-        out: list[str] = []
-        if not self.view.is_chain:
-            return out
-        for layer in back[back.index(origin) + 1:]:
-            if layer not in failing:
-                break
-            out.append(layer)
-        return out
+    @cached_property
+    def directions(self) -> list[DirectionalDerivative]:
+        """Whole-model directions with derivatives of the loss and of candidate losses of the outputs."""
+        return model_directions(self.view, self.batch, self.measurement.analytic,
+                                evidence.delta_functions(self.outputs, self.batch.size),
+                                count=HYPOTHESIS_DIRECTIONS, rng=np.random.default_rng(self.settings.seed + 1),
+                                eps=self.settings.eps)
 
-    def isolated_culprit(self, layer: str) -> str | None:
-        """Layered models: when ``layer``'s own backward is right (checked in isolation) but its parameters
-        get a wrong gradient, the nearest layer towards the loss whose own backward is wrong."""
-        isolated = self.measurement.isolated
-        if not isolated or any(t.verdict == "fail" for t in isolated if t.layer == layer):
-            return None
-        order = list(dict.fromkeys(t.layer for t in isolated))
-        if layer not in order:
-            return None
-        for other in order[order.index(layer) + 1:]:
-            if any(t.verdict == "fail" for t in isolated if t.layer == other):
-                return other
-        return None
+    @cached_property
+    def delta_fits(self) -> dict[str, evidence.DeltaFit]:
+        """Output-delta hypotheses fitted over every source of evidence (see `evidence.combine_fits`)."""
+        bias = evidence.output_bias(self.outputs, self.tensors_of(self.output_layer))
+        from_bias = ({} if bias is None or self.outputs is None else evidence.output_bias_fits(
+            self.outputs, bias, self.measurement.analytic[bias.param], self.batch.size))
+        return evidence.combine_fits([from_bias, evidence.direction_fits(self.directions, self.outputs)])
+
+    @cached_property
+    def weight_decay(self) -> evidence.WeightDecay:
+        return evidence.weight_decay_fit(self.measurement.tensors, self.view.params)
+
+    @cached_property
+    def inputs(self) -> evidence.InputScale:
+        return evidence.input_scale(self.batch.X)
+
+    @cached_property
+    def curvature(self) -> tuple[float, int]:
+        """Top Hessian eigenvalue of what the analytic gradient descends, and the gradient calls it took."""
+        return evidence.curvature(self.view, self.batch, seed=self.settings.seed, eps=self.settings.eps)

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from ..batch import Batch
-from ..findings import Finding, format_number as fmt
-from ..numeric.curvature import top_eigenvalue
-from ..replay import OnlineReplay, flat_gradient, full_batch_losses, online_replay
-from .registry import CodeInfo, register
+from ..measure.replay import OnlineReplay, full_batch_losses, online_replay
+from ..model.batch import Batch
+from .codes import DOUBLED_SOFTMAX, EXPLODING_LR, LABEL_COLLAPSE, LR_SKIPPED
+from .context import Context
+from .findings import Finding, format_number as fmt
+from .registry import register
 
-if TYPE_CHECKING:
-    from .context import Context
-
-__all__ = ["check_learning_rate_stable", "check_lr_given", "check_predictions_follow_last_label", "describe_inputs"]
-
-EXPLODING_LR = CodeInfo("exploding-learning-rate", "error",
-                        "full-batch steps at the given lr raise the loss while a smaller step lowers it")
-LABEL_COLLAPSE = CodeInfo("label-collapse", "error",
-                          "after each per-example step the network predicts the label it was just trained on")
-LR_SKIPPED = CodeInfo("lr-checks-skipped", "info", "the learning-rate checks need lr=")
+__all__ = ["check_learning_rate_stable", "check_lr_given", "check_predictions_follow_last_label"]
 
 #: Full-batch steps replayed for the learning-rate check.
 STEPS = 5
@@ -42,14 +32,12 @@ def _round_down(value: float) -> float:
     return math.floor(value / 10**exponent) * 10**exponent
 
 
-@register(LR_SKIPPED)
+@register(LR_SKIPPED, requires=("network",))
 def check_lr_given(ctx: Context) -> Iterator[Finding]:
     """Say which checks did not run because no learning rate was given."""
-    if ctx.settings.lr is not None or not ctx.view.is_network:
+    if ctx.settings.lr is not None:
         return
-    yield Finding(
-        code=LR_SKIPPED.code,
-        severity="info",
+    yield LR_SKIPPED.finding(
         layer=None,
         message="exploding-learning-rate and label-collapse were skipped: they replay training at your learning rate.",
         fix="Pass lr=<the learning rate you train with> to run them.",
@@ -57,16 +45,7 @@ def check_lr_given(ctx: Context) -> Iterator[Finding]:
     )
 
 
-def curvature(ctx: Context) -> tuple[float, int]:
-    """Top Hessian eigenvalue of the loss the analytic gradient descends, and the gradient calls it took."""
-    if "curvature" not in ctx._cache:
-        theta, gradient = flat_gradient(ctx.view, ctx.batch)
-        ctx._cache["curvature"] = top_eigenvalue(gradient, theta, rng=np.random.default_rng(ctx.settings.seed + 2),
-                                                 eps=ctx.settings.eps)
-    return ctx._cache["curvature"]
-
-
-@register(EXPLODING_LR, requires=("lr",))
+@register(EXPLODING_LR, requires=("lr", "network"))
 def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
     """A few full-batch steps at lr raise the loss (or make it non-finite) while lr/10 lowers it."""
     lr = ctx.settings.lr
@@ -85,16 +64,14 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
             break
     else:
         return
-    lam, calls = curvature(ctx)
+    lam, calls = ctx.curvature
     limit = 2 / lam if lam > 0 else math.nan
     suggested = _round_down(1 / lam) if lam > 0 else _round_down(lr / 10)
     path = " → ".join(fmt(v, 3) for v in losses)
-    gradient_wrong = bool(ctx.origin_layers())
+    gradient_wrong = ctx.gradient_is_wrong
     caveat = (" The analytic gradient itself is wrong (see the gradient findings), so λ is the curvature of what that "
               "gradient descends; fix the gradient first, then re-check the learning rate." if gradient_wrong else "")
-    yield Finding(
-        code=EXPLODING_LR.code,
-        severity="error",
+    yield EXPLODING_LR.finding(
         layer=None,
         message=(
             f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr {fmt(lr / divisor)} it falls "
@@ -107,17 +84,6 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
         evidence={"lr": lr, "loss_start": start, "loss_end": end, "smaller_lr": lr / divisor, "loss_end_small_lr": small[-1],
                   "top_eigenvalue": lam, "stable_limit": limit, "suggested_lr": suggested, "hvp_gradient_calls": calls},
     )
-
-
-def describe_inputs(X: np.ndarray) -> tuple[bool, str]:
-    """Whether inputs look unnormalised, and a short description with the numbers."""
-    if X.dtype.kind not in "fiu":
-        return False, ""
-    lo, hi, std = float(X.min()), float(X.max()), float(X.std())
-    unnormalised = max(abs(lo), abs(hi)) > 20 or std > 3
-    whole = bool(np.all(X == np.round(X)))
-    pixels = " (raw 0–255 pixel values?)" if unnormalised and whole and lo >= 0 and 100 < hi <= 255 else ""
-    return unnormalised, f"inputs range over {fmt(lo, 3)}..{fmt(hi, 3)} with std {fmt(std, 3)}{pixels}"
 
 
 def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float, float, float]:
@@ -138,7 +104,7 @@ def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float
             share, before, prior, confidence)
 
 
-@register(LABEL_COLLAPSE, requires=("lr", "predict"))
+@register(LABEL_COLLAPSE, requires=("lr", "predict", "network"), reads=(EXPLODING_LR, DOUBLED_SOFTMAX))
 def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     """Replay one SGD step per example, in batch order; flag predictions that follow the last label."""
     lr, out, batch = ctx.settings.lr, ctx.outputs, ctx.batch
@@ -156,11 +122,11 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     if not small_collapsed:
         causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
                       f"{fmt(100 * small_share, 3)}%)")
-    if ctx.cause_found(EXPLODING_LR.code):
+    if ctx.found(EXPLODING_LR.code):
         causes.append("the learning rate is unstable even for full-batch steps (see exploding-learning-rate)")
-    unnormalised, inputs = describe_inputs(batch.X)
+    unnormalised = ctx.inputs.unnormalised
     if unnormalised:
-        causes.append(f"unnormalised inputs: {inputs}")
+        causes.append(f"unnormalised inputs: {ctx.inputs.description}")
     acts = ctx.activations
     saturated = [a for a in acts if a.saturated_fraction >= 0.5]
     dead = [a for a in acts if a.kind == "relu" and a.dead_units >= 0.5 * a.values.shape[1]]
@@ -170,14 +136,12 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         causes.append("dead hidden units: " + ", ".join(f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead))
     if replay.spread_start < 0.01:
         causes.append(f"the outputs barely depend on the input (std of probabilities across examples {fmt(replay.spread_start)})")
-    if ctx.cause_found("doubled-softmax-derivative"):
+    if ctx.found(DOUBLED_SOFTMAX.code):
         causes.append("the doubled softmax derivative (see that finding) starves the output delta")
     if not causes:
         causes.append("none of the usual suspects is visible; try a smaller lr and shuffled examples")
     steps = replay.share.size
-    yield Finding(
-        code=LABEL_COLLAPSE.code,
-        severity="error",
+    yield LABEL_COLLAPSE.finding(
         layer=None,
         message=(
             f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps; the later half counted), "
@@ -187,7 +151,7 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
             f"probability given to it: {fmt(confidence, 3)}). It is not "
             f"learning the inputs, only the most recent label. Visible causes: " + "; ".join(causes) + "."
         ),
-        fix=("Fix the gradient findings first; then " if ctx.origin_layers() else "")
+        fix=("Fix the gradient findings first; then " if ctx.gradient_is_wrong else "")
         + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
         + ("normalise the inputs (X / 255 for pixels, or zero mean and unit variance per feature), " if unnormalised else "")
         + "shuffle the examples each epoch, and re-check.",

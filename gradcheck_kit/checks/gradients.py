@@ -4,106 +4,77 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from ..findings import Finding, format_number as fmt
-from .registry import CodeInfo, register
-
-if TYPE_CHECKING:
-    from ..numeric.comparison import TensorCheck
-    from .context import Context
+from ..numeric.comparison import TensorCheck
+from .codes import GRADIENT_MISMATCH, INCONCLUSIVE, NON_FINITE, NONDETERMINISTIC
+from .context import Context
+from .findings import Finding, format_number as fmt
+from .messages import counts, describe_tensor
+from .registry import register
 
 __all__ = [
     "check_forward_deterministic",
     "check_gradients_decidable",
     "check_gradients_match",
     "check_values_finite",
-    "describe_tensor",
 ]
 
-GRADIENT_MISMATCH = CodeInfo("gradient-mismatch", "error", "analytic gradient disagrees with central differences")
-NON_FINITE = CodeInfo("non-finite", "error", "the loss or the analytic gradient is NaN or infinite")
-INCONCLUSIVE = CodeInfo("gradient-inconclusive", "warning", "no checked entry of a tensor could be judged")
-NONDETERMINISTIC = CodeInfo("nondeterministic-forward", "error",
-                            "the loss differs between two evaluations at the same parameters")
+
+def _worst(tensors: list[TensorCheck]) -> TensorCheck:
+    return max(tensors, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
 
 
-def describe_tensor(t: TensorCheck) -> str:
-    """The numbers behind a tensor's verdict, in the one format every message uses."""
-    worst = t.worst
-    parts = []
-    if worst is not None:
-        j = worst.judgement
-        parts.append(f"max rel. error {fmt(j.rel_error)} at {worst.index}: analytic {fmt(j.analytic, 4)} vs numeric {fmt(j.numeric, 4)}")
-    if math.isfinite(t.norm_ratio):
-        parts.append(f"norm ratio {fmt(t.norm_ratio, 3)}, cosine {fmt(t.cosine, 3)}")
-    parts.append(f"eps {fmt(t.step)}, rtol {fmt(t.rtol)}, noise floor {fmt(t.noise)}, {t.working_dtype}")
-    if t.loss_noise > 0 and t.rtol > 1e-6:
-        parts.append(f"loss noise {fmt(t.loss_noise)}: the loss carries less than float64 precision")
-    return "; ".join(parts)
+def _why(ctx: Context, layer: str, first: bool) -> str:
+    culprit = ctx.attribution.culprit(layer)
+    if culprit is not None:
+        why = (f"Checked on its own, {layer}'s backward is right: the wrong delta comes from {culprit}, whose own "
+               f"backward fails (see backward-mismatch) and which has no parameters of its own to show it.")
+    elif not ctx.view.capabilities.chain:
+        why = "The inputs are checked independently, so this gradient is wrong by itself."
+    elif first:
+        why = ("This is the first wrong layer walking back from the loss: every layer between it and the loss "
+               "agrees, so the error enters in this layer's backward step.")
+    else:
+        why = "The layer nearer the loss agrees, so this is a separate error entering here."
+    inherited = ctx.attribution.inherited_from(layer)
+    if inherited:
+        why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
+    return why
 
 
-def counts(t: TensorCheck) -> str:
-    failed_entries = t.failed_entries
-    text = f"{failed_entries} of {t.checked} checked entries"
-    if t.probes:
-        failed_probes = sum(p.judgement.status == "fail" for p in t.probes)
-        text += f" and {failed_probes} of {len(t.probes)} random directions"
-    return text
+def _only_kit_loss_decay(ctx: Context, failing: list[TensorCheck]) -> bool:
+    """Every failure is the weight decay the kit's stand-in loss lacks (reported as weight-decay-mismatch)."""
+    decayed = set(ctx.weight_decay.params) if ctx.view.capabilities.kit_loss else set()
+    return bool(decayed) and all(t.param in decayed for t in failing) and all(
+        t.param in decayed for t in ctx.measurement.tensors if t.verdict == "fail")
 
 
 @register(GRADIENT_MISMATCH)
 def check_gradients_match(ctx: Context) -> Iterator[Finding]:
     """One ``gradient-mismatch`` per layer where an error *enters*, walking back from the loss."""
-    from .causes import uses_kit_loss, weight_decay_fit
-
-    decayed = set(weight_decay_fit(ctx)[1]) if uses_kit_loss(ctx) else set()
-    for layer in ctx.origin_layers():
+    origins = ctx.attribution.origins
+    for layer in origins:
         failing = [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]
-        if decayed and all(t.param in decayed for t in failing) and all(
-                t.param in decayed for t in ctx.measurement.tensors if t.verdict == "fail"):
-            continue  # only the weight decay the kit's stand-in loss lacks (reported as weight-decay-mismatch)
-        worst = max(failing, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
-        inherited = ctx.inherited_from(layer)
-        first = layer == ctx.origin_layers()[0]
-        culprit = ctx.isolated_culprit(layer)
-        if culprit is not None:
-            why = (f"Checked on its own, {layer}'s backward is right: the wrong delta comes from {culprit}, whose own "
-                   f"backward fails (see backward-mismatch) and which has no parameters of its own to show it.")
-        elif not ctx.view.is_chain:
-            why = "The inputs are checked independently, so this gradient is wrong by itself."
-        elif first:
-            why = ("This is the first wrong layer walking back from the loss: every layer between it and the loss "
-                   "agrees, so the error enters in this layer's backward step.")
-        else:
-            why = "The layer nearer the loss agrees, so this is a separate error entering here."
-        if inherited:
-            why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
+        if _only_kit_loss_decay(ctx, failing):
+            continue
+        worst = _worst(failing)
+        first = layer == origins[0]
+        culprit = ctx.attribution.culprit(layer)
         others = [t.param for t in failing if t is not worst]
         subject = worst.param + (f" (also {', '.join(others)})" if others else "")
         evidence: dict[str, object] = {
-            "param": worst.param,
-            "max_rel_error": worst.max_rel_error,
-            "failed": worst.failed,
-            "checked": worst.checked,
-            "norm_ratio": worst.norm_ratio,
-            "cosine": worst.cosine,
-            "eps": worst.step,
-            "rtol": worst.rtol,
-            "noise_floor": worst.noise,
-            "dtype": worst.working_dtype,
-            "first_wrong": first,
-            "inherited_by": ",".join(inherited),
+            "param": worst.param, "max_rel_error": worst.max_rel_error, "failed": worst.failed,
+            "checked": worst.checked, "norm_ratio": worst.norm_ratio, "cosine": worst.cosine, "eps": worst.step,
+            "rtol": worst.rtol, "noise_floor": worst.noise, "dtype": worst.working_dtype, "first_wrong": first,
+            "inherited_by": ",".join(ctx.attribution.inherited_from(layer)),
         }
         if worst.worst is not None:
             evidence.update(worst_index=str(worst.worst.index), analytic=worst.worst.judgement.analytic,
                             numeric=worst.worst.judgement.numeric)
-        yield Finding(
-            code=GRADIENT_MISMATCH.code,
-            severity="error",
+        yield GRADIENT_MISMATCH.finding(
             layer=layer,
             message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
-            f"({describe_tensor(worst)}). {why}",
+            f"({describe_tensor(worst)}). {_why(ctx, layer, first)}",
             fix=(f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
                  f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
                  f"derivative in the delta it passes on; compare term by term with the numeric values above."),
@@ -116,9 +87,7 @@ def check_values_finite(ctx: Context) -> Iterator[Finding]:
     """The baseline loss and the analytic gradient must be finite for any check to mean anything."""
     m = ctx.measurement
     if not math.isfinite(m.base_loss):
-        yield Finding(
-            code=NON_FINITE.code,
-            severity="error",
+        yield NON_FINITE.finding(
             layer=None,
             message=f"the loss at the given parameters is {m.base_loss} on this batch of {ctx.batch.size}, so no "
             f"gradient can be checked.",
@@ -129,9 +98,7 @@ def check_values_finite(ctx: Context) -> Iterator[Finding]:
         return
     for t in m.tensors:
         if t.analytic_nonfinite:
-            yield Finding(
-                code=NON_FINITE.code,
-                severity="error",
+            yield NON_FINITE.finding(
                 layer=t.layer,
                 message=f"{t.param}: the analytic gradient has {t.analytic_nonfinite} non-finite "
                 f"entr{'y' if t.analytic_nonfinite == 1 else 'ies'} of {t.size} while the loss is finite "
@@ -141,21 +108,18 @@ def check_values_finite(ctx: Context) -> Iterator[Finding]:
             )
 
 
-@register(INCONCLUSIVE)
+@register(INCONCLUSIVE, reads=(NONDETERMINISTIC,))
 def check_gradients_decidable(ctx: Context) -> Iterator[Finding]:
     """A tensor with no decisive entry is neither passed nor failed: say so and why."""
-    if not ctx.measurement.deterministic:
+    if ctx.found(NONDETERMINISTIC.code):
         return  # nondeterministic-forward explains every undecidable entry
     for t in ctx.measurement.tensors:
         if t.verdict != "inconclusive":
             continue
-        reasons = t.reasons
-        yield Finding(
-            code=INCONCLUSIVE.code,
-            severity="warning",
+        yield INCONCLUSIVE.finding(
             layer=t.layer,
-            message=f"{t.param}: none of {t.checked} checked entries could be judged ({'; '.join(reasons) or 'no reason'}"
-            f"; eps {fmt(t.step)}, {t.working_dtype}).",
+            message=f"{t.param}: none of {t.checked} checked entries could be judged "
+            f"({'; '.join(t.reasons) or 'no reason'}; eps {fmt(t.step)}, {t.working_dtype}).",
             fix="Check more entries (exhaustive=True), or move the parameters off non-differentiable points "
             "(e.g. a small random perturbation of the weights).",
             evidence={"param": t.param, "checked": t.checked, "inconclusive": t.inconclusive},
@@ -169,9 +133,7 @@ def check_forward_deterministic(ctx: Context) -> Iterator[Finding]:
     if m.deterministic or not math.isfinite(m.base_loss):
         return
     undecided = sum(t.inconclusive for t in m.tensors)
-    yield Finding(
-        code=NONDETERMINISTIC.code,
-        severity="error",
+    yield NONDETERMINISTIC.finding(
         layer=None,
         message=f"two evaluations of the loss at the same parameters differ by {fmt(m.repeat_spread)} (loss "
         f"{fmt(m.base_loss, 4)}): the forward pass is random. Finite differences see that noise, so {undecided} "

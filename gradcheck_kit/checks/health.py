@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from ..findings import Finding, format_number as fmt
-from .dynamics import describe_inputs
-from .registry import CodeInfo, register
-
-if TYPE_CHECKING:
-    from .context import Context
+from .codes import DEAD, INITIAL_LOSS, SATURATED, UNNORMALIZED
+from .context import Context
+from .findings import Finding, format_number as fmt
+from .registry import register
 
 __all__ = ["check_hidden_units_alive", "check_hidden_units_unsaturated", "check_initial_loss", "check_inputs_normalised"]
-
-DEAD = CodeInfo("dead-units", "warning", "ReLU units that output zero for every example of the batch")
-SATURATED = CodeInfo("saturated-units", "warning", "sigmoid/tanh units stuck in their flat tails")
-UNNORMALIZED = CodeInfo("unnormalized-input", "warning", "inputs on a large scale (e.g. raw 0–255 pixels)")
-INITIAL_LOSS = CodeInfo("initial-loss-off", "warning", "the loss is far above log K, what an untrained classifier gives")
 
 #: Share of a layer's units dead on the whole batch before it is worth a warning.
 DEAD_SHARE = 0.5
@@ -34,8 +26,8 @@ def check_hidden_units_alive(ctx: Context) -> Iterator[Finding]:
     for a in ctx.activations:
         units = a.values.shape[1]
         if a.kind == "relu" and a.dead_units >= DEAD_SHARE * units:
-            yield Finding(
-                code=DEAD.code, severity="warning", layer=None,
+            yield DEAD.finding(
+                layer=None,
                 message=f"{a.name}: {a.dead_units} of {units} ReLU units output 0 for all {ctx.batch.size} examples; they "
                 f"pass no gradient back, so their weights never change again.",
                 fix="Use a smaller learning rate, He initialisation (std sqrt(2 / fan_in)), a small positive bias "
@@ -51,8 +43,8 @@ def check_hidden_units_unsaturated(ctx: Context) -> Iterator[Finding]:
         share = a.saturated_fraction
         if a.kind in ("sigmoid", "tanh") and share >= SATURATED_SHARE:
             tail = "below 0.01 or above 0.99" if a.kind == "sigmoid" else "beyond ±0.99"
-            yield Finding(
-                code=SATURATED.code, severity="warning", layer=None,
+            yield SATURATED.finding(
+                layer=None,
                 message=f"{a.name}: {fmt(100 * share, 3)}% of the {a.kind} activations are {tail}, where the derivative "
                 f"is under 1% of its peak; gradients through this layer all but vanish.",
                 fix="Normalise the inputs and scale the initial weights by 1/sqrt(fan_in) (Xavier), so pre-activations "
@@ -64,16 +56,15 @@ def check_hidden_units_unsaturated(ctx: Context) -> Iterator[Finding]:
 @register(UNNORMALIZED)
 def check_inputs_normalised(ctx: Context) -> Iterator[Finding]:
     """Inputs on a scale of tens or hundreds make the first layer's curvature, and its stable lr, extreme."""
-    unnormalised, text = describe_inputs(ctx.batch.X)
-    if unnormalised:
-        X = ctx.batch.X
-        yield Finding(
-            code=UNNORMALIZED.code, severity="warning", layer=None,
-            message=f"{text}. The first layer's gradient scales with the inputs and its curvature with their square, so "
+    scale = ctx.inputs
+    if scale.unnormalised:
+        yield UNNORMALIZED.finding(
+            layer=None,
+            message=f"{scale.description}. The first layer's gradient scales with the inputs and its curvature with their square, so "
             f"a learning rate that suits the other layers overshoots there.",
             fix="Scale inputs to about unit range: X / 255 for pixels, or (X - mean) / std per feature (fit on the "
             "training set).",
-            evidence={"min": float(X.min()), "max": float(X.max()), "std": float(X.std())},
+            evidence={"min": scale.low, "max": scale.high, "std": scale.std},
         )
 
 
@@ -86,8 +77,8 @@ def check_initial_loss(ctx: Context) -> Iterator[Finding]:
     ce = out.mean_cross_entropy(out.raw)
     chance = math.log(out.n_classes)
     if math.isfinite(ce) and ce > 3 * chance and ce > chance + 2:
-        yield Finding(
-            code=INITIAL_LOSS.code, severity="warning", layer=None,
+        yield INITIAL_LOSS.finding(
+            layer=None,
             message=f"the mean cross-entropy is {fmt(ce, 4)}, against log K = {fmt(chance, 4)} for an untrained classifier "
             f"that predicts all {out.n_classes} classes equally: the network is confidently wrong. If it is freshly "
             f"initialised, the initial weights are too large.",

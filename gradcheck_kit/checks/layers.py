@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import cast
 
 import numpy as np
 
-from ..findings import Finding, format_number as fmt
-from ..losses import is_probabilities
-from ..probes import fit_scale
-from .causes import DOUBLED_SOFTMAX, EXPLAINED
-from .gradients import counts, describe_tensor
-from .registry import CodeInfo, register
-
-if TYPE_CHECKING:
-    from ..numeric.comparison import TensorCheck
-    from .context import Context
+from ..model.layers import LayeredView
+from ..numeric.comparison import TensorCheck
+from ..numeric.fitting import EXPLAINED, fit_scale
+from ..numeric.losses import is_probabilities
+from .codes import BACKWARD_MISMATCH, DOUBLED_SOFTMAX
+from .context import Context
+from .findings import Finding, format_number as fmt
+from .messages import counts, describe_tensor
+from .registry import register
 
 __all__ = ["check_layer_backwards", "check_loss_layer_delta"]
-
-BACKWARD_MISMATCH = CodeInfo("backward-mismatch", "error",
-                             "a layer's own backward disagrees with finite differences, checked in isolation")
 
 
 def _layers_back(ctx: Context) -> list[tuple[str, list[TensorCheck]]]:
@@ -32,7 +28,7 @@ def _layers_back(ctx: Context) -> list[tuple[str, list[TensorCheck]]]:
     return list(reversed(order.items()))
 
 
-@register(BACKWARD_MISMATCH)
+@register(BACKWARD_MISMATCH, requires=("layered",))
 def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
     """One finding per layer whose backward is wrong on its own; the first, walking back, is marked."""
     first = True
@@ -44,9 +40,7 @@ def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
         what = ", ".join("dx" if t.param.endswith(".x") else "d" + t.param.rsplit(".", 1)[1] for t in failing)
         where = ("This is the first layer walking back from the loss whose own backward is wrong"
                  if first else "This layer's own backward is also wrong")
-        yield Finding(
-            code=BACKWARD_MISMATCH.code,
-            severity="error",
+        yield BACKWARD_MISMATCH.finding(
             layer=layer,
             message=f"{layer}: backward(dout) returns wrong {what} for a random upstream gradient dout ({worst.param} "
             f"disagrees at {counts(worst)}; {describe_tensor(worst)}). {where}; the layer was checked on its own, so "
@@ -58,35 +52,33 @@ def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
         first = False
 
 
-@register(DOUBLED_SOFTMAX)
+@register(DOUBLED_SOFTMAX, requires=("layered",))
 def check_loss_layer_delta(ctx: Context) -> Iterator[Finding]:
     """A loss layer fed with probabilities whose backward returns (o − t): the softmax derivative is then
     applied again by the softmax layer before it."""
+    view = cast(LayeredView, ctx.view)  # registered with requires=("layered",)
     tensors = [t for t in ctx.measurement.isolated if t.param.endswith(".x")]
     if not tensors or ctx.batch.y.ndim > 2:
         return
     loss_check = tensors[-1]
-    view = ctx.view
-    loss_layer = getattr(view, "loss_layer", None)
-    if loss_layer is None or loss_check.layer != loss_layer.id or loss_check.verdict != "fail":
+    if loss_check.layer != view.loss_layer.id or loss_check.verdict != "fail":
         return
     probs = view.activations(ctx.batch.X)[-1]
     if not is_probabilities(np.asarray(probs, dtype=np.float64)):
         return
     B = ctx.batch.size
     t = ctx.batch.one_hot(probs.shape[1])
-    view._call(f"{loss_layer.id}.forward", loss_layer.forward, probs, ctx.batch.y)
-    dx = np.asarray(view._call(f"{loss_layer.id}.backward", loss_layer.backward))
+    view.loss_forward(probs, ctx.batch.y)
+    dx = np.asarray(view.loss_backward())
     scale, residual = fit_scale(dx.reshape(-1), (probs - t).reshape(-1))
     if residual < EXPLAINED and (abs(scale * B - 1) < 0.01 or abs(scale - 1) < 0.01):
-        yield Finding(
-            code=DOUBLED_SOFTMAX.code,
-            severity="error",
-            layer=loss_layer.id,
-            message=f"{loss_layer.id}: its forward takes probabilities o from the softmax before it, but its backward "
-            f"returns {fmt(scale * B, 3)}·(o − t)/B (relative residual {fmt(residual)}), the gradient with respect to the "
-            f"softmax's *input*. The softmax layer's backward then applies the softmax derivative a second time. "
-            f"With respect to its own input o, the cross-entropy gradient is −t/o (divided by B for a mean).",
+        yield DOUBLED_SOFTMAX.finding(
+            layer=view.loss_layer.id,
+            message=f"{view.loss_layer.id}: its forward takes probabilities o from the softmax before it, but its "
+            f"backward returns {fmt(scale * B, 3)}·(o − t)/B (relative residual {fmt(residual)}), the gradient with "
+            f"respect to the softmax's *input*. The softmax layer's backward then applies the softmax derivative a "
+            f"second time. With respect to its own input o, the cross-entropy gradient is −t/o (divided by B for a "
+            f"mean).",
             fix="Either return -t / (B * o) from the loss layer's backward, or merge softmax and cross-entropy into one "
             "layer whose backward returns (o - t) / B and drop the separate softmax backward.",
             evidence={"scale": scale, "residual": residual, "batch_size": B},

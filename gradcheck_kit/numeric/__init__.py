@@ -1,0 +1,11 @@
+"""Numeric stage: finite differences and their verdicts, on arrays and callables only.
+
+Holds the central-difference estimates and the judge (`differences`), the per-tensor comparison
+(`comparison`), the tolerance rule (`tolerance`), the loss's measured noise (`noise`), step sizes
+(`steps`), entry sampling (`sampling`), whole-parameter moves (`moves`), least-squares fits of one
+vector against another (`fitting`), softmax and cross-entropy (`losses`), curvature from gradient
+differences (`curvature`) and exhaustive checks spread over worker processes (`parallel`).
+
+May import numpy, scipy and the kit's `errors`; never a model view, a check or the report: it knows
+nothing of models, only of arrays and of functions that return a loss.
+"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from .sampling import choose_entries
 from .steps import step_size
 from .tolerance import Tolerance
 
-__all__ = ["EntryCheck", "EntryTable", "ProbeCheck", "TensorCheck", "compare_tensor"]
+__all__ = ["EntryCheck", "EntryRunner", "EntryTable", "ProbeCheck", "TensorCheck", "TensorComparison", "compare_tensor"]
 
 
 _STATUS = ("pass", "fail", "inconclusive")
@@ -76,6 +77,20 @@ class EntryTable:
         if j.reason:
             self.reasons[position] = j.reason
 
+    def head(self, n: int) -> EntryTable:
+        """The first ``n`` positions (a view when ``n`` is the whole table)."""
+        if n >= self.flat.size:
+            return self
+        return EntryTable(self.flat[:n], self.analytic[:n], self.numeric[:n], self.rel_error[:n], self.bound[:n],
+                          self.status[:n], {k: v for k, v in self.reasons.items() if k < n})
+
+    def insert(self, start: int, chunk: EntryTable) -> None:
+        """Copy ``chunk`` into positions ``start ...``."""
+        stop = start + chunk.flat.size
+        for name in ("flat", "analytic", "numeric", "rel_error", "bound", "status"):
+            getattr(self, name)[start:stop] = getattr(chunk, name)
+        self.reasons.update({start + k: v for k, v in chunk.reasons.items()})
+
     @classmethod
     def concat(cls, tables: list[EntryTable]) -> EntryTable:
         reasons: dict[int, str] = {}
@@ -122,6 +137,9 @@ class TensorCheck:
     localised: bool = False
     analytic_nonfinite: int = 0
     loss_noise: float = 0.0
+    #: Entries the check set out to judge; fewer were judged when ``complete`` is False (interrupted).
+    planned: int = 0
+    complete: bool = True
 
     @property
     def size(self) -> int:
@@ -174,10 +192,6 @@ class TensorCheck:
         return np.unravel_index(flat, self.shape), self.table.analytic[mask], self.table.numeric[mask]
 
     @property
-    def decisive(self) -> list[EntryCheck]:
-        return [EntryCheck(self.index_of(i), self.table.judgement(i)) for i in np.flatnonzero(self.decisive_mask)]
-
-    @property
     def worst(self) -> EntryCheck | None:
         """The decisive entry with the largest relative error."""
         mask = self.decisive_mask
@@ -224,102 +238,127 @@ def _unit(weights: np.ndarray) -> np.ndarray:
     return weights / norm if norm > 0 else weights
 
 
-def compare_tensor(
-    param: str,
-    layer: str,
-    work: np.ndarray,
-    analytic: np.ndarray,
-    loss: Callable[[], float],
-    base_loss: float,
-    *,
-    source_dtype: np.dtype,
-    tolerance: Tolerance,
-    rng: np.random.Generator,
-    max_entries: int,
-    probes: int,
-    exhaustive: bool,
-    eps: float | None = None,
-    on_eval: Callable[[int], None] | None = None,
-    loss_noise: float = 0.0,
-    random: bool = False,
-    entry_runner: Callable[[np.ndarray, Callable[[int], Judgement]], EntryTable] | None = None,
-) -> TensorCheck:
-    """Check one tensor; ``work`` is moved in place and restored bitwise.
+#: ``runner(indices, check, put)`` judges ``check(i)`` for every flat index and hands each result to
+#: ``put(position, index, judgement)`` (or whole chunks to ``put_table(start, table)``), in order.
+EntryRunner = Callable[[np.ndarray, Callable[[int], Judgement], Callable[[int, "EntryTable"], None]], None]
+
+
+class TensorComparison:
+    """The comparison of one tensor, kept on the object as it runs.
+
+    `run` checks random directions, then sampled (or all) entries, then bisects a failing direction
+    with no failing entry down to the wrong entry. `result` can be called at any time: after an
+    interruption it returns what was judged so far, marked incomplete. ``work`` is moved in place and
+    restored bitwise.
 
     ``loss_noise`` is the loss's measured noise σ (`noise.estimate_noise`); ``random`` says the loss
-    changed between two evaluations at the same point. ``entry_runner(indices, check)`` may run an
-    exhaustive check's entries elsewhere (worker processes) and return their table.
+    changed between two evaluations at the same point.
     """
-    dtype = work.dtype
-    precision = loss_noise / max(abs(base_loss), 1.0)
-    step = step_size(work, eps=eps, precision=precision)
-    rtol = tolerance.rtol_for(dtype, precision)
-    perturber = Perturber(work, loss, on_eval)
-    flat_analytic = analytic.reshape(-1)
 
-    def estimate_entry(i: int, h: float) -> Estimate:
-        plus, minus, taken = perturber.entry(i, h)
-        return Estimate.from_losses(base_loss, plus, minus, taken)
+    def __init__(self, param: str, layer: str, work: np.ndarray, analytic: np.ndarray,
+                 loss: Callable[[], float], base_loss: float, *, source_dtype: np.dtype, tolerance: Tolerance,
+                 rng: np.random.Generator, max_entries: int, probes: int, exhaustive: bool,
+                 eps: float | None = None, on_eval: Callable[[int], None] | None = None,
+                 loss_noise: float = 0.0, random: bool = False) -> None:
+        self.param, self.layer, self.work, self.base_loss = param, layer, work, base_loss
+        self.source_dtype, self.tolerance, self.rng = np.dtype(source_dtype), tolerance, rng
+        self.max_entries, self.n_probes, self.exhaustive = max_entries, probes if work.size > 1 else 0, exhaustive
+        self.loss_noise, self.random = loss_noise, random
+        self.flat_analytic = analytic.reshape(-1)
+        self.nonfinite = int(np.count_nonzero(~np.isfinite(analytic)))
+        self.projectable = np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0)
+        precision = loss_noise / max(abs(base_loss), 1.0)
+        self.step = step_size(work, eps=eps, precision=precision)
+        self.rtol = tolerance.rtol_for(work.dtype, precision)
+        self.perturber = Perturber(work, loss, on_eval)
+        self.probe_results: list[ProbeCheck] = []
+        self.table = EntryTable.allocate(0)
+        self.filled = 0
+        self.localised = False
+        self.finished = False
+        self.planned = work.size if exhaustive else min(work.size, max_entries)
 
-    def check_entry(i: int) -> Judgement:
-        est = estimate_entry(i, step)
-        return judge(float(flat_analytic[i]), est, tolerance=tolerance, rtol=rtol, dtype=dtype,
-                     refine=lambda: estimate_entry(i, 2 * step), loss_noise=loss_noise, random=random)
+    # -- judging one entry or one direction ------------------------------------------------------
+    def _estimate(self, plus: float, minus: float, taken: float) -> Estimate:
+        return Estimate.from_losses(self.base_loss, plus, minus, taken)
 
-    def check_direction(unit: np.ndarray) -> Judgement:
-        def estimate(h: float) -> Estimate:
-            plus, minus, taken = perturber.direction(unit, h)
-            return Estimate.from_losses(base_loss, plus, minus, taken)
+    def _judge(self, analytic: float, estimate: Callable[[float], Estimate]) -> Judgement:
+        return judge(analytic, estimate(self.step), tolerance=self.tolerance, rtol=self.rtol, dtype=self.work.dtype,
+                     refine=lambda: estimate(2 * self.step), loss_noise=self.loss_noise, random=self.random)
 
-        projected = float(np.vdot(np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0), unit))
-        return judge(projected, estimate(step), tolerance=tolerance, rtol=rtol, dtype=dtype,
-                     refine=lambda: estimate(2 * step), loss_noise=loss_noise, random=random)
+    def check_entry(self, i: int) -> Judgement:
+        return self._judge(float(self.flat_analytic[i]), lambda h: self._estimate(*self.perturber.entry(i, h)))
 
-    nonfinite = int(np.count_nonzero(~np.isfinite(analytic)))
-    probe_results: list[ProbeCheck] = []
-    failing_signs: list[np.ndarray] = []
-    n_probes = probes if work.size > 1 else 0
-    for _ in range(n_probes):
-        # Gaussian, not ±1: with a few entries ±1 can come out all-equal, orthogonal to e.g. a softmax bias
-        signs = rng.standard_normal(work.shape)
-        judgement = check_direction(_unit(signs))
-        probe_results.append(ProbeCheck(judgement))
-        if judgement.status == "fail":
-            failing_signs.append(signs)
+    def check_direction(self, unit: np.ndarray) -> Judgement:
+        projected = float(np.vdot(self.projectable, unit))
+        return self._judge(projected, lambda h: self._estimate(*self.perturber.direction(unit, h)))
 
-    indices = np.arange(work.size) if exhaustive else choose_entries(flat_analytic, max_entries, rng)
-    if entry_runner is not None and exhaustive:
-        table = entry_runner(indices, check_entry)
-    else:
-        table = EntryTable.allocate(indices.size)
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, entry_runner: EntryRunner | None = None) -> TensorCheck:
+        failing = self._directions()
+        self._entries(entry_runner)
+        if failing is not None and not np.any(self.table.status[: self.filled] == _CODE["fail"]) and not self.exhaustive:
+            self._localise(failing)
+        self.finished = True
+        return self.result()
+
+    def _directions(self) -> np.ndarray | None:
+        """Random Gaussian directions (not ±1: with a few entries ±1 can come out all-equal, orthogonal
+        to e.g. a softmax bias); returns the first failing one."""
+        failing = None
+        for _ in range(self.n_probes):
+            signs = self.rng.standard_normal(self.work.shape)
+            judgement = self.check_direction(_unit(signs))
+            self.probe_results.append(ProbeCheck(judgement))
+            if judgement.status == "fail" and failing is None:
+                failing = signs
+        return failing
+
+    def _entries(self, entry_runner: EntryRunner | None) -> None:
+        indices = (np.arange(self.work.size) if self.exhaustive
+                   else choose_entries(self.flat_analytic, self.max_entries, self.rng))
+        self.table = EntryTable.allocate(indices.size)
+        if entry_runner is not None and self.exhaustive:
+            entry_runner(indices, self.check_entry, self._put_table)
+            return
         for position, i in enumerate(indices):
-            table.put(position, int(i), check_entry(int(i)))
+            self.table.put(position, int(i), self.check_entry(int(i)))
+            self.filled = position + 1
 
-    localised = False
-    if failing_signs and not np.any(table.status == _CODE["fail"]) and not exhaustive:
-        found = _bisect(failing_signs[0], check_direction, work.shape)
+    def _put_table(self, start: int, chunk: EntryTable) -> None:
+        self.table.insert(start, chunk)
+        self.filled = start + chunk.flat.size
+
+    def _localise(self, signs: np.ndarray) -> None:
+        found = _bisect(signs, self.check_direction, self.work.shape)
         if found is not None:
             extra = EntryTable.allocate(1)
-            extra.put(0, found, check_entry(found))
-            table = EntryTable.concat([table, extra])
-            localised = True
+            extra.put(0, found, self.check_entry(found))
+            self.table = EntryTable.concat([self.table.head(self.filled), extra])
+            self.filled += 1
+            self.localised = True
 
-    return TensorCheck(
-        param=param,
-        layer=layer,
-        shape=tuple(work.shape),
-        dtype=np.dtype(source_dtype).name,
-        working_dtype=dtype.name,
-        step=step,
-        rtol=rtol,
-        noise=max(tolerance.atol or 0.0, tolerance.noise(dtype, abs(base_loss), step, loss_noise)),
-        loss_noise=loss_noise,
-        table=table,
-        probes=tuple(probe_results),
-        exhaustive=exhaustive,
-        localised=localised,
-        analytic_nonfinite=nonfinite,
-    )
+    def result(self) -> TensorCheck:
+        """What was judged so far (everything, once `run` has returned)."""
+        return TensorCheck(
+            param=self.param, layer=self.layer, shape=tuple(self.work.shape), dtype=self.source_dtype.name,
+            working_dtype=self.work.dtype.name, step=self.step, rtol=self.rtol,
+            noise=max(self.tolerance.atol or 0.0,
+                      self.tolerance.noise(self.work.dtype, abs(self.base_loss), self.step, self.loss_noise)),
+            loss_noise=self.loss_noise, table=self.table.head(self.filled), probes=tuple(self.probe_results),
+            exhaustive=self.exhaustive, localised=self.localised, analytic_nonfinite=self.nonfinite,
+            planned=max(self.planned, self.filled), complete=self.finished,
+        )
+
+    @property
+    def judged_anything(self) -> bool:
+        return bool(self.filled or self.probe_results)
+
+
+def compare_tensor(param: str, layer: str, work: np.ndarray, analytic: np.ndarray, loss: Callable[[], float],
+                   base_loss: float, *, entry_runner: EntryRunner | None = None, **options: Any) -> TensorCheck:
+    """Check one tensor in one call (see `TensorComparison` for the options)."""
+    return TensorComparison(param, layer, work, analytic, loss, base_loss, **options).run(entry_runner)
 
 
 def _bisect(

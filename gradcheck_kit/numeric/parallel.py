@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .comparison import EntryTable
+from .comparison import EntryRunner, EntryTable
 from .differences import Judgement
 
 __all__ = ["blas_threads", "entry_runner", "pin_blas_threads"]
@@ -76,12 +76,11 @@ def _run(chunk: np.ndarray) -> EntryTable:
     return table
 
 
-def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None
-                 ) -> Callable[[np.ndarray, Callable[[int], Judgement]], EntryTable]:
+def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None) -> EntryRunner:
     """A runner for `compare_tensor` that spreads an exhaustive check's entries over ``n_jobs`` forked
     workers (serial when fork is unavailable)."""
 
-    def run(indices: np.ndarray, check: Callable[[int], Judgement]) -> EntryTable:
+    def run(indices: np.ndarray, check: Callable[[int], Judgement], put: Callable[[int, EntryTable], None]) -> None:
         global _CHECK
         # small chunks: the parent's progress bar advances (and Ctrl-C is seen) at least every second or so
         size = max(16, min(256, indices.size // (n_jobs * 64)))
@@ -89,20 +88,24 @@ def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None
         if n_jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or len(chunks) < 2:
             _CHECK = check
             try:
-                return EntryTable.concat([_run(chunk) for chunk in chunks])  # the check reports its own evaluations
+                start = 0
+                for chunk in chunks:
+                    put(start, _run(chunk))  # the check reports its own evaluations
+                    start += chunk.size
+                return
             finally:
                 _CHECK = None
         _CHECK = check
         context = multiprocessing.get_context("fork")
         pool = context.Pool(processes=n_jobs, initializer=_init)
         try:
-            tables = []
+            start = 0
             for table in pool.imap(_run, chunks):
-                tables.append(table)
+                put(start, table)
+                start += table.flat.size
                 if on_eval is not None:
                     on_eval(2 * table.flat.size)
             pool.close()
-            return EntryTable.concat(tables)
         except BaseException:
             pool.terminate()
             raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -11,10 +10,11 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .findings import format_number as fmt
+from ..checks.findings import format_number as fmt
+from .rows import MARKS, display_row
 
 if TYPE_CHECKING:
-    from .report import Report
+    from .data import Report
 
 __all__ = ["plain_text", "render_report"]
 
@@ -30,7 +30,7 @@ def _tensor_table(report: Report, width: int) -> Table:
     table = Table(
         title=f"Gradient check — {report.model} ({report.style})",
         caption=(f"φ = ⟨g, output⟩ = {fmt(report.base_loss, 4)} for a random upstream gradient g"
-                 if "Function" in report.style else
+                 if report.kind == "function" else
                  f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input")
         + ". checked = entries/size (plus random directions per tensor); ratio = ‖analytic‖/‖numeric‖; "
         "◀ = an error enters in this layer; ↓ = wrong only by inheriting it.",
@@ -47,22 +47,19 @@ def _tensor_table(report: Report, width: int) -> Table:
     by_param = {t.param: t for t in report.tensors}
     for summary in report.layers:
         params = [by_param[p] for p in summary.params if p in by_param]
-        marker = {"origin": (" ◀", "bold red"), "inherited": (" ↓", "dim")}.get(summary.role)
+        mark = MARKS.get(summary.role)
         for i, t in enumerate(params):
-            worst = t.worst
-            analytic = fmt(worst.judgement.analytic, 3) if worst else "—"
-            numeric = fmt(worst.judgement.numeric, 3) if worst else "—"
+            cells = display_row(t)
             name = Text(summary.layer if (wide and i == 0) else ("" if wide else t.param))
-            if marker and i == 0:
-                name.append(*marker)
+            if mark and i == 0:
+                name.append(mark, style="bold red" if summary.role == "origin" else "dim")
             row: list[RenderableType] = [name]
             if wide:
-                row += [t.param, "×".join(map(str, t.shape))]
-            row += [f"{t.checked}/{t.size}", fmt(t.max_rel_error) if math.isfinite(t.max_rel_error) else "—"]
+                row += [cells.param, cells.shape]
+            row += [cells.checked, cells.rel_error]
             if wide:
-                row.append(str(worst.index) if worst else "—")
-            row += [analytic, numeric, fmt(t.norm_ratio, 3) if math.isfinite(t.norm_ratio) else "—",
-                    Text(t.verdict, style=_VERDICT_STYLE[t.verdict])]
+                row.append(cells.worst_at)
+            row += [cells.analytic, cells.numeric, cells.ratio, Text(cells.verdict, style=_VERDICT_STYLE[t.verdict])]
             table.add_row(*row, end_section=i == len(params) - 1)
     return table
 
@@ -77,16 +74,9 @@ def _isolated_table(report: Report) -> Table:
                          min_width=7 if name == "verdict" else None)
     previous = None
     for t in reversed(report.isolated):
-        worst = t.worst
-        table.add_row(
-            t.layer if t.layer != previous else "",
-            "d" + t.param.rsplit(".", 1)[1],
-            f"{t.checked}/{t.size}",
-            fmt(t.max_rel_error) if math.isfinite(t.max_rel_error) else "—",
-            fmt(worst.judgement.analytic, 3) if worst else "—",
-            fmt(worst.judgement.numeric, 3) if worst else "—",
-            Text(t.verdict, style=_VERDICT_STYLE[t.verdict]),
-        )
+        cells = display_row(t)
+        table.add_row(t.layer if t.layer != previous else "", "d" + t.param.rsplit(".", 1)[1], cells.checked,
+                      cells.rel_error, cells.analytic, cells.numeric, Text(cells.verdict, style=_VERDICT_STYLE[t.verdict]))
         previous = t.layer
     return table
 

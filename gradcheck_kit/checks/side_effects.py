@@ -1,30 +1,23 @@
-"""Findings about side effects of the model's calls (see `gradcheck_kit.behaviour`)."""
+"""Findings about side effects of the model's calls (see `gradcheck_kit.model.side_effects`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from ..findings import Finding, format_number as fmt
-from .registry import CodeInfo, register
-
-if TYPE_CHECKING:
-    from .context import Context
+from .codes import MUTATES_INPUT, MUTATES_PARAMS, STATEFUL_BACKWARD
+from .context import Context
+from .findings import Finding, format_number as fmt
+from .registry import register
 
 __all__ = ["check_backward_recomputes", "check_input_untouched", "check_parameters_untouched"]
-
-MUTATES_INPUT = CodeInfo("mutates-input", "error", "the model writes into the X or y it is given")
-MUTATES_PARAMS = CodeInfo("mutates-parameters", "error", "computing the loss or the forward pass changes the weights")
-STATEFUL_BACKWARD = CodeInfo("stateful-backward", "error",
-                             "backward(X, y) uses state from the previous forward call instead of the X it is given")
 
 
 @register(MUTATES_INPUT)
 def check_input_untouched(ctx: Context) -> Iterator[Finding]:
-    b = ctx.measurement.behaviour
+    b = ctx.measurement.side_effects
     if b.mutates_input:
-        yield Finding(
-            code=MUTATES_INPUT.code, severity="error", layer=None,
+        yield MUTATES_INPUT.finding(
+            layer=None,
             message=f"a {b.mutated_input_call} call wrote into its input arrays (largest change {fmt(b.mutated_input_change)}). "
             f"Every later call on the same array then sees different data — e.g. X /= 255 applied again each epoch. "
             f"The kit passed fresh copies for the rest of the check.",
@@ -35,11 +28,11 @@ def check_input_untouched(ctx: Context) -> Iterator[Finding]:
 
 @register(MUTATES_PARAMS)
 def check_parameters_untouched(ctx: Context) -> Iterator[Finding]:
-    b = ctx.measurement.behaviour
+    b = ctx.measurement.side_effects
     if b.mutates_params:
         names = ", ".join(b.mutated_params)
-        yield Finding(
-            code=MUTATES_PARAMS.code, severity="error", layer=None,
+        yield MUTATES_PARAMS.finding(
+            layer=None,
             message=f"a {b.mutated_params_call} call changed {names} (largest change {fmt(b.mutated_params_change)}). "
             f"Evaluating the loss must not move the weights (a training step hidden in forward or loss); finite "
             f"differences and your own evaluation code would otherwise see a moving target. The kit put the weights "
@@ -51,10 +44,10 @@ def check_parameters_untouched(ctx: Context) -> Iterator[Finding]:
 
 @register(STATEFUL_BACKWARD)
 def check_backward_recomputes(ctx: Context) -> Iterator[Finding]:
-    b = ctx.measurement.behaviour
+    b = ctx.measurement.side_effects
     if b.stale_backward:
-        yield Finding(
-            code=STATEFUL_BACKWARD.code, severity="error", layer=None,
+        yield STATEFUL_BACKWARD.finding(
+            layer=None,
             message=f"backward(X, y) returned a different gradient for the same X and weights after a forward call on "
             f"another batch (relative change {fmt(b.stale_backward_change)}): it reuses activations cached by the last "
             f"forward instead of the X it is given. The kit computed the loss on X right before each backward, so the "

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from .discovery import container_slots
-from .slots import AttrSlot, Slot
+from .slots import AttrSlot, ItemSlot, Slot
 
-__all__ = ["ModelGuard", "private_copy"]
+__all__ = ["ModelGuard", "guard_model", "private_copy"]
 
 
 def private_copy(model: Any) -> tuple[Any, str | None]:
@@ -80,3 +80,18 @@ class ModelGuard:
         np.random.set_state(self._rng_state)
         for hook in self._hooks:
             hook()
+
+
+def guard_model(model: Any) -> ModelGuard:
+    """A guard over everything of ``model`` the kit could touch: its arrays, the parameter dict of a
+    `wrap` model, and for torch objects the module's state and torch's random state."""
+    from .functional import FunctionalModel
+    from .torch import is_torch_function, is_torch_module, torch_guard
+
+    extra: list[Slot] = []
+    hooks: list[Callable[[], None]] = []
+    if isinstance(model, FunctionalModel) and hasattr(model.params, "__setitem__"):
+        extra = [ItemSlot(name=k, mapping=model.params, key=k) for k in model.params]  # type: ignore[arg-type]
+    if is_torch_module(model) or is_torch_function(model):
+        hooks.append(torch_guard(model))
+    return ModelGuard(model, extra=extra, hooks=hooks)

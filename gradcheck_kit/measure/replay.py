@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .adapters.view import ModelView
-from .batch import Batch
+from ..model.batch import Batch
+from ..model.view import ModelView
 
 __all__ = ["OnlineReplay", "flat_gradient", "full_batch_losses", "online_replay", "restored", "sgd_step"]
 
@@ -79,8 +79,8 @@ class OnlineReplay:
     ``share_before[i]`` the same fraction just before that step; ``prior[i]`` that label's frequency
     in the batch; ``confidence[i]`` the mean probability the batch gives that label after the step (a
     collapse is confident; an undecided network with near-uniform outputs flips its argmax on tiny
-    steps without being confident); ``spread`` the mean over classes of the across-example std of the probabilities
-    at the end (how much the output still depends on the input).
+    steps without being confident); ``spread_start`` the mean over classes of the across-example std of the
+    probabilities before the replay (how much the output depends on the input).
     """
 
     share: np.ndarray
@@ -89,7 +89,6 @@ class OnlineReplay:
     prior: np.ndarray
     label_changed: np.ndarray
     spread_start: float
-    spread_end: float
     accuracy_end: float
     finite: bool
 
@@ -128,6 +127,6 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
     return OnlineReplay(
         share=np.array(share), confidence=np.array(confidence), share_before=np.array(before), prior=np.array(prior),
         label_changed=np.array(changed, dtype=bool),
-        spread_start=float(np.mean(np.std(start, axis=0))), spread_end=float(np.mean(np.std(end, axis=0))),
+        spread_start=float(np.mean(np.std(start, axis=0))),
         accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if finite else math.nan, finite=finite,
     )

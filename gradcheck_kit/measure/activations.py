@@ -8,8 +8,8 @@ from typing import Literal
 
 import numpy as np
 
-from .adapters.view import ModelView
-from .losses import is_probabilities
+from ..model.view import ModelView
+from ..numeric.losses import is_probabilities
 
 __all__ = ["Activation", "hidden_activations"]
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
+from .notes import Notes
 from .slots import Slot
 
-__all__ = ["INFERENCE_LR", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
+__all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
 
 #: Step used to read a gradient off one in-place update. Small enough that a per-example loop inside
 #: ``train`` stays first-order accurate, large enough that ``before - after`` keeps ~10 significant digits.
@@ -115,6 +117,44 @@ def match_gradients(
     return out
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a view offers, declared by the view; checks are chosen by these, never by a model's name.
+
+    Attributes
+    ----------
+    kind
+        ``"network"`` (a trainable model with a batch loss) or ``"function"`` (one custom function,
+        e.g. a torch ``autograd.Function``, checked through ``<g, f(inputs)>``).
+    predict, train
+        It returns outputs ``(B, K)`` for ``X``; it has its own in-place training step.
+    layered
+        Layers with their own backward, each also checked in isolation.
+    separate_backward
+        The gradient comes from a call separate from the loss (``backward(X, y)``), which may reuse
+        state from the last forward.
+    kit_loss
+        The model has no loss of its own; the kit's cross-entropy of its outputs stands in.
+    chain
+        Its tensors form a chain from the input to the loss, so a wrong delta propagates towards the
+        input (False for independent inputs of one function).
+    """
+
+    kind: Literal["network", "function"] = "network"
+    predict: bool = False
+    train: bool = False
+    layered: bool = False
+    separate_backward: bool = False
+    kit_loss: bool = False
+    chain: bool = True
+
+    def provides(self, need: str) -> bool:
+        """Whether the view offers ``need`` (``"network"``, ``"predict"``, ``"train"``, ``"layered"`` ...)."""
+        if need in ("network", "function"):
+            return self.kind == need
+        return bool(getattr(self, need))
+
+
 class ModelView:
     """Uniform access to a model's parameters, loss, gradient, predictions and training step.
 
@@ -132,16 +172,17 @@ class ModelView:
     """
 
     style = "model"
-    #: Layers form a chain (a wrong delta propagates towards the input). False for independent inputs.
-    is_chain = True
-    #: A trainable network (training checks apply). False for a single custom function.
-    is_network = True
+    kind: Literal["network", "function"] = "network"
+    chain = True
+    layered = False
+    separate_backward = False
+    kit_loss: Any = None
 
     def __init__(self, target: Any, slots: list[Slot], *, private: bool, label: str) -> None:
         self.target = target
         self.private = private
         self.label = label
-        self.notes: list[str] = []
+        self.notes = Notes()
         self.train_method: str | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
@@ -175,7 +216,7 @@ class ModelView:
         slot.write(original)
         self.params[slot.name] = original
         if original.dtype != np.float64:
-            self.notes.append(
+            self.notes.add(
                 f"{slot.name} is {original.dtype} and could not be swapped for a float64 copy; it is checked "
                 f"in {original.dtype} with a looser tolerance"
             )
@@ -188,8 +229,11 @@ class ModelView:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: array.shape for name, array in self.params.items()}
 
-    def working_dtype(self, name: str) -> np.dtype:
-        return self.params[name].dtype
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(kind=self.kind, predict=self.can_predict, train=self.can_train, layered=self.layered,
+                            separate_backward=self.separate_backward, kit_loss=self.kit_loss is not None,
+                            chain=self.chain)
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the current working values."""
@@ -272,8 +316,13 @@ class ModelView:
         for name, g in grads.items():
             if not np.all(np.isfinite(g)):
                 bad = int((~np.isfinite(g)).sum())
-                self.notes.append(f"the analytic gradient of {name} has {bad} non-finite entr{'y' if bad == 1 else 'ies'}")
+                self.notes.add(f"the analytic gradient of {name} has {bad} non-finite entr{'y' if bad == 1 else 'ies'}",
+                               key=f"non-finite gradient {name}")
         return grads
+
+    def focus(self, name: str | None, X: np.ndarray | None = None) -> None:
+        """Hint that only parameter ``name`` will move in the next loss calls (``None``: any may).
+        Views that can reuse work between such calls (layered models) override this."""
 
     @property
     def can_predict(self) -> bool:

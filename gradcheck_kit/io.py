@@ -1,4 +1,4 @@
-"""Models and batches on disk, read without ever unpickling.
+"""Models, batches and the shipped data on disk, read without ever unpickling.
 
 A model file is an ``.npz`` holding the parameter arrays (``param/<name>``) and one JSON metadata entry
 (``__gradcheck_kit__``) naming the code that rebuilds the model: an import spec
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from importlib import resources
 import inspect
 import json
 import math
@@ -24,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from .adapters.discovery import array_attributes, container_slots
-from .adapters.slots import Slot
 from .errors import InputError
+from .model.discovery import array_attributes, container_slots
+from .model.slots import Slot
 
 __all__ = [
     "MAX_BYTES",
     "load_batch",
+    "load_digits",
     "load_model",
     "read_arrays",
     "resolve_factory",
@@ -353,3 +355,15 @@ def load_model(
     params = {k[len(PARAM_PREFIX):] if k.startswith(PARAM_PREFIX) else k: v for k, v in params.items() if k != META_KEY}
     model = _build(factory, list(args), dict(kwargs or {}))
     return _assign(model, params, f"weights {str(weights)!r}")
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 8×8 handwritten digits: ``X`` (1797, 64) uint8 pixel counts 0..16, ``y`` (1797,) labels 0..9.
+
+    A copy of the test set of the UCI "Optical Recognition of Handwritten Digits" data (E. Alpaydin,
+    C. Kaynak, 1998; CC BY 4.0), as distributed by scikit-learn's ``load_digits``; each pixel counts the
+    on-pixels in a 4×4 block of a 32×32 bitmap.
+    """
+    with resources.files("gradcheck_kit").joinpath("data/digits.npz").open("rb") as handle:
+        with np.load(handle, allow_pickle=False) as data:
+            return data["X"].copy(), data["y"].copy()

@@ -190,6 +190,7 @@ class LayeredView(ModelView):
     """The whole network through its layers (forward chain, loss, backward chain)."""
 
     style = "layered model"
+    layered = True
 
     def __init__(self, target: LayeredModel, *, private: bool, label: str) -> None:
         self.layers = [Layer(i, obj) for i, obj in enumerate(target.layers)]
@@ -212,6 +213,19 @@ class LayeredView(ModelView):
     @property
     def can_predict(self) -> bool:
         return True
+
+    # -- one layer at a time (for the isolated checks) -------------------------------------------
+    def layer_forward(self, layer: Layer, x: np.ndarray) -> np.ndarray:
+        return self._call(f"{layer.id}.forward", layer.forward, x)
+
+    def layer_backward(self, layer: Layer, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self._call(f"{layer.id}.backward", layer.backward, dout)
+
+    def loss_forward(self, x: np.ndarray, y: np.ndarray) -> float:
+        return self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, x, y)
+
+    def loss_backward(self) -> np.ndarray:
+        return self._call(f"{self.loss_layer.id}.backward", self.loss_layer.backward)
 
     def activations(self, X: np.ndarray) -> list[np.ndarray]:
         """Inputs of every layer and the final output: ``[X, a1, ..., out]``."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .findings import Finding
-from .numeric.comparison import TensorCheck
+from ..checks.findings import Finding
+from ..measure.attribution import Attribution, LayerSummary
+from ..numeric.comparison import TensorCheck
+from .rows import FRAME_COLUMNS, data_row
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,56 +18,13 @@ if TYPE_CHECKING:
 
 __all__ = ["FRAME_COLUMNS", "LayerSummary", "Report"]
 
-FRAME_COLUMNS = (
-    "layer", "param", "shape", "dtype", "size", "checked", "probes", "failed", "inconclusive",
-    "max_rel_error", "worst_index", "analytic", "numeric", "norm_ratio", "cosine", "eps", "rtol",
-    "noise_floor", "verdict", "passed", "scope",
-)
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-@dataclass(frozen=True)
-class LayerSummary:
-    """One layer's verdict. ``role`` is ``"origin"`` where an error enters, ``"inherited"`` where it only
-    propagates from a layer nearer the loss, ``""`` otherwise."""
-
-    layer: str
-    params: tuple[str, ...]
-    verdict: str
-    role: str = ""
 
 
 def _safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _row(t: TensorCheck, scope: str = "network") -> dict[str, Any]:
-    worst = t.worst
-    return {
-        "layer": t.layer,
-        "param": t.param,
-        "shape": str(t.shape),
-        "dtype": t.dtype,
-        "size": t.size,
-        "checked": t.checked,
-        "probes": len(t.probes),
-        "failed": t.failed,
-        "inconclusive": t.inconclusive,
-        "max_rel_error": t.max_rel_error,
-        "worst_index": str(worst.index) if worst else None,
-        "analytic": worst.judgement.analytic if worst else math.nan,
-        "numeric": worst.judgement.numeric if worst else math.nan,
-        "norm_ratio": t.norm_ratio,
-        "cosine": t.cosine,
-        "eps": t.step,
-        "rtol": t.rtol,
-        "noise_floor": t.noise,
-        "verdict": t.verdict,
-        "passed": None if t.verdict == "inconclusive" else t.verdict == "pass",
-        "scope": scope,
-    }
 
 
 class Report:
@@ -81,43 +39,33 @@ class Report:
     isolated
         Layered models only: each layer's own backward checked in isolation, input to loss.
     layers
-        Per-layer verdicts, from the loss back to the input.
-    first_wrong_layer
-        The first failing layer walking back from the loss, or ``None``.
+        Per-layer verdicts and roles, from the loss back to the input.
     complete
-        False when the run was interrupted; the report then holds what finished.
+        False when the run was interrupted; the report then holds what finished, and ``interrupted``
+        says during what.
+    kind
+        ``"network"``, or ``"function"`` for one custom function (a torch ``autograd.Function``).
     """
 
-    def __init__(
-        self,
-        *,
-        model: str,
-        style: str,
-        batch_size: int,
-        findings: Sequence[Finding],
-        tensors: Sequence[TensorCheck],
-        layers: Sequence[LayerSummary],
-        base_loss: float,
-        settings: Mapping[str, Any],
-        notes: Sequence[str],
-        calls: Mapping[str, int],
-        complete: bool,
-        seconds: float,
-        version: str,
-        total_tensors: int | None = None,
-        isolated: Sequence[TensorCheck] = (),
-    ) -> None:
+    def __init__(self, *, model: str, style: str, batch_size: int, findings: Sequence[Finding],
+                 tensors: Sequence[TensorCheck], attribution: Attribution, base_loss: float,
+                 settings: Mapping[str, Any], notes: Sequence[str], calls: Mapping[str, int], seconds: float,
+                 version: str, total_tensors: int | None = None, isolated: Sequence[TensorCheck] = (),
+                 interrupted: str | None = None, kind: str = "network") -> None:
         self.model = model
         self.style = style
+        self.kind = kind
         self.batch_size = batch_size
         self.findings: tuple[Finding, ...] = tuple(sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity]))
         self.tensors: tuple[TensorCheck, ...] = tuple(tensors)
-        self.layers: tuple[LayerSummary, ...] = tuple(layers)
+        self.attribution = attribution
+        self.layers: tuple[LayerSummary, ...] = attribution.layers
         self.base_loss = base_loss
         self.settings = dict(settings)
-        self.notes: tuple[str, ...] = tuple(notes)
+        self.notes: tuple[str, ...] = tuple(dict.fromkeys(notes))
         self.calls = dict(calls)
-        self.complete = complete
+        self.interrupted = interrupted
+        self.complete = interrupted is None
         self.seconds = seconds
         self.version = version
         self.total_tensors = len(self.tensors) if total_tensors is None else total_tensors
@@ -136,13 +84,11 @@ class Report:
     @property
     def first_wrong_layer(self) -> str | None:
         """The first failing layer walking back from the loss; for layered models, the first whose own
-        backward fails when checked in isolation (parameter-free layers included)."""
+        backward fails when checked in isolation (parameter-free layers included). ``None`` when no
+        gradient error is reported (none was found, or its codes were skipped)."""
         if not any(f.layer is not None and f.severity == "error" for f in self.findings):
-            return None  # no gradient error reported (none found, or its codes were skipped)
-        for t in reversed(self.isolated):
-            if t.verdict == "fail":
-                return t.layer
-        return next((layer.layer for layer in self.layers if layer.verdict == "fail"), None)
+            return None
+        return self.attribution.first_wrong_layer
 
     def codes(self) -> list[str]:
         """Finding codes in report order (handy in tests: ``assert "gradient-mismatch" in report.codes()``)."""
@@ -152,29 +98,40 @@ class Report:
         """The first finding with ``code``, or ``None``."""
         return next((f for f in self.findings if f.code == code), None)
 
+    def _progress(self) -> str:
+        done = sum(t.complete for t in self.tensors)
+        text = f"{done} of {self.total_tensors} parameter tensors checked"
+        partial = [t for t in self.tensors if not t.complete]
+        if partial:
+            t = partial[-1]
+            text += f", {t.checked} of {t.planned} entries of {t.param}"
+        return text
+
     def verdict(self) -> str:
         """One line: the outcome with the counts behind it."""
         errors = len(self.errors)
         warnings = sum(f.severity == "warning" for f in self.findings)
         checked = sum(t.checked for t in self.tensors)
+        head = "" if self.complete else f"INCOMPLETE (interrupted while {self.interrupted}; {self._progress()}): "
         if errors:
-            head = "" if self.complete else f"INCOMPLETE (interrupted after {len(self.tensors)} of {self.total_tensors} tensors): "
-            if "Function" in self.style:
+            if self.kind == "function":
                 wrong = [t.param for t in self.tensors if t.verdict == "fail"]
                 where = f"; wrong gradient for input(s): {', '.join(wrong)}" if wrong else ""
             else:
-                where = f"; first wrong layer walking back from the loss: {self.first_wrong_layer}" if self.first_wrong_layer else ""
+                first = self.first_wrong_layer
+                where = f"; first wrong layer walking back from the loss: {first}" if first else ""
             return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
         if not self.complete:
-            return (f"INCOMPLETE (interrupted): {len(self.tensors)} of {self.total_tensors} parameter tensors checked, "
-                    f"{checked} entries, no errors so far; the rest was not checked")
+            wrong = [t.param for t in self.tensors if t.verdict == "fail"]
+            so_far = f"wrong gradient so far for {', '.join(wrong)}" if wrong else "no errors so far"
+            return f"{head}{so_far}; the rest was not checked"
         return f"OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per parameter tensor (the columns of `to_frame`); for layered models, then one per
         gradient of each layer checked on its own (``scope`` ``"layer"``; ``param`` ``"<layer>.x"`` is the
         input gradient)."""
-        return [_row(t) for t in self.tensors] + [_row(t, "layer") for t in self.isolated]
+        return [data_row(t) for t in self.tensors] + [data_row(t, "layer") for t in self.isolated]
 
     def to_frame(self) -> pd.DataFrame:
         """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`)."""
@@ -191,6 +148,7 @@ class Report:
             "style": self.style,
             "ok": self.ok,
             "complete": self.complete,
+            "interrupted": self.interrupted,
             "verdict": self.verdict(),
             "batch_size": self.batch_size,
             "total_tensors": self.total_tensors,
@@ -198,7 +156,8 @@ class Report:
             "first_wrong_layer": self.first_wrong_layer,
             "findings": [f.to_dict() for f in self.findings],
             "params": [{k: _safe(v) for k, v in row.items()} for row in self.to_rows()],
-            "layers": [{"layer": s.layer, "params": list(s.params), "verdict": s.verdict, "role": s.role} for s in self.layers],
+            "layers": [{"layer": s.layer, "params": list(s.params), "verdict": s.verdict, "role": s.role}
+                       for s in self.layers],
             "notes": list(self.notes),
             "calls": self.calls,
             "seconds": self.seconds,

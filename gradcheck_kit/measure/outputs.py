@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .adapters.view import ModelView
-from .batch import Batch
-from .losses import cross_entropy, is_probabilities, softmax
+from ..model.batch import Batch
+from ..model.view import ModelView
+from ..numeric.losses import cross_entropy, is_probabilities, softmax
 
 __all__ = ["Outputs", "read_outputs"]
 

@@ -14,7 +14,7 @@ from typing import Literal, Union
 
 import numpy as np
 
-__all__ = ["SEVERITIES", "Evidence", "Finding", "Severity", "format_number"]
+__all__ = ["SEVERITIES", "CodeInfo", "Evidence", "Finding", "Severity", "format_number"]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -87,6 +87,22 @@ class Finding:
             "fix": self.fix,
             "evidence": {k: _json_safe(v) for k, v in self.evidence.items()},
         }
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """A finding code (stable public API): its default severity, a one-line summary, and what it needs
+    from the model (shown in the findings reference)."""
+
+    code: str
+    severity: Severity
+    summary: str
+
+    def finding(self, *, layer: str | None, message: str, fix: str, evidence: Mapping[str, object] | None = None,
+                severity: Severity | None = None) -> Finding:
+        """A finding with this code, at this code's severity unless ``severity`` says otherwise."""
+        return Finding(code=self.code, severity=severity or self.severity, layer=layer, message=message, fix=fix,
+                       evidence=dict(evidence or {}))  # type: ignore[arg-type]
 
 
 def _json_safe(value: Evidence) -> Evidence:

@@ -2,7 +2,7 @@
 input, changes its own weights while computing a loss, or whose backward reads state left by the
 previous forward call instead of the batch it is given.
 
-Each probe costs a few calls on the private copy. A detected side effect is reported (as a finding) and
+The inspection costs a few calls on the private copy. A detected side effect is reported (as a finding) and
 neutralised for the rest of the check: inputs are then passed as fresh copies, and weights changed by a
 call are put back, so the gradient verdicts stay about the gradient.
 """
@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .adapters.view import ModelView
 from .batch import Batch
+from .view import ModelView
 
-__all__ = ["Behaviour", "probe_behaviour"]
+__all__ = ["SideEffects", "inspect_side_effects"]
 
 
 @dataclass(frozen=True)
-class Behaviour:
-    """What the probes saw. ``*_call`` name the call that did it; ``*_change`` the largest change."""
+class SideEffects:
+    """What the inspection saw. ``*_call`` name the call that did it; ``*_change`` the largest change."""
 
     mutated_input_call: str = ""
     mutated_input_change: float = 0.0
@@ -66,8 +66,8 @@ def _gradient_change(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
     return max(_max_change(first[n], second[n]) for n in first)
 
 
-def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
-    """Probe the model's calls for side effects; leaves the working parameters as it found them."""
+def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
+    """Inspect the model's calls for side effects; leaves the working parameters as it found them."""
     X, y = batch.X, batch.y
     found: dict[str, object] = {}
     baseline = view.snapshot()
@@ -90,7 +90,7 @@ def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
                     found["mutated_params"] = tuple(changed)
                     found["mutated_params_change"] = largest
             view.load(baseline)
-        if getattr(view, "has_separate_backward", False):
+        if view.separate_backward:
             copy_inputs = bool(found.get("mutated_input_call"))
 
             def inputs() -> tuple[np.ndarray, np.ndarray]:
@@ -109,4 +109,4 @@ def probe_behaviour(view: ModelView, batch: Batch) -> Behaviour:
                     found["stale_backward_change"] = change / scale
     finally:
         view.load(baseline)
-    return Behaviour(**found)  # type: ignore[arg-type]
+    return SideEffects(**found)  # type: ignore[arg-type]

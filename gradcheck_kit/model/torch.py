@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..batch import Batch
 from ..errors import InputError, ModelInterfaceError
-from .slots import Slot
+from .batch import Batch, as_batch
+from .slots import ItemSlot, Slot
 from .view import ModelView, as_loss_value
 
 __all__ = [
@@ -48,8 +48,6 @@ def is_torch_function(model: Any) -> bool:
 
 class _ArraySlot(Slot):
     """A numpy view of a tensor: perturbed in place, never rebound."""
-
-    rebindable = False
 
     def __init__(self, name: str, array: np.ndarray) -> None:
         self.name = name
@@ -103,7 +101,7 @@ class TorchModuleView(ModelView):
         slots = [_ArraySlot(name, p.detach().numpy()) for name, p in self.tensors.items()]
         super().__init__(target, slots, private=True, label=label)
         self.source_dtypes = {n: np.dtype(str(source[n]).replace("torch.", "")) for n in self.tensors}
-        self.notes.append(f"torch module converted to float64 on a private copy; loss {getattr(loss, '__name__', type(loss).__name__)}")
+        self.notes.add(f"torch module converted to float64 on a private copy; loss {getattr(loss, '__name__', type(loss).__name__)}")
 
     @property
     def can_predict(self) -> bool:
@@ -143,8 +141,8 @@ class FunctionView(ModelView):
     ``φ = ⟨g, Function.apply(*inputs)⟩`` for a fixed random upstream gradient ``g``."""
 
     style = "torch autograd.Function"
-    is_chain = False
-    is_network = False
+    kind = "function"
+    chain = False
 
     def __init__(self, function: Any, inputs: tuple[Any, ...], *, seed: int) -> None:
         torch = _torch()
@@ -162,15 +160,13 @@ class FunctionView(ModelView):
         if not self.arrays:
             raise ModelInterfaceError(f"{function.__name__}: none of its {len(inputs)} inputs is a float tensor to check; "
                                       f"pass the inputs as torch tensors")
-        from .slots import ItemSlot
-
         slots = [ItemSlot(name=k, mapping=self.arrays, key=k) for k in self.arrays]
         super().__init__(function, slots, private=True, label=function.__name__)
         self.source_dtypes = {k: np.dtype(str(v.dtype).replace("torch.", "")) if isinstance(v, torch.Tensor)
                               else np.asarray(v).dtype for k, v in zip(names, inputs) if k in self.arrays}
         out = self._apply(grad=False)
         self.upstream = np.random.default_rng(seed).standard_normal(out.shape)
-        self.notes.append(f"custom autograd.Function {function.__name__}: backward checked against finite differences "
+        self.notes.add(f"custom autograd.Function {function.__name__}: backward checked against finite differences "
                           f"of <g, {function.__name__}.apply(*inputs)> for a random upstream gradient g")
 
     def _apply(self, grad: bool) -> Any:
@@ -216,12 +212,20 @@ def function_inputs_batch(inputs: Any) -> Batch:
     return Batch(X=np.zeros((1, 1)), y=np.zeros(1, dtype=np.intp), input_dtype=np.dtype(np.float64))
 
 
-def adapt_torch(model: Any, batch: Any, data: Batch, *, loss: Any, seed: int) -> Any:
-    """Views of torch objects (imported only when the model is one)."""
+def adapt_torch(model: Any, batch: Any, *, loss: Any, seed: int) -> tuple[ModelView, Batch]:
+    """Views of torch objects (torch is imported only when the model is one), and the checked batch."""
     if is_torch_function(model):
-        return FunctionView(model, tuple(batch), seed=seed)
+        if loss is not None:
+            raise InputError("loss= is for torch nn.Module models; a custom autograd.Function is checked through "
+                             "its own output", option="loss")
+        data = function_inputs_batch(batch)
+        return FunctionView(model, tuple(batch), seed=seed), data
+    if loss is None:
+        raise InputError("a torch nn.Module needs loss=: the loss function loss(outputs, y), e.g. "
+                         "nn.CrossEntropyLoss()", option="loss")
+    data = as_batch(batch)
     view = TorchModuleView(model, loss, label=type(model).__name__)
     outputs = view.predict(data.X)
     if outputs.shape[1] >= 2:
         data.check_labels(outputs.shape[1])
-    return view
+    return view, data

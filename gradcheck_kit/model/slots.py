@@ -15,7 +15,6 @@ class Slot:
     """One parameter's location. ``read`` returns the object there now; ``write`` rebinds it."""
 
     name: str
-    rebindable: bool = True
 
     def read(self) -> Any:
         raise NotImplementedError

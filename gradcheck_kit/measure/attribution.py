@@ -1,0 +1,108 @@
+"""Attribution: where an error enters and where it is only inherited, computed once for everyone.
+
+In a chain of layers a wrong delta propagates towards the input, so a failing run of adjacent layers
+has one origin, the one nearest the loss; the failing layers after it (towards the input) inherit its
+error. For layered models, each layer's own backward was also checked in isolation: a layer whose own
+backward is right but whose parameters get a wrong gradient inherits its error from the nearest layer
+towards the loss whose own backward fails (often a parameter-free one, such as an activation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..numeric.comparison import TensorCheck
+
+__all__ = ["Attribution", "LayerSummary", "Role", "attribute"]
+
+Role = Literal["origin", "inherited", "passing", "unjudged"]
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One layer's verdict. ``role`` is ``"origin"`` where an error enters, ``"inherited"`` where it only
+    propagates from a layer nearer the loss, ``"passing"`` where the layer agrees and ``"unjudged"``
+    where nothing could be judged."""
+
+    layer: str
+    params: tuple[str, ...]
+    verdict: str
+    role: Role = "passing"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Failing layers, origins and inheritance; layers run from the loss back to the input."""
+
+    failing: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    inherited: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    culprits: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[LayerSummary, ...] = ()
+    first_wrong_layer: str | None = None
+
+    def inherited_from(self, origin: str) -> tuple[str, ...]:
+        """Failing layers nearer the input that follow ``origin`` without a passing layer between."""
+        return self.inherited.get(origin, ())
+
+    def culprit(self, layer: str) -> str | None:
+        """The layer whose own backward is wrong, when ``layer``'s own is right (layered models)."""
+        return self.culprits.get(layer)
+
+
+def _verdict(tensors: Sequence[TensorCheck]) -> str:
+    verdicts = {t.verdict for t in tensors}
+    return "fail" if "fail" in verdicts else ("pass" if "pass" in verdicts else "inconclusive")
+
+
+def _culprits(isolated: Sequence[TensorCheck], failing: Sequence[str]) -> dict[str, str]:
+    """For each failing layer whose own backward passes in isolation, the nearest layer towards the loss
+    whose own backward fails."""
+    order = list(dict.fromkeys(t.layer for t in isolated))
+    bad = {t.layer for t in isolated if t.verdict == "fail"}
+    out = {}
+    for layer in failing:
+        if layer not in order or layer in bad:
+            continue
+        nearer = [other for other in order[order.index(layer) + 1:] if other in bad]
+        if nearer:
+            out[layer] = nearer[0]
+    return out
+
+
+def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], layers: Sequence[str], *,
+              chain: bool) -> Attribution:
+    """Attribute the failures in ``tensors`` to layers (``layers`` from the input to the output)."""
+    back = list(reversed(layers))
+    by_layer = {layer: [t for t in tensors if t.layer == layer] for layer in back}
+    failing = [layer for layer in back if any(t.verdict == "fail" for t in by_layer[layer])]
+    if chain:
+        origins = [layer for i, layer in enumerate(back) if layer in failing and (i == 0 or back[i - 1] not in failing)]
+    else:
+        origins = list(failing)
+    inherited: dict[str, tuple[str, ...]] = {}
+    for origin in origins if chain else ():
+        run = []
+        for layer in back[back.index(origin) + 1:]:
+            if layer not in failing:
+                break
+            run.append(layer)
+        inherited[origin] = tuple(run)
+    culprits = _culprits(isolated, failing)
+    downstream = {layer for run in inherited.values() for layer in run}
+    summaries = []
+    for layer in back:
+        if not by_layer[layer]:
+            continue
+        verdict = _verdict(by_layer[layer])
+        role: Role = "unjudged" if verdict == "inconclusive" else "passing"
+        if layer in origins:
+            role = "inherited" if layer in culprits else "origin"
+        elif layer in downstream:
+            role = "inherited"
+        summaries.append(LayerSummary(layer, tuple(t.param for t in by_layer[layer]), verdict, role))
+    own = next((t.layer for t in reversed(isolated) if t.verdict == "fail"), None)
+    first = own if own is not None else (failing[0] if failing else None)
+    return Attribution(tuple(failing), tuple(origins), inherited, culprits, tuple(summaries), first)

@@ -1,0 +1,146 @@
+"""`measure`: the baseline loss, the analytic gradient, and every tensor compared with central differences.
+
+The `Measurement` is filled as the stage runs, so when the run is interrupted it still holds every
+tensor already judged, and the entries already judged of the tensor in progress.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model.batch import Batch
+from ..model.naming import layer_of
+from ..model.side_effects import SideEffects, inspect_side_effects
+from ..model.view import ModelView
+from ..numeric.comparison import TensorCheck, TensorComparison
+from ..numeric.moves import WholeMove
+from ..numeric.noise import estimate_noise
+from ..numeric.parallel import entry_runner
+from ..numeric.steps import step_size
+from ..settings import Settings
+from .isolated import measure_layers_in_isolation
+
+__all__ = ["Measurement", "expected_evaluations", "measure"]
+
+
+@dataclass
+class Measurement:
+    """What the measure stage found, from the loss back to the input.
+
+    ``complete`` is False until the stage has finished; ``step`` names what it was doing when it stopped.
+    """
+
+    base_loss: float = math.nan
+    analytic: dict[str, np.ndarray] = field(default_factory=dict)
+    done: list[TensorCheck] = field(default_factory=list)
+    current: TensorComparison | None = None
+    loss_noise: float = 0.0
+    repeat_spread: float = 0.0
+    isolated: list[TensorCheck] = field(default_factory=list)
+    side_effects: SideEffects = field(default_factory=SideEffects)
+    step: str = "not started"
+    complete: bool = False
+
+    @property
+    def tensors(self) -> tuple[TensorCheck, ...]:
+        """Judged tensors in check order; the one in progress (if it judged anything) last, marked incomplete."""
+        if self.current is not None and self.current.judged_anything:
+            return (*self.done, self.current.result())
+        return tuple(self.done)
+
+    @property
+    def deterministic(self) -> bool:
+        """False when two evaluations of the loss at the same parameters differed."""
+        return self.repeat_spread == 0.0
+
+    @property
+    def by_param(self) -> dict[str, TensorCheck]:
+        return {t.param: t for t in self.tensors}
+
+
+def expected_evaluations(view: ModelView, settings: Settings) -> int:
+    """Loss evaluations the comparison will make, before Richardson re-tests (for progress and ETA)."""
+    total = 8  # repeated baseline and the noise estimate
+    for array in view.params.values():
+        entries = array.size if settings.exhaustive else min(array.size, settings.max_entries)
+        total += 2 * (entries + (settings.probes if array.size > 1 else 0))
+    return total
+
+
+def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str, ...], into: Measurement,
+            on_eval: Callable[[int], None] | None = None) -> Measurement:
+    """Fill ``into``: side effects, the baseline, the analytic gradient, the loss's noise, then every
+    tensor walking back from the loss (and, for layered models, each layer on its own)."""
+    m, X, y = into, batch.X, batch.y
+    m.step = "inspecting the model's calls for side effects"
+    m.side_effects = inspect_side_effects(view, batch)
+    view.copy_inputs = view.copy_inputs or m.side_effects.mutates_input
+    view.protect_params = view.protect_params or m.side_effects.mutates_params
+    m.step = "computing the baseline loss"
+    m.base_loss = view.loss(X, y)
+    if not math.isfinite(m.base_loss):
+        m.complete = True
+        return m
+    again = view.loss(X, y)
+    m.repeat_spread = abs(again - m.base_loss) if math.isfinite(again) else math.inf
+    m.step = "computing the analytic gradient"
+    m.analytic = view.gradients(X, y)
+    m.step = "measuring the loss's noise"
+    noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3))
+    m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
+    m.step = "comparing gradients"
+    _compare_tensors(view, batch, settings, layers, m, on_eval)
+    if view.capabilities.layered:
+        m.step = "checking each layer on its own"
+        measure_layers_in_isolation(view, batch, settings, m.isolated, on_eval)  # type: ignore[arg-type]
+    m.step = "done"
+    m.complete = True
+    return m
+
+
+def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str, ...], m: Measurement,
+                     on_eval: Callable[[int], None] | None) -> None:
+    X, y = batch.X, batch.y
+    rank = {layer: i for i, layer in enumerate(layers)}
+    order = sorted(view.names, key=lambda n: -rank.get(layer_of(n), 0))
+    rng = np.random.default_rng(settings.seed)
+    runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive and settings.n_jobs > 1 else None
+    for name in order:
+        view.focus(name, X)
+        m.current = TensorComparison(
+            name, layer_of(name), view.params[name], m.analytic[name], lambda: view.loss(X, y), m.base_loss,
+            source_dtype=view.source_dtypes[name], tolerance=settings.tolerance, rng=rng,
+            max_entries=settings.max_entries, probes=settings.probes, exhaustive=settings.exhaustive,
+            eps=settings.eps, on_eval=on_eval, loss_noise=m.loss_noise, random=m.repeat_spread > 0)
+        m.done.append(m.current.run(runner))
+        m.current = None
+    view.focus(None)
+
+
+def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Generator) -> float:
+    """The loss's noise σ along one random whole-model direction.
+
+    The spacing is 1% of the float64 step, so kinks (ReLU) are rarely crossed and do not pass for noise.
+    A loss computed in float32 inside the model is recognised by its values: every one of them is exactly
+    representable in float32 (for a float64 computation that happens with probability ~2⁻²⁹), and its
+    noise is then at least float32 rounding.
+    """
+    values = [base]
+    with WholeMove(view.params) as move:
+        direction = {n: rng.standard_normal(a.shape) / math.sqrt(move.total) for n, a in move.saved.items()}
+
+        def at(t: float) -> float:
+            move.to(direction, t)
+            value = view.loss(batch.X, batch.y)
+            values.append(value)
+            return value
+
+        sigma = estimate_noise(at, base, 0.01 * step_size(np.zeros(1)) * move.scale)
+    for dtype in (np.float16, np.float32):
+        if all(math.isfinite(v) and float(dtype(v)) == v for v in values):
+            return max(sigma, float(np.finfo(dtype).eps) * max(abs(base), 1e-300) / 2)
+    return sigma

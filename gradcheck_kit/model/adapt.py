@@ -1,0 +1,96 @@
+"""`adapt`: any supported user object and batch → one `ModelView` and a validated `Batch`.
+
+Styles, tried in this order: torch objects (`torch`, imported only for them); `wrap(...)` of plain
+functions; layered models (a list of layers, or `layered(...)`); objects — CS231n ``loss(X, y)``
+returning ``(loss, grads)``, forward/backward objects, self-training objects.
+
+Each style has a reader that first obtains the model's outputs from ``X`` alone; the labels are then
+checked once, here, before any call that receives ``y`` (numpy would read ``y = -1`` as the last class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import InputError, ModelInterfaceError
+from .batch import Batch, as_batch
+from .functional import FunctionalModel, FunctionalView
+from .guard import private_copy
+from .layers import LayeredModel, LayeredView, is_layer_sequence, layered
+from .objects import ObjectReader
+from .torch import adapt_torch, is_torch_function, is_torch_module
+from .view import ModelView
+
+__all__ = ["adapt"]
+
+
+class Reader(Protocol):
+    def outputs(self, X: np.ndarray) -> np.ndarray | None: ...
+
+    def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView: ...
+
+
+class _FunctionalReader:
+    def __init__(self, model: FunctionalModel) -> None:
+        self.view_ = FunctionalView(model)
+
+    def outputs(self, X: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
+        return self.view_
+
+
+class _LayeredReader:
+    def __init__(self, model: LayeredModel) -> None:
+        target, copy_failure = private_copy(model)
+        self.view_ = LayeredView(target, private=copy_failure is None, label="layered model")
+        self.view_.notes.add(f"{len(self.view_.layers)} layers and the loss {self.view_.loss_layer.id}; each backward "
+                             f"is also checked on its own")
+        if copy_failure:
+            self.view_.notes.add(f"the model could not be deep-copied ({copy_failure}); it was checked in place and "
+                                 f"restored")
+
+    def outputs(self, X: np.ndarray) -> np.ndarray | None:
+        return self.view_.predict(X)
+
+    def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
+        return self.view_
+
+
+def _reader(model: Any) -> Reader:
+    if isinstance(model, FunctionalModel):
+        return _FunctionalReader(model)
+    if is_layer_sequence(model):
+        model = layered(model)
+    if isinstance(model, LayeredModel):
+        return _LayeredReader(model)
+    if isinstance(model, type):
+        raise ModelInterfaceError(
+            f"model is the class {model.__name__}, not an instance; did you mean {model.__name__}()?")
+    if isinstance(model, (Mapping, np.ndarray)) or callable(model) and not hasattr(model, "__dict__"):
+        raise ModelInterfaceError(
+            f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "
+            f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
+        )
+    return ObjectReader(model)
+
+
+def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[ModelView, Batch]:
+    """Read ``model`` through the first interface that fits, on a private copy when one can be made;
+    validate ``batch`` against it."""
+    if is_torch_module(model) or is_torch_function(model):
+        return adapt_torch(model, batch, loss=loss, seed=seed)
+    if loss is not None:
+        raise InputError("loss= is for torch nn.Module models; a numpy model brings its own loss(X, y)", option="loss")
+    data = as_batch(batch)
+    reader = _reader(model)
+    outputs = reader.outputs(data.X)
+    if outputs is not None:
+        data.check_labels(outputs.shape[1])
+    view = reader.view(data, outputs)
+    view.freeze_state()
+    return view, data
