@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 SIZES = {
@@ -23,7 +25,7 @@ class MLP:
         rng = np.random.default_rng(seed)
         self.bug = bug
         self.params: dict[str, np.ndarray] = {}
-        for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for i, (m, n) in enumerate(itertools.pairwise(sizes), start=1):
             self.params[f"W{i}"] = rng.normal(size=(m, n)) / np.sqrt(m)
             self.params[f"b{i}"] = 0.01 * rng.normal(size=n)
         self.depth = len(sizes) - 1
@@ -72,4 +74,4 @@ def batch(sizes: tuple[int, ...], seed: int = 1) -> tuple[np.ndarray, np.ndarray
 
 
 def n_params(sizes: tuple[int, ...]) -> int:
-    return sum(m * n + n for m, n in zip(sizes[:-1], sizes[1:]))
+    return sum(m * n + n for m, n in itertools.pairwise(sizes))

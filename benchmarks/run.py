@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from networks import SIZES, MLP, batch, n_params  # noqa: E402
+from networks import MLP, SIZES, batch, n_params
 
-import gradcheck_kit as gk  # noqa: E402
-from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads  # noqa: E402
+import gradcheck_kit as gk
+from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads
 
 BUGS = {None: None, "batch-sum": "missing-batch-average", "doubled-softmax": "doubled-softmax-derivative"}
 
@@ -240,21 +240,35 @@ def main() -> None:
     pin_blas_threads(1)
     torch.set_num_threads(1)
     nets = ["small", "medium"] if args.quick else ["small", "medium", "big"]
-    previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() and parts != {"compare", "memory", "exhaustive"} else {}
-    results: dict[str, Any] = {**previous, "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                                           "torch": torch.__version__, "gradcheck_kit": gk.__version__,
-                                           "blas_threads": blas_threads(), "cpu": platform.processor() or platform.machine()},
-                               "networks": previous.get("networks", {})}
+    keep = Path(args.json).exists() and parts != {"compare", "memory", "exhaustive"}
+    previous = json.loads(Path(args.json).read_text()) if keep else {}
+    results: dict[str, Any] = {
+        **previous,
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "gradcheck_kit": gk.__version__,
+            "blas_threads": blas_threads(),
+            "cpu": platform.processor() or platform.machine(),
+        },
+        "networks": previous.get("networks", {}),
+    }
     for name in nets if "compare" in parts else ():
         sizes = SIZES[name]
         N = n_params(sizes)
         forward, fb = unit_costs(sizes, args.repeats)
-        net: dict[str, Any] = {"sizes": sizes, "params": N, "forward_seconds": forward, "forward_backward_seconds": fb,
-                               "variants": {}}
+        net: dict[str, Any] = {
+            "sizes": sizes,
+            "params": N,
+            "forward_seconds": forward,
+            "forward_backward_seconds": fb,
+            "variants": {},
+        }
         # one torch evaluation (our forward through the Function) for extrapolation
         counter = {"forward": 0, "backward": 0}
         fn, theta = torch_function(sizes, None, counter)
-        per_eval, _ = median_time(lambda: [fn(theta.detach()) for _ in range(20)], 3)
+        per_eval, _ = median_time(lambda fn=fn, theta=theta: [fn(theta.detach()) for _ in range(20)], 3)
         per_eval /= 20
         net["torch_per_evaluation_seconds"] = per_eval
         for bug in BUGS:
@@ -263,12 +277,21 @@ def main() -> None:
             small_enough = N * per_eval * 2 < 60
             fast = run_torch(sizes, bug, True, execute=bug is None or small_enough, per_eval=per_eval)
             slow = run_torch(sizes, bug, False, execute=small_enough, per_eval=per_eval)
-            net["variants"][key] = {"diagnose": ours, "torch_fast": fast, "torch_slow": slow,
-                                    "speedup_vs_torch_fast": fast["seconds"] / ours["seconds"],
-                                    "diagnose_in_forward_backward_passes": ours["seconds"] / fb}
-            print(f"{name:6s} {key:16s} diagnose {ours['seconds']:.3f}s ({ours['evaluations']} calls, named={ours['named']}) "
-                  f"| torch fast {fast['seconds']:.3f}s{'*' if fast['extrapolated'] else ''} ({fast['evaluations']} evals) "
-                  f"| torch slow {slow['seconds']:.1f}s{'*' if slow['extrapolated'] else ''}", flush=True)
+            net["variants"][key] = {
+                "diagnose": ours,
+                "torch_fast": fast,
+                "torch_slow": slow,
+                "speedup_vs_torch_fast": fast["seconds"] / ours["seconds"],
+                "diagnose_in_forward_backward_passes": ours["seconds"] / fb,
+            }
+            print(
+                f"{name:6s} {key:16s} diagnose {ours['seconds']:.3f}s ({ours['evaluations']} calls, "
+                f"named={ours['named']}) "
+                f"| torch fast {fast['seconds']:.3f}s{'*' if fast['extrapolated'] else ''} ({fast['evaluations']} "
+                "evals) "
+                f"| torch slow {slow['seconds']:.1f}s{'*' if slow['extrapolated'] else ''}",
+                flush=True,
+            )
         with_lr = run_diagnose(sizes, None, max(1, args.repeats // 2), lr=0.1)
         net["with_lr"] = {**with_lr, "in_forward_backward_passes": with_lr["seconds"] / fb}
         results["networks"][name] = net
@@ -289,34 +312,70 @@ def print_table(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="gradcheck_kit vs torch.autograd.gradcheck (median of repeats; * = extrapolated from counted evaluations)")
-    for col in ("net", "gradient", "diagnose", "calls", "× f+b", "named?", "torch fast", "evals", "torch slow", "speed-up vs fast"):
+    table = Table(
+        title="gradcheck_kit vs torch.autograd.gradcheck (median of repeats; * = extrapolated from counted evaluations)"
+    )
+    for col in (
+        "net",
+        "gradient",
+        "diagnose",
+        "calls",
+        "× f+b",
+        "named?",
+        "torch fast",
+        "evals",
+        "torch slow",
+        "speed-up vs fast",
+    ):
         table.add_column(col, justify="right" if col not in ("net", "gradient", "named?") else "left")
     for name, net in results["networks"].items():
         for key, v in net["variants"].items():
             d, f, s = v["diagnose"], v["torch_fast"], v["torch_slow"]
-            table.add_row(name, key, f"{d['seconds']:.3f} s", str(d["evaluations"]), f"{v['diagnose_in_forward_backward_passes']:.0f}",
-                          "yes" if d["named"] else "NO", f"{f['seconds']:.3g} s{'*' if f['extrapolated'] else ''}",
-                          str(f["evaluations"]), f"{s['seconds']:.3g} s{'*' if s['extrapolated'] else ''}",
-                          f"{v['speedup_vs_torch_fast']:,.0f}×" if v['speedup_vs_torch_fast'] >= 100 else f"{v['speedup_vs_torch_fast']:.3g}×")
+            table.add_row(
+                name,
+                key,
+                f"{d['seconds']:.3f} s",
+                str(d["evaluations"]),
+                f"{v['diagnose_in_forward_backward_passes']:.0f}",
+                "yes" if d["named"] else "NO",
+                f"{f['seconds']:.3g} s{'*' if f['extrapolated'] else ''}",
+                str(f["evaluations"]),
+                f"{s['seconds']:.3g} s{'*' if s['extrapolated'] else ''}",
+                f"{v['speedup_vs_torch_fast']:,.0f}×"
+                if v["speedup_vs_torch_fast"] >= 100
+                else f"{v['speedup_vs_torch_fast']:.3g}×",
+            )
     console = Console(width=max(Console().width, 150))
     console.print(table)
     for name, net in results["networks"].items():
         w = net["with_lr"]
-        console.print(f"{name}: full diagnose with lr=0.1 (all checks): {w['seconds']:.3f} s = "
-                      f"{w['in_forward_backward_passes']:.0f} forward+backward passes")
+        console.print(
+            f"{name}: full diagnose with lr=0.1 (all checks): {w['seconds']:.3f} s = "
+            f"{w['in_forward_backward_passes']:.0f} forward+backward passes"
+        )
     m = results["memory"]
-    console.print(f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = {m['peak_over_params_plus_activations']:.1f}× "
-                  f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations {m['activation_bytes'] / 2**20:.2f} MiB)")
+    console.print(
+        f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = "
+        f"{m['peak_over_params_plus_activations']:.1f}× "
+        f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations "
+        f"{m['activation_bytes'] / 2**20:.2f} MiB)"
+    )
     o = results.get("exhaustive_overhead")
     if o:
-        console.print(f"exhaustive overhead (medium, {o['params']} params, {o['rounds']} alternations with the full floor): "
-                      f"median {o['median_ratio']:.3f}× the floor, {o['overhead_per_evaluation_us']:.1f} µs per evaluation")
+        console.print(
+            f"exhaustive overhead (medium, {o['params']} params, {o['rounds']} alternations with the full "
+            "floor): "
+            f"median {o['median_ratio']:.3f}× the floor, {o['overhead_per_evaluation_us']:.1f} µs per "
+            "evaluation"
+        )
     e = results["exhaustive"]
-    console.print(f"exhaustive ({e['network']}, {e['params']} params): serial {e['serial_seconds']:.1f} s = "
-                  f"{e['serial_over_floor']:.3f}× the 2N-evaluation floor ({e['floor_seconds']:.1f} s, measured before and "
-                  f"after; kit overhead {e['overhead_per_evaluation_us']:.1f} µs per evaluation); {e['jobs']} jobs "
-                  f"{e['parallel_seconds']:.1f} s (speed-up {e['speedup']:.2f}×, identical results: {e['identical']})")
+    console.print(
+        f"exhaustive ({e['network']}, {e['params']} params): serial {e['serial_seconds']:.1f} s = "
+        f"{e['serial_over_floor']:.3f}× the 2N-evaluation floor ({e['floor_seconds']:.1f} s, measured before "
+        "and "
+        f"after; kit overhead {e['overhead_per_evaluation_us']:.1f} µs per evaluation); {e['jobs']} jobs "
+        f"{e['parallel_seconds']:.1f} s (speed-up {e['speedup']:.2f}×, identical results: {e['identical']})"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="output format (default: table; plain text when not on a terminal)")
     report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     _add_option_flags(report)
-    report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no progress bar")
+    report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no "
+                                                                   "progress bar")
     report.add_argument("--debug", action="store_true", help="show full tracebacks for input problems")
 
     demo = sub.add_parser("demo", help="reproduce and diagnose the softmax question's bug on shipped data")
@@ -120,11 +121,13 @@ def _report(args: argparse.Namespace) -> int:
     spec_like = ":" in args.model and not Path(args.model).exists()
     if spec_like:
         if not args.weights:
-            raise GradcheckError(f"MODEL {args.model!r} is an import spec; pass --weights weights.npz with its parameters")
+            raise GradcheckError(f"MODEL {args.model!r} is an import spec; pass --weights weights.npz with its "
+                                 "parameters")
         model = load_model(factory=args.model, weights=args.weights)
     else:
         if args.weights:
-            raise GradcheckError("--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
+            raise GradcheckError(
+                "--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
         model = load_model(args.model)
     X, y = load_batch(args.batch)
     report = diagnose(model, (X, y), progress=False if args.quiet else None, **_flag_options(args))  # type: ignore[arg-type]
@@ -145,7 +148,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     try:
-        from .examples.softmax_question import main as run
+        from .examples.softmax_question import main as run  # type: ignore[import-not-found]
     except ImportError:  # running from a source checkout: the examples live beside the package
         import importlib.util
 
@@ -179,7 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GradcheckError as exc:
         if args.debug:
             traceback.print_exc()
-        message = _in_flags(exc) if isinstance(exc, InputError) else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = (
+            _in_flags(exc)
+            if isinstance(exc, InputError)
+            else str(exc).splitlines()[0]
+            if str(exc)
+            else type(exc).__name__
+        )
         print(f"gradcheck-kit: error: {message}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
@@ -191,8 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in the kit: one line, the traceback with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"gradcheck-kit: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
-              file=sys.stderr)
+        print(
+            f"gradcheck-kit: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

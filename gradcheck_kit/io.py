@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from importlib import resources
 import inspect
 import json
 import math
 import os
+import stat
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,15 @@ __all__ = [
 MODEL_FORMAT = "gradcheck_kit.model/1"
 META_KEY = "__gradcheck_kit__"
 PARAM_PREFIX = "param/"
-#: Largest total of array bytes a file may declare (override with GRADCHECK_KIT_MAX_BYTES).
-MAX_BYTES = int(os.environ.get("GRADCHECK_KIT_MAX_BYTES", 2 * 1024**3))
+#: Largest total of array bytes a file may declare, unless GRADCHECK_KIT_MAX_BYTES says otherwise.
+MAX_BYTES = 2 * 1024**3
 #: A member larger than BOMB_BYTES that expands more than BOMB_RATIO times is refused as a zip bomb:
 #: real weights and data do not compress that well.
 BOMB_BYTES = 16 * 1024**2
 BOMB_RATIO = 200
 _PICKLE_MAGIC = (b"\x80", b"(", b"]", b"}")
+#: Compression methods numpy can write and the standard library reads.
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 def _describe_bytes(n: int) -> str:
@@ -60,72 +63,134 @@ def _describe_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def read_arrays(path: str | os.PathLike[str], *, what: str = "file", max_bytes: int | None = None) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, validated before anything is allocated.
+def max_bytes() -> int:
+    """The byte limit: GRADCHECK_KIT_MAX_BYTES if set (a whole number of bytes), else `MAX_BYTES`."""
+    text = os.environ.get("GRADCHECK_KIT_MAX_BYTES")
+    if text is None:
+        return MAX_BYTES
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise InputError(
+            f"GRADCHECK_KIT_MAX_BYTES={text!r}; expected a positive whole number of bytes, e.g. 4294967296"
+        )
+    return value
 
-    Raises `InputError` for: a missing file, a pickle, a non-zip file, a truncated or corrupt archive,
-    a member that is not an ``.npy`` array, object (pickled) arrays, a header whose shape does not match
-    the member's size, or more than ``max_bytes`` of declared data.
+
+def _open_archive(path: Path, what: str) -> zipfile.ZipFile:
+    """The zip archive at ``path``, after refusing what is not a regular file, a pickle, a bare ``.npy``
+    or anything else that is not a zip."""
+    where = f"{what} {str(path)!r}"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{where} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{where} cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{where} is a directory; expected an .npz file")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{where} is not a regular file (a pipe, socket or device); expected an .npz file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(6)
+    except OSError as exc:
+        raise InputError(f"{where} cannot be read ({exc.strerror or exc})") from None
+    if head[:1] in _PICKLE_MAGIC or head[:2] == b"\x80\x04":
+        raise InputError(
+            f"{where} is a Python pickle; refused, because unpickling can run arbitrary code (save "
+            f"arrays with numpy.savez instead)"
+        )
+    if head.startswith(b"\x93NUMPY"):
+        raise InputError(f"{where} is a single .npy array; expected an .npz archive of named arrays")
+    if head[:4] != b"PK\x03\x04":
+        raise InputError(f"{where} is not an .npz file (it does not start with the zip signature)")
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{where} is a corrupt or truncated .npz ({exc})") from None
+
+
+def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, spent: int, limit: int) -> int:
+    """Validate one member's zip entry and ``.npy`` header against the bytes left of ``limit`` after
+    ``spent``; return the bytes its array declares."""
+    name = info.filename[: -len(".npy")]
+    if info.flag_bits & 0x1:
+        raise InputError(f"{where}: array {name!r} is encrypted; expected a plain numpy.savez archive")
+    if info.compress_type not in _COMPRESSIONS:
+        raise InputError(
+            f"{where}: array {name!r} uses zip compression method {info.compress_type}; expected "
+            f"stored or deflated members, as numpy.savez writes"
+        )
+    try:
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = reader(member)
+            header_end = member.tell()
+    except Exception as exc:  # zlib/lzma errors, bad magic, short reads: all mean an unreadable member
+        raise InputError(f"{where}: member {name!r} is not a readable array ({exc})") from None
+    if dtype.hasobject:
+        raise InputError(
+            f"{where}: array {name!r} holds Python objects (dtype {dtype}); refused, because reading it "
+            f"would unpickle (store numbers only)"
+        )
+    nbytes = math.prod(shape) * dtype.itemsize
+    if spent + nbytes > limit:
+        raise InputError(
+            f"{where} declares {_describe_bytes(spent + nbytes)} of arrays (array {name!r} has shape "
+            f"{shape}); the limit is {_describe_bytes(limit)} (GRADCHECK_KIT_MAX_BYTES)"
+        )
+    if info.file_size > BOMB_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1):
+        raise InputError(
+            f"{where}: array {name!r} expands from {_describe_bytes(info.compress_size)} to "
+            f"{_describe_bytes(info.file_size)} ({info.file_size // max(info.compress_size, 1)}:1); "
+            f"refused as a decompression bomb"
+        )
+    if header_end + nbytes != info.file_size:
+        raise InputError(
+            f"{where}: array {name!r} declares shape {shape} ({_describe_bytes(nbytes)}) but its data is "
+            f"{_describe_bytes(max(info.file_size - header_end, 0))}: the file is truncated or corrupt"
+        )
+    return nbytes
+
+
+def read_arrays(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "file",
+    names: Collection[str] | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (only ``names``, when given), each validated before it is read.
+
+    Raises `InputError` for: a missing or non-regular file, a pickle, a non-zip file, a truncated or
+    corrupt archive, an encrypted member or one with an unknown compression, a member that is not an
+    ``.npy`` array, object (pickled) arrays, a header whose shape does not match the member's size, a
+    decompression bomb, or more than ``max_bytes`` of declared data in the members read.
     """
     path = Path(path)
-    limit = MAX_BYTES if max_bytes is None else max_bytes
-    if not path.exists():
-        raise InputError(f"{what} {str(path)!r} does not exist")
-    if path.is_dir():
-        raise InputError(f"{what} {str(path)!r} is a directory; expected an .npz file")
-    with path.open("rb") as handle:
-        head = handle.read(6)
-    if head[:1] in _PICKLE_MAGIC or head[:2] == b"\x80\x04":
-        raise InputError(f"{what} {str(path)!r} is a Python pickle; refused, because unpickling can run "
-                         f"arbitrary code (save arrays with numpy.savez instead)")
-    if head.startswith(b"\x93NUMPY"):
-        raise InputError(f"{what} {str(path)!r} is a single .npy array; expected an .npz archive of named arrays")
-    if head[:4] != b"PK\x03\x04":
-        raise InputError(f"{what} {str(path)!r} is not an .npz file (it does not start with the zip signature)")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{what} {str(path)!r} is a corrupt or truncated .npz ({exc})") from None
-    arrays: dict[str, np.ndarray] = {}
-    total = 0
-    with archive:
+    where = f"{what} {str(path)!r}"
+    limit = globals()["max_bytes"]() if max_bytes is None else max_bytes
+    with _open_archive(path, what) as archive:
         members = archive.infolist()
         for info in members:
             if not info.filename.endswith(".npy"):
-                raise InputError(f"{what} {str(path)!r} holds {info.filename!r}, which is not a numpy array")
-        for info in members:
+                raise InputError(f"{where} holds {info.filename!r}, which is not a numpy array")
+        wanted = [i for i in members if names is None or i.filename[: -len(".npy")] in names]
+        total = 0
+        for info in wanted:
+            total += _check_member(archive, info, where, total, limit)
+        arrays: dict[str, np.ndarray] = {}
+        for info in wanted:
             name = info.filename[: -len(".npy")]
             try:
                 with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                              else np.lib.format.read_array_header_2_0)
-                    shape, _fortran, dtype = reader(member)
-                    header_end = member.tell()
-            except (ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
-                raise InputError(f"{what} {str(path)!r}: member {name!r} is not a readable array ({exc})") from None
-            if dtype.hasobject:
-                raise InputError(f"{what} {str(path)!r}: array {name!r} holds Python objects (dtype {dtype}); refused, "
-                                 f"because reading it would unpickle (store numbers only)")
-            count = math.prod(shape)
-            nbytes = count * dtype.itemsize
-            total += nbytes
-            if total > limit:
-                raise InputError(f"{what} {str(path)!r} declares {_describe_bytes(total)} of arrays (array {name!r} has "
-                                 f"shape {shape}); the limit is {_describe_bytes(limit)} (GRADCHECK_KIT_MAX_BYTES)")
-            if info.file_size > BOMB_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1):
-                raise InputError(f"{what} {str(path)!r}: array {name!r} expands from {_describe_bytes(info.compress_size)} to "
-                                 f"{_describe_bytes(info.file_size)} ({info.file_size // max(info.compress_size, 1)}:1); "
-                                 f"refused as a decompression bomb")
-            if header_end + nbytes != info.file_size:
-                raise InputError(f"{what} {str(path)!r}: array {name!r} declares shape {shape} ({_describe_bytes(nbytes)}) "
-                                 f"but its data is {_describe_bytes(max(info.file_size - header_end, 0))}: the file is "
-                                 f"truncated or corrupt")
-            try:
-                with archive.open(info) as member:
                     arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
-            except (ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
-                raise InputError(f"{what} {str(path)!r}: array {name!r} could not be read ({exc})") from None
+            except Exception as exc:  # a corrupt stream (bad CRC, zlib or lzma error) found only while reading
+                raise InputError(f"{where}: array {name!r} could not be read ({exc})") from None
     return arrays
 
 
@@ -133,7 +198,7 @@ def save_batch(path: str | os.PathLike[str], X: np.ndarray, y: np.ndarray) -> Pa
     """Write a batch as an ``.npz`` with arrays ``X`` and ``y`` (the CLI's ``--batch``)."""
     path = Path(path)
     X, y = np.asarray(X), np.asarray(y)
-    if X.dtype == object or y.dtype == object:
+    if object in (X.dtype, y.dtype):
         raise InputError("save_batch: X and y must be numeric arrays, not object arrays")
     np.savez(path, X=X, y=y)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
@@ -239,17 +304,25 @@ def save_model(
         if name not in current:
             raise InputError(f"save_model: {factory}(...) builds a model with {name!r}, which {cls.__name__} lacks")
         if np.asarray(current[name].read()).shape != array.shape:
-            raise InputError(f"save_model: {name!r} has shape {np.asarray(current[name].read()).shape} but "
-                             f"{factory}(**{kwargs}) builds it with {array.shape}; pass the constructor kwargs")
+            raise InputError(
+                f"save_model: {name!r} has shape {np.asarray(current[name].read()).shape} but "
+                f"{factory}(**{kwargs}) builds it with {array.shape}; pass the constructor kwargs"
+            )
     slots = [current[name] for name in fresh]
-    meta = {"format": MODEL_FORMAT, "factory": factory, "args": list(args), "kwargs": kwargs,
-            "params": [s.name for s in slots]}
+    meta = {
+        "format": MODEL_FORMAT,
+        "factory": factory,
+        "args": list(args),
+        "kwargs": kwargs,
+        "params": [s.name for s in slots],
+    }
     from . import __version__
 
     meta["kit_version"] = __version__
     arrays = {f"{PARAM_PREFIX}{s.name}": np.asarray(s.read()) for s in slots}
     path = Path(path)
-    np.savez(path, **arrays, **{META_KEY: np.array(json.dumps(meta))})
+    payload: dict[str, Any] = {**arrays, META_KEY: np.array(json.dumps(meta))}
+    np.savez(path, **payload)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
@@ -296,8 +369,9 @@ def _build(factory: str, args: list[Any], kwargs: Mapping[str, Any]) -> Any:
     try:
         return build(*args, **kwargs)
     except Exception as exc:
-        raise InputError(f"building the model with {factory}(*{args}, **{dict(kwargs)}) raised "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise InputError(
+            f"building the model with {factory}(*{args}, **{dict(kwargs)}) raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _assign(model: Any, params: Mapping[str, np.ndarray], source: str) -> Any:
@@ -305,9 +379,17 @@ def _assign(model: Any, params: Mapping[str, np.ndarray], source: str) -> Any:
     missing = sorted(set(slots) - set(params))
     extra = sorted(set(params) - set(slots))
     if missing or extra:
-        raise InputError(f"{source} does not match the model: " + "; ".join(
-            part for part in (f"the model has {missing} that the file lacks" if missing else "",
-                              f"the file has {extra} that the model lacks" if extra else "") if part))
+        raise InputError(
+            f"{source} does not match the model: "
+            + "; ".join(
+                part
+                for part in (
+                    f"the model has {missing} that the file lacks" if missing else "",
+                    f"the file has {extra} that the model lacks" if extra else "",
+                )
+                if part
+            )
+        )
     for name, array in params.items():
         current = np.asarray(slots[name].read())
         if array.shape != current.shape:
@@ -338,21 +420,25 @@ def load_model(
     if path is not None:
         arrays = read_arrays(path, what="model")
         if META_KEY not in arrays:
-            raise InputError(f"model {str(path)!r} has no gradcheck_kit metadata; save it with "
-                             f"gradcheck_kit.save_model, or pass an import spec with --weights")
+            raise InputError(
+                f"model {str(path)!r} has no gradcheck_kit metadata; save it with "
+                f"gradcheck_kit.save_model, or pass an import spec with --weights"
+            )
         try:
             meta = json.loads(str(arrays.pop(META_KEY)))
         except (ValueError, TypeError) as exc:
             raise InputError(f"model {str(path)!r}: its metadata is not valid JSON ({exc})") from None
         if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT or not isinstance(meta.get("factory"), str):
             raise InputError(f"model {str(path)!r}: unrecognised metadata; expected format {MODEL_FORMAT!r}")
-        params = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
+        params = {k[len(PARAM_PREFIX) :]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
         model = _build(factory or meta["factory"], list(meta.get("args", [])), dict(meta.get("kwargs", {})))
         return _assign(model, params, f"model {str(path)!r}")
     if factory is None or weights is None:
         raise InputError("load_model needs a saved model path, or both factory= and weights=")
     params = read_arrays(weights, what="weights")
-    params = {k[len(PARAM_PREFIX):] if k.startswith(PARAM_PREFIX) else k: v for k, v in params.items() if k != META_KEY}
+    params = {
+        k[len(PARAM_PREFIX) :] if k.startswith(PARAM_PREFIX) else k: v for k, v in params.items() if k != META_KEY
+    }
     model = _build(factory, list(args), dict(kwargs or {}))
     return _assign(model, params, f"weights {str(weights)!r}")
 
@@ -364,6 +450,8 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     C. Kaynak, 1998; CC BY 4.0), as distributed by scikit-learn's ``load_digits``; each pixel counts the
     on-pixels in a 4×4 block of a 32×32 bitmap.
     """
-    with resources.files("gradcheck_kit").joinpath("data/digits.npz").open("rb") as handle:
-        with np.load(handle, allow_pickle=False) as data:
-            return data["X"].copy(), data["y"].copy()
+    with (
+        resources.files("gradcheck_kit").joinpath("data/digits.npz").open("rb") as handle,
+        np.load(handle, allow_pickle=False) as data,
+    ):
+        return data["X"].copy(), data["y"].copy()

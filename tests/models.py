@@ -5,6 +5,8 @@ Conventions: ``z = a @ W + b`` with ``W`` of shape (fan_in, fan_out); softmax + 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -29,7 +31,7 @@ class MLP:
         self.activation = activation
         self.reg = reg
         self.params = {}
-        for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for i, (m, n) in enumerate(itertools.pairwise(sizes), start=1):
             self.params[f"W{i}"] = (rng.normal(size=(m, n)) / np.sqrt(m)).astype(dtype)
             self.params[f"b{i}"] = (0.1 * rng.normal(size=n)).astype(dtype)
 

@@ -82,7 +82,9 @@ def test_non_model_objects(thing):
 
 
 def test_a_class_instead_of_an_instance_suggests_calling_it():
-    with pytest.raises(gk.ModelInterfaceError, match=r"model is the class MLP, not an instance; did you mean MLP\(\)\?"):
+    with pytest.raises(
+        gk.ModelInterfaceError, match=r"model is the class MLP, not an instance; did you mean MLP\(\)\?"
+    ):
         gk.diagnose(models.MLP, data())
 
 

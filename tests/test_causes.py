@@ -63,7 +63,9 @@ def test_doubled_softmax_with_scores_and_l2():
 def test_independently_written_doubled_softmax_is_named():
     X, y = data(B=20, D=8, K=4)
     assert causes(gk.diagnose(nets.MLPA_DoubledSoftmax(), (X, y))) == [("doubled-softmax-derivative", "3")]
-    assert causes(gk.diagnose(nets.SelfTrainingC_DoubledSoftmax(8, 10, 4), (X, y))) == [("doubled-softmax-derivative", "2")]
+    assert causes(gk.diagnose(nets.SelfTrainingC_DoubledSoftmax(8, 10, 4), (X, y))) == [
+        ("doubled-softmax-derivative", "2")
+    ]
     assert causes(gk.diagnose(nets.MLPA_SummedNotAveraged(), (X, y))) == [("missing-batch-average", "3")]
 
 
@@ -154,7 +156,7 @@ def digits():
 def trained(net, X, y, lr):
     with np.errstate(over="ignore"):
         for i in range(len(X)):
-            net.train(X[i:i + 1], y[i:i + 1], lr)
+            net.train(X[i : i + 1], y[i : i + 1], lr)
     return net
 
 

@@ -14,6 +14,7 @@ import pytest
 
 import gradcheck_kit as gk
 from gradcheck_kit.io import load_model, save_batch, save_model
+from gradcheck_kit.report import FRAME_COLUMNS
 from tests import models
 from tests.models import data
 
@@ -56,12 +57,31 @@ def test_exit_1_for_error_findings_in_every_format(files):
 def test_json_schema_is_stable(files):
     r = run("report", "bad.npz", "--batch", "batch.npz", "--format", "json", "--lr", "0.1", cwd=files)
     d = json.loads(r.stdout)
-    assert set(d) == {"schema", "version", "model", "style", "ok", "complete", "interrupted", "verdict", "batch_size", "total_tensors", "loss",
-                      "first_wrong_layer", "findings", "params", "layers", "notes", "calls", "seconds", "settings"}
+    assert set(d) == {
+        "schema",
+        "version",
+        "model",
+        "style",
+        "ok",
+        "complete",
+        "interrupted",
+        "verdict",
+        "batch_size",
+        "total_tensors",
+        "loss",
+        "first_wrong_layer",
+        "findings",
+        "params",
+        "layers",
+        "notes",
+        "calls",
+        "seconds",
+        "settings",
+    }
     assert d["schema"] == "gradcheck_kit.report/1" and d["version"] == gk.__version__
     assert d["settings"]["lr"] == 0.1 and d["settings"]["seed"] == 0
     assert set(d["findings"][0]) == {"code", "severity", "layer", "message", "fix", "evidence"}
-    assert set(d["params"][0]) == set(gk.report.FRAME_COLUMNS)
+    assert set(d["params"][0]) == set(FRAME_COLUMNS)
     assert set(d["layers"][0]) == {"layer", "params", "verdict", "role"}
     assert {f["code"] for f in d["findings"]} >= {"doubled-softmax-derivative", "gradient-mismatch"}
 
@@ -73,7 +93,7 @@ def test_csv_is_the_frame(files, tmp_path):
     r = run("report", "bad.npz", "--batch", "batch.npz", "--format", "csv", "--output", out, cwd=files)
     assert r.returncode == 1 and r.stdout == ""
     frame = pd.read_csv(out)
-    assert list(frame.columns) == list(gk.report.FRAME_COLUMNS)
+    assert list(frame.columns) == list(FRAME_COLUMNS)
     assert list(frame["param"]) == ["W3", "b3", "W2", "b2", "W1", "b1"]
 
 
@@ -84,8 +104,16 @@ def test_markdown_tables(files):
 
 
 def test_select_skip_exhaustive_seed_quiet(files):
-    r = run("report", "bad.npz", "--batch", "batch.npz", "--skip", "doubled-softmax-derivative,gradient-mismatch,lr-checks-skipped",
-            "--quiet", cwd=files)
+    r = run(
+        "report",
+        "bad.npz",
+        "--batch",
+        "batch.npz",
+        "--skip",
+        "doubled-softmax-derivative,gradient-mismatch,lr-checks-skipped",
+        "--quiet",
+        cwd=files,
+    )
     assert r.returncode == 0 and r.stdout.startswith("OK:")
     r = run("report", "good.npz", "--batch", "batch.npz", "--exhaustive", "--seed", "3", "--format", "json", cwd=files)
     d = json.loads(r.stdout)
@@ -111,7 +139,7 @@ def test_saved_then_loaded_model_gives_the_same_report(files):
 def broken(files):
     d = files
     X, y = data()
-    pickle.dump({"X": X}, open(d / "pickled.npz", "wb"))
+    (d / "pickled.npz").write_bytes(pickle.dumps({"X": X}))
     np.savez(d / "objects.npz", X=np.array([{"a": 1}] * 3, dtype=object), y=np.zeros(3))
     (d / "truncated.npz").write_bytes((d / "batch.npz").read_bytes()[:200])
     (d / "garbage.npz").write_bytes(b"hello, not an npz")
@@ -140,10 +168,19 @@ def broken(files):
         (("report", "good.npz", "--batch", "bad_labels.npz"), "labels y range over 5..7"),
         (("report", "batch.npz", "--batch", "batch.npz"), "has no gradcheck_kit metadata"),
         (("report", "tests.models:MLP", "--weights", "nan_weights.npz", "--batch", "batch.npz"), "non-finite value(s)"),
-        (("report", "tests.models:MLP", "--weights", "short_weights.npz", "--batch", "batch.npz"), "that the file lacks"),
-        (("report", "tests.models:NoSuch", "--weights", "weights.npz", "--batch", "batch.npz"), "has no attribute 'NoSuch'"),
+        (
+            ("report", "tests.models:MLP", "--weights", "short_weights.npz", "--batch", "batch.npz"),
+            "that the file lacks",
+        ),
+        (
+            ("report", "tests.models:NoSuch", "--weights", "weights.npz", "--batch", "batch.npz"),
+            "has no attribute 'NoSuch'",
+        ),
         (("report", "no_such_module_xyz:f", "--weights", "weights.npz", "--batch", "batch.npz"), "No module named"),
-        (("report", "module_with_error.py:f", "--weights", "weights.npz", "--batch", "batch.npz"), "import-time failure"),
+        (
+            ("report", "module_with_error.py:f", "--weights", "weights.npz", "--batch", "batch.npz"),
+            "import-time failure",
+        ),
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
         (("report", "good.npz", "--batch", "batch.npz", "--select", "bogus"), "unknown finding code(s) ['bogus']"),
         (("report", "good.npz", "--batch", "batch.npz", "--lr", "-1"), "--lr -1.0; expected a positive finite number"),
@@ -194,5 +231,6 @@ def test_save_model_refuses_what_cannot_be_rebuilt(tmp_path):
 
     with pytest.raises(gk.InputError, match="does not import back"):
         save_model(Local(), tmp_path / "m.npz")
-    with pytest.raises(gk.InputError, match="cannot read CS231nNet's constructor argument|does not import back|builds"):
+    either = r"cannot read CS231nNet's constructor argument|does not import back|builds"
+    with pytest.raises(gk.InputError, match=either):
         save_model(models.CS231nNet(D=5), tmp_path / "m.npz", kwargs={"D": 6})

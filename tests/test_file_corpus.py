@@ -6,12 +6,10 @@ from __future__ import annotations
 import io
 import os
 import pickle
-
 import subprocess
 import sys
 import time
 import zipfile
-
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +60,9 @@ def corpus(tmp_path_factory):
         (d / name).write_bytes(content)
     np.savez(d / "object_array.npz", X=np.array([Exploit()], dtype=object), y=np.zeros(1))
     np.savez(d / "wrong_keys.npz", inputs=X, labels=y)
-    np.savez(d / "nan_weights.npz", **{k: np.where(np.ones_like(v, bool), np.nan, v) for k, v in models.MLP().params.items()})
+    np.savez(
+        d / "nan_weights.npz", **{k: np.where(np.ones_like(v, bool), np.nan, v) for k, v in models.MLP().params.items()}
+    )
     # a header declaring 8 TB of float64 with 16 bytes of data
     write_member(d / "huge_shape.npz", "X.npy", npy_header((10**12,)), [b"\0" * 16])
     # a header whose shape disagrees with its data
@@ -91,13 +91,16 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "role", "message"), CASES)
 def test_broken_file_exits_2_with_one_line_quickly(corpus, name, role, message):
-    args = {"batch": ["report", "model.npz", "--batch", name],
-            "model": ["report", name, "--batch", "batch.npz"],
-            "weights": ["report", "tests.models:MLP", "--weights", name, "--batch", "batch.npz"]}[role]
+    args = {
+        "batch": ["report", "model.npz", "--batch", name],
+        "model": ["report", name, "--batch", "batch.npz"],
+        "weights": ["report", "tests.models:MLP", "--weights", name, "--batch", "batch.npz"],
+    }[role]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "gradcheck_kit", *args], cwd=corpus, env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "gradcheck_kit", *args], cwd=corpus, env=env, capture_output=True, text=True, timeout=60
+    )
     elapsed = time.monotonic() - start
     assert r.returncode == 2, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()

@@ -125,7 +125,8 @@ class RaisesAt(models.MLP):
 def test_user_code_raising_at_the_kth_call_names_the_call(k):
     model = RaisesAt(k, ZeroDivisionError("bad"))
     before = snapshot(model)
-    with pytest.raises(gk.ModelCallError, match=r"RaisesAt\.loss\(\.\.\.\) raised ZeroDivisionError: bad \[call \d+ of loss\]"):
+    with pytest.raises(gk.ModelCallError, match=r"RaisesAt\.loss\(\.\.\.\) raised ZeroDivisionError: bad \[call \d+ of "
+                                                r"loss\]"):
         gk.diagnose(model, data())
     assert_unchanged(model, before)
 

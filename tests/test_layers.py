@@ -53,7 +53,9 @@ def test_wrong_softmax_backward_is_blamed_at_the_softmax_layer():
 
 def test_softmax_derivative_applied_twice_is_named_at_the_loss_layer():
     report = gk.diagnose(net(loss=L.CrossEntropyReturnsLogitGradient), data())
-    assert ("doubled-softmax-derivative", "4:CrossEntropyReturnsLogitGradient") in [(f.code, f.layer) for f in report.findings]
+    assert ("doubled-softmax-derivative", "4:CrossEntropyReturnsLogitGradient") in [
+        (f.code, f.layer) for f in report.findings
+    ]
     assert backward_layers(report) == ["4:CrossEntropyReturnsLogitGradient"]
     assert isolated_verdicts(report)["3:Softmax.x"] == "pass"
 
@@ -61,13 +63,25 @@ def test_softmax_derivative_applied_twice_is_named_at_the_loss_layer():
 def test_cs231n_function_pairs():
     rng = np.random.default_rng(0)
     W1, b1, W2, b2 = rng.normal(size=(6, 8)) * 0.5, 0.1 * rng.normal(size=8), rng.normal(size=(8, 3)) * 0.5, np.zeros(3)
-    good = layered([pair(L.affine_forward, L.affine_backward, w=W1, b=b1), pair(L.relu_forward, L.relu_backward),
-                    pair(L.affine_forward, L.affine_backward, w=W2, b=b2)], loss=L.softmax_loss)
+    good = layered(
+        [
+            pair(L.affine_forward, L.affine_backward, w=W1, b=b1),
+            pair(L.relu_forward, L.relu_backward),
+            pair(L.affine_forward, L.affine_backward, w=W2, b=b2),
+        ],
+        loss=L.softmax_loss,
+    )
     report = gk.diagnose(good, data())
     assert report.ok, report
     assert {t.param for t in report.tensors} == {"0:affine.w", "0:affine.b", "2:affine.w", "2:affine.b"}
-    bad = layered([pair(L.affine_forward, L.affine_backward, w=W1, b=b1), pair(L.relu_forward, L.relu_backward_wrong),
-                   pair(L.affine_forward, L.affine_backward, w=W2, b=b2)], loss=L.softmax_loss)
+    bad = layered(
+        [
+            pair(L.affine_forward, L.affine_backward, w=W1, b=b1),
+            pair(L.relu_forward, L.relu_backward_wrong),
+            pair(L.affine_forward, L.affine_backward, w=W2, b=b2),
+        ],
+        loss=L.softmax_loss,
+    )
     assert backward_layers(gk.diagnose(bad, data())) == ["1:relu"]
 
 

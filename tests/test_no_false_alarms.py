@@ -33,15 +33,22 @@ def spec(seed):
 
 
 def build(s, seed, cls=models.MLP):
-    mlp = cls(s["sizes"], activation=s["activation"], dtype=s["dtype"], seed=seed, reg=s["reg"] if s["style"] != "layers" else 0.0)
+    mlp = cls(
+        s["sizes"],
+        activation=s["activation"],
+        dtype=s["dtype"],
+        seed=seed,
+        reg=s["reg"] if s["style"] != "layers" else 0.0,
+    )
     if s["style"] == "layers" and cls is models.MLP:
         layers = []
         for i, (m, n) in enumerate(zip(s["sizes"][:-1], s["sizes"][1:])):
             dense = L.Dense(m, n, seed=seed + i)
             dense.parameters = {"W": mlp.params[f"W{i + 1}"], "b": mlp.params[f"b{i + 1}"]}
             layers += [dense, ACTIVATIONS[s["activation"]]()]
-        return layers[:-1] + [L.SoftmaxCrossEntropy()]
+        return [*layers[:-1], L.SoftmaxCrossEntropy()]
     if s["style"] == "functions" and cls is models.MLP:
+
         def loss(p, X, y):
             mlp.params = p
             return mlp.loss(X, y)
@@ -59,7 +66,8 @@ def build(s, seed, cls=models.MLP):
 
 
 def label(s):
-    return f"{s['style']} {s['sizes']} {s['activation']} {np.dtype(s['dtype']).name} reg={s['reg']} B={s['B']} lr={s['lr']}"
+    dtype = np.dtype(s["dtype"]).name
+    return f"{s['style']} {s['sizes']} {s['activation']} {dtype} reg={s['reg']} B={s['B']} lr={s['lr']}"
 
 
 @pytest.mark.parametrize("seed", range(FAMILY))
@@ -73,8 +81,10 @@ def test_correct_random_network_has_no_error(seed):
 def defect_for(s, seed):
     """One defect that this network can show, with the finding code and layer expected."""
     depth = len(s["sizes"]) - 1
-    options = [("sign-flipped", models.GradientSignFlippedInOutputLayer, str(depth)),
-               ("doubled-softmax-derivative", models.SoftmaxDerivativeAppliedTwice, str(depth))]
+    options = [
+        ("sign-flipped", models.GradientSignFlippedInOutputLayer, str(depth)),
+        ("doubled-softmax-derivative", models.SoftmaxDerivativeAppliedTwice, str(depth)),
+    ]
     if s["B"] > 1:
         options.append(("missing-batch-average", models.GradientSummedNotAveraged, str(depth)))
     if depth >= 3:  # the defect drops the activation derivative of hidden layer 2

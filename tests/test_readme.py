@@ -32,7 +32,7 @@ def test_question_blocks_in_the_readme_are_what_the_example_prints(demo_output):
     shown, findings = text_blocks(readme, "## The question, reproduced", 2)
     printed = [line.rstrip() for line in demo_output.splitlines()]
     for line in shown.splitlines() + findings.splitlines():
-        if line.startswith("[…") or line.startswith("label-collapse (error)"):
+        if line.startswith(("[…", "label-collapse (error)")):
             continue  # the README's own marker for the abbreviated findings table
         assert line.rstrip() in printed, f"README line not in the example's output: {line!r}"
 

@@ -34,7 +34,8 @@ from .codes import (
 )
 from .context import Context
 from .evidence import DeltaFit
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .registry import register
 
 __all__ = ["check_batch_average", "check_gradient_sign_scale_transpose", "check_softmax_derivative",
@@ -273,7 +274,8 @@ def check_weight_decay(ctx: Context) -> Iterator[Finding]:
                  else "the loss has the term but the gradient does not")
     yield WEIGHT_DECAY.finding(
         layer=layers[0] if len(layers) == 1 else None,
-        message=f"for {listed}, analytic − numeric = {fmt(c, 4)}·W exactly (relative residual below {fmt(EXPLAINED)}): a "
+        message=f"for {listed}, analytic − numeric = {fmt(c, 4)}·W exactly (relative residual below {fmt(EXPLAINED)}): "
+                "a "
         f"weight-decay term {fmt(abs(c), 4)}·W that {direction}. The rest of the gradient agrees.",
         fix=(f"Add 0.5 * {fmt(c, 4)} * sum(W**2) to the loss, or drop {fmt(c, 4)} * W from the gradient."
              if c > 0 else f"Add {fmt(-c, 4)} * W (the gradient of the L2 term) to each of these gradients."),

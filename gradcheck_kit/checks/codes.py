@@ -70,4 +70,6 @@ LR_SKIPPED = CodeInfo("lr-checks-skipped", "info", "the learning-rate checks nee
 DEAD = CodeInfo("dead-units", "warning", "ReLU units that output zero for every example of the batch")
 SATURATED = CodeInfo("saturated-units", "warning", "sigmoid/tanh units stuck in their flat tails")
 UNNORMALIZED = CodeInfo("unnormalized-input", "warning", "inputs on a large scale (e.g. raw 0–255 pixels)")
-INITIAL_LOSS = CodeInfo("initial-loss-off", "warning", "the loss is far above log K, what an untrained classifier gives")
+INITIAL_LOSS = CodeInfo(
+    "initial-loss-off", "warning", "the loss is far above log K, what an untrained classifier gives"
+)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+
 import numpy as np
 
 from ..measure.replay import OnlineReplay, full_batch_losses, online_replay
 from ..model.batch import Batch
 from .codes import DOUBLED_SOFTMAX, EXPLODING_LR, LABEL_COLLAPSE, LR_SKIPPED
 from .context import Context
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .registry import register
 
 __all__ = ["check_learning_rate_stable", "check_lr_given", "check_predictions_follow_last_label"]
@@ -74,15 +76,26 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
     yield EXPLODING_LR.finding(
         layer=None,
         message=(
-            f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr {fmt(lr / divisor)} it falls "
+            f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr "
+            f"{fmt(lr / divisor)} it falls "
             f"to {fmt(small[-1], 4)}. The top Hessian eigenvalue is λ ≈ {fmt(lam, 3)} ({calls} gradient calls), so "
-            f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims at."
-            + caveat
+            f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims "
+            "at." + caveat
         ),
         fix=("Fix the gradient findings first; then " if gradient_wrong else "")
-        + f"lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature is smaller.",
-        evidence={"lr": lr, "loss_start": start, "loss_end": end, "smaller_lr": lr / divisor, "loss_end_small_lr": small[-1],
-                  "top_eigenvalue": lam, "stable_limit": limit, "suggested_lr": suggested, "hvp_gradient_calls": calls},
+        + f"lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature is "
+        "smaller.",
+        evidence={
+            "lr": lr,
+            "loss_start": start,
+            "loss_end": end,
+            "smaller_lr": lr / divisor,
+            "loss_end_small_lr": small[-1],
+            "top_eigenvalue": lam,
+            "stable_limit": limit,
+            "suggested_lr": suggested,
+            "hvp_gradient_calls": calls,
+        },
     )
 
 
@@ -100,8 +113,13 @@ def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float
     # confident: the label just trained gets at least 1.5× the probability of a uniform guess (an undecided
     # network with near-uniform outputs flips its argmax on tiny steps without that)
     confident = confidence * n_classes >= 1.5
-    return (share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3 and confident,
-            share, before, prior, confidence)
+    return (
+        share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3 and confident,
+        share,
+        before,
+        prior,
+        confidence,
+    )
 
 
 @register(LABEL_COLLAPSE, requires=("lr", "predict", "network"), reads=(EXPLODING_LR, DOUBLED_SOFTMAX))
@@ -120,8 +138,10 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of)
     small_collapsed, small_share, *_ = _collapsed(smaller, out.n_classes)
     if not small_collapsed:
-        causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
-                      f"{fmt(100 * small_share, 3)}%)")
+        causes.append(
+            f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
+            f"{fmt(100 * small_share, 3)}%)"
+        )
     if ctx.found(EXPLODING_LR.code):
         causes.append("the learning rate is unstable even for full-batch steps (see exploding-learning-rate)")
     unnormalised = ctx.inputs.unnormalised
@@ -131,11 +151,19 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     saturated = [a for a in acts if a.saturated_fraction >= 0.5]
     dead = [a for a in acts if a.kind == "relu" and a.dead_units >= 0.5 * a.values.shape[1]]
     if saturated:
-        causes.append("saturated hidden units: " + ", ".join(f"{a.name} {fmt(100 * a.saturated_fraction, 2)}% in the flat tails" for a in saturated))
+        causes.append(
+            "saturated hidden units: "
+            + ", ".join(f"{a.name} {fmt(100 * a.saturated_fraction, 2)}% in the flat tails" for a in saturated)
+        )
     if dead:
-        causes.append("dead hidden units: " + ", ".join(f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead))
+        causes.append(
+            "dead hidden units: "
+            + ", ".join(f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead)
+        )
     if replay.spread_start < 0.01:
-        causes.append(f"the outputs barely depend on the input (std of probabilities across examples {fmt(replay.spread_start)})")
+        causes.append(
+            f"the outputs barely depend on the input (std of probabilities across examples {fmt(replay.spread_start)})"
+        )
     if ctx.found(DOUBLED_SOFTMAX.code):
         causes.append("the doubled softmax derivative (see that finding) starves the output delta")
     if not causes:
@@ -145,7 +173,8 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         layer=None,
         message=(
             f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps; the later half counted), "
-            f"after each step the network predicts the label it was just trained on for a median {fmt(100 * share, 3)}% "
+            "after each step the network predicts the label it was just trained on for a median "
+            f"{fmt(100 * share, 3)}% "
             f"of the batch (just before "
             f"that step: {fmt(100 * before, 3)}%; that label's share of the batch: {fmt(100 * prior, 3)}%; mean "
             f"probability given to it: {fmt(confidence, 3)}). It is not "
@@ -153,11 +182,23 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         ),
         fix=("Fix the gradient findings first; then " if ctx.gradient_is_wrong else "")
         + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
-        + ("normalise the inputs (X / 255 for pixels, or zero mean and unit variance per feature), " if unnormalised else "")
+        + (
+            "normalise the inputs (X / 255 for pixels, or zero mean and unit variance per feature), "
+            if unnormalised
+            else ""
+        )
         + "shuffle the examples each epoch, and re-check.",
-        evidence={"lr": lr, "steps": steps, "median_share_last_label": share, "median_share_before": before,
-                  "median_class_prior": prior, "median_confidence": confidence, "median_share_at_lr_over_10": small_share,
-                  "output_spread": replay.spread_start, "accuracy_after_replay": replay.accuracy_end},
+        evidence={
+            "lr": lr,
+            "steps": steps,
+            "median_share_last_label": share,
+            "median_share_before": before,
+            "median_class_prior": prior,
+            "median_confidence": confidence,
+            "median_share_at_lr_over_10": small_share,
+            "output_spread": replay.spread_start,
+            "accuracy_after_replay": replay.accuracy_end,
+        },
     )
 
 
@@ -166,4 +207,3 @@ def _head(batch: Batch) -> Batch:
     if batch.size <= MAX_ONLINE_STEPS:
         return batch
     return Batch(X=batch.X[:MAX_ONLINE_STEPS], y=batch.y[:MAX_ONLINE_STEPS], input_dtype=batch.input_dtype)
-

@@ -174,7 +174,7 @@ def input_scale(X: np.ndarray) -> InputScale:
     with np.errstate(all="ignore"):
         lo, hi, std = float(X.min()), float(X.max()), float(np.std(X, dtype=np.float64))
     unnormalised = max(abs(lo), abs(hi)) > 20 or std > 3
-    whole = bool(np.all(X == np.round(X)))
+    whole = bool(np.all(np.round(X) == X))
     pixels = " (raw 0–255 pixel values?)" if unnormalised and whole and lo >= 0 and 100 < hi <= 255 else ""
     return InputScale(lo, hi, std, unnormalised,
                       f"inputs range over {fmt(lo, 3)}..{fmt(hi, 3)} with std {fmt(std, 3)}{pixels}")

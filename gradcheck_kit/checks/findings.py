@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -18,7 +18,7 @@ __all__ = ["SEVERITIES", "CodeInfo", "Evidence", "Finding", "Severity", "format_
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-Evidence = Union[int, float, str, bool, None]
+Evidence = int | float | str | bool | None
 _MAX_EVIDENCE_STR = 200
 
 
@@ -121,6 +121,5 @@ def format_number(value: float | None, digits: int = 2) -> str:
         return "0"
     magnitude = abs(value)
     if 1e-3 <= magnitude < 1e4:
-        text = f"{value:.{digits + 1}g}"
-        return text
+        return f"{value:.{digits + 1}g}"
     return f"{value:.{digits - 1}e}"

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from ..numeric.comparison import TensorCheck
 from .codes import GRADIENT_MISMATCH, INCONCLUSIVE, NON_FINITE, NONDETERMINISTIC
 from .context import Context
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .messages import counts, describe_tensor
 from .registry import register
 

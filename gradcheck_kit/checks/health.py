@@ -7,10 +7,16 @@ from collections.abc import Iterator
 
 from .codes import DEAD, INITIAL_LOSS, SATURATED, UNNORMALIZED
 from .context import Context
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .registry import register
 
-__all__ = ["check_hidden_units_alive", "check_hidden_units_unsaturated", "check_initial_loss", "check_inputs_normalised"]
+__all__ = [
+    "check_hidden_units_alive",
+    "check_hidden_units_unsaturated",
+    "check_initial_loss",
+    "check_inputs_normalised",
+]
 
 #: Share of a layer's units dead on the whole batch before it is worth a warning.
 DEAD_SHARE = 0.5
@@ -28,7 +34,8 @@ def check_hidden_units_alive(ctx: Context) -> Iterator[Finding]:
         if a.kind == "relu" and a.dead_units >= DEAD_SHARE * units:
             yield DEAD.finding(
                 layer=None,
-                message=f"{a.name}: {a.dead_units} of {units} ReLU units output 0 for all {ctx.batch.size} examples; they "
+                message=f"{a.name}: {a.dead_units} of {units} ReLU units output 0 for all {ctx.batch.size} examples; "
+                "they "
                 f"pass no gradient back, so their weights never change again.",
                 fix="Use a smaller learning rate, He initialisation (std sqrt(2 / fan_in)), a small positive bias "
                 "init, or a leaky ReLU.",
@@ -45,7 +52,8 @@ def check_hidden_units_unsaturated(ctx: Context) -> Iterator[Finding]:
             tail = "below 0.01 or above 0.99" if a.kind == "sigmoid" else "beyond ±0.99"
             yield SATURATED.finding(
                 layer=None,
-                message=f"{a.name}: {fmt(100 * share, 3)}% of the {a.kind} activations are {tail}, where the derivative "
+                message=f"{a.name}: {fmt(100 * share, 3)}% of the {a.kind} activations are {tail}, where the "
+                "derivative "
                 f"is under 1% of its peak; gradients through this layer all but vanish.",
                 fix="Normalise the inputs and scale the initial weights by 1/sqrt(fan_in) (Xavier), so pre-activations "
                 "start near 0.",
@@ -60,7 +68,8 @@ def check_inputs_normalised(ctx: Context) -> Iterator[Finding]:
     if scale.unnormalised:
         yield UNNORMALIZED.finding(
             layer=None,
-            message=f"{scale.description}. The first layer's gradient scales with the inputs and its curvature with their square, so "
+            message=f"{scale.description}. The first layer's gradient scales with the inputs and its curvature with "
+            "their square, so "
             f"a learning rate that suits the other layers overshoots there.",
             fix="Scale inputs to about unit range: X / 255 for pixels, or (X - mean) / std per feature (fit on the "
             "training set).",
@@ -79,7 +88,8 @@ def check_initial_loss(ctx: Context) -> Iterator[Finding]:
     if math.isfinite(ce) and ce > 3 * chance and ce > chance + 2:
         yield INITIAL_LOSS.finding(
             layer=None,
-            message=f"the mean cross-entropy is {fmt(ce, 4)}, against log K = {fmt(chance, 4)} for an untrained classifier "
+            message=f"the mean cross-entropy is {fmt(ce, 4)}, against log K = {fmt(chance, 4)} for an untrained "
+            "classifier "
             f"that predicts all {out.n_classes} classes equally: the network is confidently wrong. If it is freshly "
             f"initialised, the initial weights are too large.",
             fix="Initialise weights with std 1/sqrt(fan_in) and the output layer small (or zero), so the first loss "

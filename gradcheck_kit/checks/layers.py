@@ -14,7 +14,8 @@ from ..numeric.fitting import EXPLAINED, fit_scale
 from ..numeric.losses import is_probabilities
 from .codes import BACKWARD_MISMATCH, DOUBLED_SOFTMAX
 from .context import Context
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .messages import counts, describe_tensor
 from .registry import register
 
@@ -79,7 +80,8 @@ def check_loss_layer_delta(ctx: Context) -> Iterator[Finding]:
             f"respect to the softmax's *input*. The softmax layer's backward then applies the softmax derivative a "
             f"second time. With respect to its own input o, the cross-entropy gradient is −t/o (divided by B for a "
             f"mean).",
-            fix="Either return -t / (B * o) from the loss layer's backward, or merge softmax and cross-entropy into one "
+            fix="Either return -t / (B * o) from the loss layer's backward, or merge softmax and cross-entropy into "
+                "one "
             "layer whose backward returns (o - t) / B and drop the separate softmax backward.",
             evidence={"scale": scale, "residual": residual, "batch_size": B},
         )

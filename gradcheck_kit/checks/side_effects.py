@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from .codes import MUTATES_INPUT, MUTATES_PARAMS, STATEFUL_BACKWARD
 from .context import Context
-from .findings import Finding, format_number as fmt
+from .findings import Finding
+from .findings import format_number as fmt
 from .registry import register
 
 __all__ = ["check_backward_recomputes", "check_input_untouched", "check_parameters_untouched"]
@@ -18,7 +19,8 @@ def check_input_untouched(ctx: Context) -> Iterator[Finding]:
     if b.mutates_input:
         yield MUTATES_INPUT.finding(
             layer=None,
-            message=f"a {b.mutated_input_call} call wrote into its input arrays (largest change {fmt(b.mutated_input_change)}). "
+            message=f"a {b.mutated_input_call} call wrote into its input arrays (largest change "
+                    f"{fmt(b.mutated_input_change)}). "
             f"Every later call on the same array then sees different data — e.g. X /= 255 applied again each epoch. "
             f"The kit passed fresh copies for the rest of the check.",
             fix="Never modify X or y in place inside the model: write X = X / 255 (a new array), not X /= 255.",
@@ -52,7 +54,8 @@ def check_backward_recomputes(ctx: Context) -> Iterator[Finding]:
             f"another batch (relative change {fmt(b.stale_backward_change)}): it reuses activations cached by the last "
             f"forward instead of the X it is given. The kit computed the loss on X right before each backward, so the "
             f"gradient checks above are still valid.",
-            fix="Recompute the forward pass for X inside backward(X, y) (or drop X from its signature and document that "
+            fix="Recompute the forward pass for X inside backward(X, y) (or drop X from its signature and document "
+                "that "
             "forward(X) must be called first).",
             evidence={"relative_change": b.stale_backward_change},
         )

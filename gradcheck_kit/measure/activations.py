@@ -73,7 +73,7 @@ def hidden_activations(view: ModelView, X: np.ndarray) -> list[Activation]:
             if isinstance(value, (list, tuple)) else [])
         for label, array in arrays:
             if (id(array) in params or array.dtype.kind != "f" or array.ndim != 2 or array.shape[0] != X.shape[0]
-                    or array.shape == outputs.shape and (np.allclose(array, outputs) or is_probabilities(array))
+                    or (array.shape == outputs.shape and (np.allclose(array, outputs) or is_probabilities(array)))
                     or array is X or not np.all(np.isfinite(array)) or np.shares_memory(array, X)):
                 continue
             kind = _classify(array)

@@ -10,12 +10,13 @@ softmax) included — nothing is inherited from the layers after it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..model.batch import Batch
-from ..model.layers import LayeredView
+from ..model.layers import Layer, LayeredView
 from ..numeric.comparison import TensorCheck, compare_tensor
 from ..settings import Settings
 
@@ -33,9 +34,9 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
     are left as found."""
     rng = np.random.default_rng(settings.seed + 4)
     acts = view.activations(batch.X)
-    options: dict[str, Any] = dict(tolerance=settings.tolerance, rng=rng, max_entries=settings.max_entries,
-                                   probes=settings.probes, exhaustive=settings.exhaustive, eps=settings.eps,
-                                   on_eval=on_eval)
+    options: dict[str, Any] = {"tolerance": settings.tolerance, "rng": rng, "max_entries": settings.max_entries,
+                               "probes": settings.probes, "exhaustive": settings.exhaustive, "eps": settings.eps,
+                               "on_eval": on_eval}
     for i, layer in enumerate(view.layers):
         x = np.array(acts[i], dtype=np.float64) if acts[i].dtype.kind == "f" else None
         x_in = x if x is not None else acts[i]
@@ -44,17 +45,16 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
         base = float(np.vdot(g, out))
         dx, dparams = view.layer_backward(layer, g)
         noise = _rounding(g, np.asarray(out, dtype=np.float64))
+        def phi(at: np.ndarray, layer: Layer = layer, g: np.ndarray = g) -> float:
+            return float(np.vdot(g, view.layer_forward(layer, at)))
+
         if x is not None and dx.shape == x.shape:
             work = x.copy()
-            into.append(compare_tensor(
-                f"{layer.id}.x", layer.id, work, dx,
-                lambda work=work, layer=layer, g=g: float(np.vdot(g, view.layer_forward(layer, work))),
-                base, source_dtype=acts[i].dtype, loss_noise=noise, **options))
+            into.append(compare_tensor(f"{layer.id}.x", layer.id, work, dx, partial(phi, work), base,
+                                       source_dtype=acts[i].dtype, loss_noise=noise, **options))
         for local, slot in layer.slots.items():
-            into.append(compare_tensor(
-                slot.name, layer.id, view.params[slot.name], dparams[local],
-                lambda layer=layer, g=g, x_in=x_in: float(np.vdot(g, view.layer_forward(layer, x_in))),
-                base, source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
+            into.append(compare_tensor(slot.name, layer.id, view.params[slot.name], dparams[local], partial(phi, x_in),
+                                       base, source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
     x = np.array(acts[-1], dtype=np.float64)
     base = view.loss_forward(x, batch.y)
     dx = view.loss_backward()

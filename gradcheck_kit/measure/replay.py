@@ -37,7 +37,7 @@ def sgd_step(view: ModelView, X: np.ndarray, y: np.ndarray, lr: float) -> None:
         return
     grads = view.gradients(X, y)
     for name, array in view.params.items():
-        array -= lr * grads[name]
+        np.subtract(array, lr * grads[name], out=array, casting="unsafe")
 
 
 def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:

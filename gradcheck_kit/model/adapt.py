@@ -20,7 +20,7 @@ from .batch import Batch, as_batch
 from .functional import FunctionalModel, FunctionalView
 from .guard import private_copy
 from .layers import LayeredModel, LayeredView, is_layer_sequence, layered
-from .objects import ObjectReader
+from .object_reader import ObjectReader
 from .torch import adapt_torch, is_torch_function, is_torch_module
 from .view import ModelView
 
@@ -71,7 +71,7 @@ def _reader(model: Any) -> Reader:
     if isinstance(model, type):
         raise ModelInterfaceError(
             f"model is the class {model.__name__}, not an instance; did you mean {model.__name__}()?")
-    if isinstance(model, (Mapping, np.ndarray)) or callable(model) and not hasattr(model, "__dict__"):
+    if isinstance(model, (Mapping, np.ndarray)) or (callable(model) and not hasattr(model, "__dict__")):
         raise ModelInterfaceError(
             f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "
             f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"

@@ -132,7 +132,8 @@ def as_batch(batch: Any) -> Batch:
     elif hasattr(batch, "X") and hasattr(batch, "y"):
         X, y = batch.X, batch.y
     else:
-        raise InputError(f"batch is a {type(batch).__name__}; expected (X, y), a mapping with 'X' and 'y', or an object with .X and .y")
+        raise InputError(f"batch is a {type(batch).__name__}; expected (X, y), a mapping with 'X' and 'y', or an "
+                         "object with .X and .y")
     X_arr = _as_array("X", X)
     y_arr = _as_array("y", y)
     if y_arr.shape[0] != X_arr.shape[0]:

@@ -58,10 +58,14 @@ def wrap(
         How the report names the model.
     """
     if not isinstance(params, Mapping) or not params:
-        raise ModelInterfaceError(f"wrap(params=...) got a {type(params).__name__}; expected a non-empty dict of arrays")
+        raise ModelInterfaceError(
+            f"wrap(params=...) got a {type(params).__name__}; expected a non-empty dict of arrays"
+        )
     bad = [k for k, v in params.items() if not is_param_array(v)]
     if bad:
-        raise ModelInterfaceError(f"wrap(params=...): {bad} are not non-empty float arrays; expected name → float ndarray")
+        raise ModelInterfaceError(
+            f"wrap(params=...): {bad} are not non-empty float arrays; expected name → float ndarray"
+        )
     for label, func in (("loss", loss), ("grads", grads), ("predict", predict), ("train", train)):
         if func is not None and not callable(func):
             raise ModelInterfaceError(f"wrap({label}=...) got a {type(func).__name__}; expected a function")
@@ -91,7 +95,9 @@ class FunctionalView(ModelView):
         return self.model.train is not None
 
     def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        return as_loss_value(self._call("loss", self.model.loss, self.working, X, y), f"{self.label} loss(params, X, y)")
+        return as_loss_value(
+            self._call("loss", self.model.loss, self.working, X, y), f"{self.label} loss(params, X, y)"
+        )
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         if self.model.grads is None:

@@ -120,7 +120,8 @@ class Layer:
         if isinstance(self.obj, FunctionPair):
             result = self.obj.forward_fn(x, *(self.obj.params[k] for k in self.obj.params))
             if not (isinstance(result, tuple) and len(result) == 2):
-                raise ModelInterfaceError(f"{self.id}: forward returned a {type(result).__name__}; expected (out, cache)")
+                raise ModelInterfaceError(f"{self.id}: forward returned a {type(result).__name__}; expected (out, "
+                                          "cache)")
             out, self._cache = result
             return np.asarray(out)
         return np.asarray(self.obj.forward(x))
@@ -136,19 +137,27 @@ class Layer:
                     f"{self.id}: backward returned {len(parts)} value(s); expected dx plus one gradient per parameter "
                     f"({', '.join(names) or 'none'})"
                 )
-            return np.asarray(parts[0], dtype=np.float64), {k: np.asarray(g, dtype=np.float64) for k, g in zip(names, parts[1:])}
+            grads = {k: np.asarray(g, dtype=np.float64) for k, g in zip(names, parts[1:])}
+            return np.asarray(parts[0], dtype=np.float64), grads
         result = self.obj.backward(dout)
         dx = result[0] if isinstance(result, tuple) else result
         return np.asarray(dx, dtype=np.float64), self._param_grads()
 
     def _param_grads(self) -> dict[str, np.ndarray]:
         grads: dict[str, np.ndarray] = {}
-        store = next((getattr(self.obj, a) for a in _GRAD_STORES if isinstance(getattr(self.obj, a, None), Mapping)), {})
+        store: Mapping[str, Any] = next(
+            (getattr(self.obj, a) for a in _GRAD_STORES if isinstance(getattr(self.obj, a, None), Mapping)), {}
+        )
         for local in self.slots:
             key = local.split(".")[-1]
-            for candidate in (store.get(local), store.get(key), store.get(f"d{key}"),
-                              getattr(self.obj, f"d{key}", None), getattr(self.obj, f"grad_{key}", None),
-                              getattr(self.obj, f"{key}_grad", None)):
+            for candidate in (
+                store.get(local),
+                store.get(key),
+                store.get(f"d{key}"),
+                getattr(self.obj, f"d{key}", None),
+                getattr(self.obj, f"grad_{key}", None),
+                getattr(self.obj, f"{key}_grad", None),
+            ):
                 if candidate is not None:
                     grads[local] = np.array(candidate, dtype=np.float64)
                     break
@@ -255,7 +264,8 @@ class LayeredView(ModelView):
             for key, g in local.items():
                 name = layer.slots[key].name
                 if g.shape != self.params[name].shape:
-                    raise ModelInterfaceError(f"{layer.id}: gradient of {key!r} has shape {g.shape}; expected "
-                                              f"{self.params[name].shape}")
+                    raise ModelInterfaceError(
+                        f"{layer.id}: gradient of {key!r} has shape {g.shape}; expected {self.params[name].shape}"
+                    )
                 grads[name] = g
         return grads

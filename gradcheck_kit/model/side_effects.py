@@ -9,6 +9,7 @@ call are put back, so the gradient verdicts stay about the gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,11 +55,11 @@ def _max_change(a: np.ndarray, b: np.ndarray) -> float:
 def _params_changed(view: ModelView, reference: dict[str, np.ndarray]) -> tuple[list[str], float]:
     """Parameters whose current value differs from ``reference`` (one tensor copied at a time)."""
     changed, largest = [], 0.0
-    for name in reference:
+    for name, before in reference.items():
         now = view.current_one(name)
-        if not np.array_equal(now, reference[name], equal_nan=True):
+        if not np.array_equal(now, before, equal_nan=True):
             changed.append(name)
-            largest = max(largest, _max_change(now, reference[name]))
+            largest = max(largest, _max_change(now, before))
     return changed, largest
 
 
@@ -72,10 +73,10 @@ def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
     found: dict[str, object] = {}
     baseline = view.snapshot()
     try:
-        calls = [("loss", lambda Xw, yw: view._loss(Xw, yw))]
+        calls: list[tuple[str, Callable[[np.ndarray, np.ndarray], object]]] = [("loss", view._loss)]
         if view.can_predict:
             calls.append(("forward", lambda Xw, yw: view._predict(Xw)))
-        calls.append(("gradient", lambda Xw, yw: view._gradients(Xw, yw)))
+        calls.append(("gradient", view._gradients))
         for name, call in calls:
             Xw, yw = np.array(X), np.array(y)  # writable copies
             call(Xw, yw)

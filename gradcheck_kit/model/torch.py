@@ -64,7 +64,9 @@ class _ArraySlot(Slot):
 def torch_guard(model: Any) -> Callable[[], None]:
     """Snapshot a module's parameters and buffers and torch's RNG; the returned function restores them."""
     torch = _torch()
-    state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()} if is_torch_module(model) else {}
+    state = (
+        {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()} if is_torch_module(model) else {}
+    )
     tensors = dict(model.state_dict(keep_vars=True)) if is_torch_module(model) else {}
     rng = torch.random.get_rng_state() if torch is not None else None
 
@@ -91,7 +93,9 @@ class TorchModuleView(ModelView):
         try:
             target = copy.deepcopy(module)
         except Exception as exc:
-            raise ModelInterfaceError(f"{label} could not be deep-copied ({exc}); the kit never changes your module") from exc
+            raise ModelInterfaceError(
+                f"{label} could not be deep-copied ({exc}); the kit never changes your module"
+            ) from exc
         source = {name: p.dtype for name, p in module.named_parameters()}
         target = target.double()
         self.loss_fn = loss
@@ -101,7 +105,10 @@ class TorchModuleView(ModelView):
         slots = [_ArraySlot(name, p.detach().numpy()) for name, p in self.tensors.items()]
         super().__init__(target, slots, private=True, label=label)
         self.source_dtypes = {n: np.dtype(str(source[n]).replace("torch.", "")) for n in self.tensors}
-        self.notes.add(f"torch module converted to float64 on a private copy; loss {getattr(loss, '__name__', type(loss).__name__)}")
+        self.notes.add(
+            "torch module converted to float64 on a private copy; loss "
+            f"{getattr(loss, '__name__', type(loss).__name__)}"
+        )
 
     @property
     def can_predict(self) -> bool:
@@ -158,16 +165,24 @@ class FunctionView(ModelView):
             else:  # ints, flags, python numbers: passed through as given, not differentiated
                 self.fixed.append(value)
         if not self.arrays:
-            raise ModelInterfaceError(f"{function.__name__}: none of its {len(inputs)} inputs is a float tensor to check; "
-                                      f"pass the inputs as torch tensors")
+            raise ModelInterfaceError(
+                f"{function.__name__}: none of its {len(inputs)} inputs is a float tensor to "
+                "check; "
+                f"pass the inputs as torch tensors"
+            )
         slots = [ItemSlot(name=k, mapping=self.arrays, key=k) for k in self.arrays]
         super().__init__(function, slots, private=True, label=function.__name__)
-        self.source_dtypes = {k: np.dtype(str(v.dtype).replace("torch.", "")) if isinstance(v, torch.Tensor)
-                              else np.asarray(v).dtype for k, v in zip(names, inputs) if k in self.arrays}
+        self.source_dtypes = {
+            k: np.dtype(str(v.dtype).replace("torch.", "")) if isinstance(v, torch.Tensor) else np.asarray(v).dtype
+            for k, v in zip(names, inputs)
+            if k in self.arrays
+        }
         out = self._apply(grad=False)
         self.upstream = np.random.default_rng(seed).standard_normal(out.shape)
-        self.notes.add(f"custom autograd.Function {function.__name__}: backward checked against finite differences "
-                          f"of <g, {function.__name__}.apply(*inputs)> for a random upstream gradient g")
+        self.notes.add(
+            f"custom autograd.Function {function.__name__}: backward checked against finite differences "
+            f"of <g, {function.__name__}.apply(*inputs)> for a random upstream gradient g"
+        )
 
     def _apply(self, grad: bool) -> Any:
         torch = self.torch
@@ -192,8 +207,10 @@ class FunctionView(ModelView):
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         out = self._apply(grad=True)
         self._call("backward", out.backward, self.torch.from_numpy(self.upstream))
-        return {k: (np.zeros_like(self.arrays[k]) if t.grad is None else t.grad.detach().numpy().copy())
-                for k, t in self._leaves.items()}
+        return {
+            k: (np.zeros_like(self.arrays[k]) if t.grad is None else t.grad.detach().numpy().copy())
+            for k, t in self._leaves.items()
+        }
 
 
 def _argument_names(function: Any, count: int) -> list[str]:
@@ -216,13 +233,17 @@ def adapt_torch(model: Any, batch: Any, *, loss: Any, seed: int) -> tuple[ModelV
     """Views of torch objects (torch is imported only when the model is one), and the checked batch."""
     if is_torch_function(model):
         if loss is not None:
-            raise InputError("loss= is for torch nn.Module models; a custom autograd.Function is checked through "
-                             "its own output", option="loss")
+            raise InputError(
+                "loss= is for torch nn.Module models; a custom autograd.Function is checked through its own output",
+                option="loss",
+            )
         data = function_inputs_batch(batch)
         return FunctionView(model, tuple(batch), seed=seed), data
     if loss is None:
-        raise InputError("a torch nn.Module needs loss=: the loss function loss(outputs, y), e.g. "
-                         "nn.CrossEntropyLoss()", option="loss")
+        raise InputError(
+            "a torch nn.Module needs loss=: the loss function loss(outputs, y), e.g. nn.CrossEntropyLoss()",
+            option="loss",
+        )
     data = as_batch(batch)
     view = TorchModuleView(model, loss, label=type(model).__name__)
     outputs = view.predict(data.X)

@@ -13,14 +13,14 @@ import numpy as np
 from ..errors import ModelInterfaceError
 from .batch import Batch
 from .discovery import array_attributes
-from .objects import _ObjectLossMixin
+from .objects import MethodView
 from .slots import Slot
-from .view import INFERENCE_LR, ModelView
+from .view import INFERENCE_LR
 
 __all__ = ["TrainingView", "training_slots"]
 
 
-class TrainingView(_ObjectLossMixin, ModelView):
+class TrainingView(MethodView):
     """``forward(X)`` plus ``train(X, y, lr)`` that updates the weights in place."""
 
     style = "self-training object"
@@ -92,5 +92,7 @@ def training_slots(target: Any, batch: Batch, predict: str | None, loss: str | N
     ignored = sorted({s.name for s in candidates} - {s.name for s in chosen})
     note = f"attributes {', '.join(s.name for s in chosen)}"
     if ignored:
-        note += f" (not parameters, as the output does not depend on them or forward rewrites them: {', '.join(ignored)})"
+        note += (
+            f" (not parameters, as the output does not depend on them or forward rewrites them: {', '.join(ignored)})"
+        )
     return chosen, note

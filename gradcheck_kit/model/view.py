@@ -7,9 +7,10 @@ counted and wrapped so that a failure names the call instead of surfacing from d
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,7 +102,8 @@ def match_gradients(
         kind = np.asarray(value).dtype.kind if not isinstance(value, (list, tuple)) else "f"
         if kind in "cOSUV":
             raise ModelInterfaceError(
-                f"{call} returned {name!r} with dtype {np.asarray(value).dtype}; expected a real float array of shape {shape}"
+                f"{call} returned {name!r} with dtype {np.asarray(value).dtype}; expected a real float array of shape "
+                f"{shape}"
             )
         try:
             array = np.array(value, dtype=np.float64)
@@ -111,7 +113,8 @@ def match_gradients(
             ) from None
         if array.shape != tuple(shape):
             raise ModelInterfaceError(
-                f"{call} returned {name!r} with shape {array.shape}; expected {tuple(shape)}, the shape of the parameter"
+                f"{call} returned {name!r} with shape {array.shape}; expected {tuple(shape)}, the shape of the "
+                "parameter"
             )
         out[name] = array
     return out
@@ -178,7 +181,7 @@ class ModelView:
     separate_backward = False
     kit_loss: Any = None
 
-    def __init__(self, target: Any, slots: list[Slot], *, private: bool, label: str) -> None:
+    def __init__(self, target: Any, slots: Sequence[Slot], *, private: bool, label: str) -> None:
         self.target = target
         self.private = private
         self.label = label
@@ -274,10 +277,8 @@ class ModelView:
         if self.private:
             return
         for name, slot in self._slots.items():
-            try:
+            with contextlib.suppress(Exception):  # the guard restores contents and bindings regardless
                 slot.write(self._originals[name])
-            except Exception:  # the guard restores contents and bindings regardless
-                pass
 
     # -- calls into user code ---------------------------------------------------------------------
     def _call(self, what: str, func: Callable[..., Any], *args: Any) -> Any:
@@ -346,7 +347,8 @@ class ModelView:
             array = array[:, None]
         if array.ndim != 2 or array.shape[0] != X.shape[0]:
             raise ModelInterfaceError(
-                f"{self.label}'s prediction returned shape {array.shape}; expected ({X.shape[0]}, K), one row per example"
+                f"{self.label}'s prediction returned shape {array.shape}; expected ({X.shape[0]}, K), one row per "
+                "example"
             )
         return array
 

@@ -98,8 +98,11 @@ class EntryTable:
         for table in tables:
             reasons.update({offset + k: v for k, v in table.reasons.items()})
             offset += table.flat.size
-        return cls(*(np.concatenate([getattr(t, f) for t in tables]) if tables else np.zeros(0)
-                     for f in ("flat", "analytic", "numeric", "rel_error", "bound", "status")), reasons)
+        def joined(name: str, dtype: type) -> np.ndarray:
+            return np.concatenate([getattr(t, name) for t in tables]) if tables else np.zeros(0, dtype=dtype)
+
+        return cls(joined("flat", np.int64), joined("analytic", float), joined("numeric", float),
+                   joined("rel_error", float), joined("bound", float), joined("status", np.int8), reasons)
 
     def judgement(self, position: int) -> Judgement:
         return Judgement(_STATUS[int(self.status[position])], float(self.analytic[position]),  # type: ignore[arg-type]
@@ -297,7 +300,8 @@ class TensorComparison:
     def run(self, entry_runner: EntryRunner | None = None) -> TensorCheck:
         failing = self._directions()
         self._entries(entry_runner)
-        if failing is not None and not np.any(self.table.status[: self.filled] == _CODE["fail"]) and not self.exhaustive:
+        entry_failed = np.any(self.table.status[: self.filled] == _CODE["fail"])
+        if failing is not None and not entry_failed and not self.exhaustive:
             self._localise(failing)
         self.finished = True
         return self.result()
@@ -315,8 +319,11 @@ class TensorComparison:
         return failing
 
     def _entries(self, entry_runner: EntryRunner | None) -> None:
-        indices = (np.arange(self.work.size) if self.exhaustive
-                   else choose_entries(self.flat_analytic, self.max_entries, self.rng))
+        indices = (
+            np.arange(self.work.size)
+            if self.exhaustive
+            else choose_entries(self.flat_analytic, self.max_entries, self.rng)
+        )
         self.table = EntryTable.allocate(indices.size)
         if entry_runner is not None and self.exhaustive:
             entry_runner(indices, self.check_entry, self._put_table)
@@ -341,13 +348,25 @@ class TensorComparison:
     def result(self) -> TensorCheck:
         """What was judged so far (everything, once `run` has returned)."""
         return TensorCheck(
-            param=self.param, layer=self.layer, shape=tuple(self.work.shape), dtype=self.source_dtype.name,
-            working_dtype=self.work.dtype.name, step=self.step, rtol=self.rtol,
-            noise=max(self.tolerance.atol or 0.0,
-                      self.tolerance.noise(self.work.dtype, abs(self.base_loss), self.step, self.loss_noise)),
-            loss_noise=self.loss_noise, table=self.table.head(self.filled), probes=tuple(self.probe_results),
-            exhaustive=self.exhaustive, localised=self.localised, analytic_nonfinite=self.nonfinite,
-            planned=max(self.planned, self.filled), complete=self.finished,
+            param=self.param,
+            layer=self.layer,
+            shape=tuple(self.work.shape),
+            dtype=self.source_dtype.name,
+            working_dtype=self.work.dtype.name,
+            step=self.step,
+            rtol=self.rtol,
+            noise=max(
+                self.tolerance.atol or 0.0,
+                self.tolerance.noise(self.work.dtype, abs(self.base_loss), self.step, self.loss_noise),
+            ),
+            loss_noise=self.loss_noise,
+            table=self.table.head(self.filled),
+            probes=tuple(self.probe_results),
+            exhaustive=self.exhaustive,
+            localised=self.localised,
+            analytic_nonfinite=self.nonfinite,
+            planned=max(self.planned, self.filled),
+            complete=self.finished,
         )
 
     @property
@@ -355,8 +374,17 @@ class TensorComparison:
         return bool(self.filled or self.probe_results)
 
 
-def compare_tensor(param: str, layer: str, work: np.ndarray, analytic: np.ndarray, loss: Callable[[], float],
-                   base_loss: float, *, entry_runner: EntryRunner | None = None, **options: Any) -> TensorCheck:
+def compare_tensor(
+    param: str,
+    layer: str,
+    work: np.ndarray,
+    analytic: np.ndarray,
+    loss: Callable[[], float],
+    base_loss: float,
+    *,
+    entry_runner: EntryRunner | None = None,
+    **options: Any,
+) -> TensorCheck:
     """Check one tensor in one call (see `TensorComparison` for the options)."""
     return TensorComparison(param, layer, work, analytic, loss, base_loss, **options).run(entry_runner)
 
@@ -371,7 +399,7 @@ def _bisect(
     support = np.arange(signs.size)
     flat_signs = signs.reshape(-1)
     while support.size > 1:
-        halves = (support[: support.size // 2], support[support.size // 2:])
+        halves = (support[: support.size // 2], support[support.size // 2 :])
         worst, worst_error = None, -1.0
         for half in halves:
             masked = np.zeros(signs.size)

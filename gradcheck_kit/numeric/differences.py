@@ -117,7 +117,9 @@ def judge(
 class Perturber:
     """Evaluates ``loss()`` with one working tensor moved; restores the tensor bitwise afterwards."""
 
-    def __init__(self, work: np.ndarray, loss: Callable[[], float], on_eval: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, work: np.ndarray, loss: Callable[[], float], on_eval: Callable[[int], None] | None = None
+    ) -> None:
         self.work = work
         self.saved = work.copy()
         self._loss = loss

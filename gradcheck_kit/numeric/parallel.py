@@ -81,7 +81,7 @@ def entry_runner(n_jobs: int, on_eval: Callable[[int], None] | None = None) -> E
     workers (serial when fork is unavailable)."""
 
     def run(indices: np.ndarray, check: Callable[[int], Judgement], put: Callable[[int, EntryTable], None]) -> None:
-        global _CHECK
+        global _CHECK  # noqa: PLW0603 -- forked workers inherit the check (replaced by joblib in issue 12)
         # small chunks: the parent's progress bar advances (and Ctrl-C is seen) at least every second or so
         size = max(16, min(256, indices.size // (n_jobs * 64)))
         chunks = [indices[i:i + size] for i in range(0, indices.size, size)]

@@ -53,7 +53,14 @@ class Tolerance:
         return max(self.atol or 0.0, noise) + rtol * max(abs(analytic), abs(numeric))
 
     def describe(self) -> str:
-        rtol = "by dtype " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_RTOL.items()) if self.rtol is None else f"{self.rtol:g}"
+        rtol = (
+            "by dtype " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_RTOL.items())
+            if self.rtol is None
+            else f"{self.rtol:g}"
+        )
         atol = "noise floor" if self.atol is None else f"max({self.atol:g}, noise floor)"
-        return (f"|a - n| <= {atol} + rtol * max(|a|, |n|); rtol {rtol}; noise floor max({self.noise_factor:g} * eps * |L|, "
-                f"{NOISE_SIGMAS:g} * measured loss noise) / h")
+        return (
+            f"|a - n| <= {atol} + rtol * max(|a|, |n|); rtol {rtol}; noise floor max({self.noise_factor:g} * eps * "
+            "|L|, "
+            f"{NOISE_SIGMAS:g} * measured loss noise) / h"
+        )

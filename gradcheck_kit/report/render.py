@@ -50,10 +50,10 @@ def _tensor_table(report: Report, width: int) -> Table:
         mark = MARKS.get(summary.role)
         for i, t in enumerate(params):
             cells = display_row(t)
-            name = Text(summary.layer if (wide and i == 0) else ("" if wide else t.param))
+            first = Text(summary.layer if (wide and i == 0) else ("" if wide else t.param))
             if mark and i == 0:
-                name.append(mark, style="bold red" if summary.role == "origin" else "dim")
-            row: list[RenderableType] = [name]
+                first.append(mark, style="bold red" if summary.role == "origin" else "dim")
+            row: list[RenderableType] = [first]
             if wide:
                 row += [cells.param, cells.shape]
             row += [cells.checked, cells.rel_error]
@@ -75,8 +75,15 @@ def _isolated_table(report: Report) -> Table:
     previous = None
     for t in reversed(report.isolated):
         cells = display_row(t)
-        table.add_row(t.layer if t.layer != previous else "", "d" + t.param.rsplit(".", 1)[1], cells.checked,
-                      cells.rel_error, cells.analytic, cells.numeric, Text(cells.verdict, style=_VERDICT_STYLE[t.verdict]))
+        table.add_row(
+            t.layer if t.layer != previous else "",
+            "d" + t.param.rsplit(".", 1)[1],
+            cells.checked,
+            cells.rel_error,
+            cells.analytic,
+            cells.numeric,
+            Text(cells.verdict, style=_VERDICT_STYLE[t.verdict]),
+        )
         previous = t.layer
     return table
 

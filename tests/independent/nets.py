@@ -13,6 +13,7 @@ Styles:
   D  init_params / loss_fn / grads_fn / predict_fn  -- plain functions
 """
 import numpy as np
+import itertools
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -67,7 +68,7 @@ class MLPA:
         self._f, self._fprime = _ACTIVATIONS[activation]
         rng = np.random.default_rng(seed)
         self.params = {}
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
             self.params["W%d" % i] = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(self.dtype)
             self.params["b%d" % i] = (0.1 * rng.standard_normal(fan_out)).astype(self.dtype)
 
@@ -294,7 +295,7 @@ def init_params(sizes, seed=0):
     """tanh MLP params for sizes (D, H1, ..., K): {"W1","b1",...,"WL","bL"}."""
     rng = np.random.default_rng(seed)
     params = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
         params["W%d" % i] = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
         params["b%d" % i] = 0.1 * rng.standard_normal(fan_out)
     return params
