@@ -254,3 +254,13 @@ def clusters(B=64, D=6, K=3, seed=1, spread=0.5):
     y = np.arange(B) % K
     rng.shuffle(y)
     return centres[y] + spread * rng.normal(size=(B, D)), y
+
+
+class SlowMLP(MLP):
+    """Correct, but each loss takes 2 ms: an exhaustive check of it lasts long enough to be interrupted."""
+
+    def loss(self, X, y):
+        import time
+
+        time.sleep(0.002)
+        return super().loss(X, y)

@@ -134,40 +134,10 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     collapsed, share, before, prior, confidence = _collapsed(replay, out.n_classes)
     if not collapsed:
         return
-    causes = []
     smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of)
     small_collapsed, small_share, *_ = _collapsed(smaller, out.n_classes)
-    if not small_collapsed:
-        causes.append(
-            f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
-            f"{fmt(100 * small_share, 3)}%)"
-        )
-    if ctx.found(EXPLODING_LR.code):
-        causes.append("the learning rate is unstable even for full-batch steps (see exploding-learning-rate)")
+    causes = _collapse_causes(ctx, replay, lr, None if small_collapsed else small_share)
     unnormalised = ctx.inputs.unnormalised
-    if unnormalised:
-        causes.append(f"unnormalised inputs: {ctx.inputs.description}")
-    acts = ctx.activations
-    saturated = [a for a in acts if a.saturated_fraction >= 0.5]
-    dead = [a for a in acts if a.kind == "relu" and a.dead_units >= 0.5 * a.values.shape[1]]
-    if saturated:
-        causes.append(
-            "saturated hidden units: "
-            + ", ".join(f"{a.name} {fmt(100 * a.saturated_fraction, 2)}% in the flat tails" for a in saturated)
-        )
-    if dead:
-        causes.append(
-            "dead hidden units: "
-            + ", ".join(f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead)
-        )
-    if replay.spread_start < 0.01:
-        causes.append(
-            f"the outputs barely depend on the input (std of probabilities across examples {fmt(replay.spread_start)})"
-        )
-    if ctx.found(DOUBLED_SOFTMAX.code):
-        causes.append("the doubled softmax derivative (see that finding) starves the output delta")
-    if not causes:
-        causes.append("none of the usual suspects is visible; try a smaller lr and shuffled examples")
     steps = replay.share.size
     yield LABEL_COLLAPSE.finding(
         layer=None,
@@ -200,6 +170,33 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
             "accuracy_after_replay": replay.accuracy_end,
         },
     )
+
+
+def _collapse_causes(ctx: Context, replay: OnlineReplay, lr: float, small_share: float | None) -> list[str]:
+    """The causes of a collapse that the evidence shows; ``small_share`` is the share at lr / 10 when
+    that smaller step does not collapse."""
+    causes = []
+    if small_share is not None:
+        causes.append(f"the step is too large for per-example updates (at lr {fmt(lr / 10)} the share falls to "
+                      f"{fmt(100 * small_share, 3)}%)")
+    if ctx.found(EXPLODING_LR.code):
+        causes.append("the learning rate is unstable even for full-batch steps (see exploding-learning-rate)")
+    if ctx.inputs.unnormalised:
+        causes.append(f"unnormalised inputs: {ctx.inputs.description}")
+    saturated = [a for a in ctx.activations if a.saturated_fraction >= 0.5]
+    dead = [a for a in ctx.activations if a.kind == "relu" and a.dead_units >= 0.5 * a.values.shape[1]]
+    if saturated:
+        causes.append("saturated hidden units: " + ", ".join(
+            f"{a.name} {fmt(100 * a.saturated_fraction, 2)}% in the flat tails" for a in saturated))
+    if dead:
+        causes.append("dead hidden units: " + ", ".join(
+            f"{a.name} {a.dead_units}/{a.values.shape[1]} zero on every example" for a in dead))
+    if replay.spread_start < 0.01:
+        causes.append("the outputs barely depend on the input (std of probabilities across examples "
+                      f"{fmt(replay.spread_start)})")
+    if ctx.found(DOUBLED_SOFTMAX.code):
+        causes.append("the doubled softmax derivative (see that finding) starves the output delta")
+    return causes or ["none of the usual suspects is visible; try a smaller lr and shuffled examples"]
 
 
 def _head(batch: Batch) -> Batch:
