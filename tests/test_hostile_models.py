@@ -206,3 +206,19 @@ class ObjectGradient(models.MLP):
 def test_gradients_of_the_wrong_dtype_are_refused(cls):
     with pytest.raises(gk.ModelInterfaceError):
         run(cls())
+
+
+class NaNInOneGradientEntry(models.MLP):
+    """The loss is finite, but backward divides by zero in one entry of W2's gradient."""
+
+    def backward(self, X, y):
+        grads = super().backward(X, y)
+        grads["W2"][0, 0] = np.nan
+        return grads
+
+
+def test_a_non_finite_gradient_is_one_finding_and_one_note():
+    report = gk.diagnose(NaNInOneGradientEntry(), data(), lr=0.1)
+    assert [f.layer for f in report.findings if f.code == "non-finite"] == ["2"]
+    notes = [n for n in report.notes if "non-finite" in n]
+    assert notes == ["the analytic gradient of W2 has 1 non-finite entry"]
