@@ -7,6 +7,8 @@ Exit codes: 0 no error findings; 1 error findings; 2 a usage or input problem (o
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 import traceback
@@ -147,11 +149,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    try:
-        from .examples.softmax_question import main as run  # type: ignore[import-not-found]
+    try:  # installed: the examples ship as gradcheck_kit.examples
+        run = importlib.import_module(f"{__package__}.examples.softmax_question").main
     except ImportError:  # running from a source checkout: the examples live beside the package
-        import importlib.util
-
         file = Path(__file__).resolve().parent.parent / "examples" / "softmax_question.py"
         spec = importlib.util.spec_from_file_location("gradcheck_kit_demo", file)
         if spec is None or spec.loader is None or not file.exists():
