@@ -53,6 +53,46 @@ def test_kink_is_inconclusive_not_failed():
     assert t.verdict == "pass"
 
 
+def test_a_kink_at_the_point_is_inconclusive_even_when_the_subgradient_is_outside_both_slopes():
+    # relu(w) - 0.5 * relu(-w): slopes 1 (right) and 0.5 (left) at w = 0; the hand-written subgradient
+    # (relu'(0) = 0 for both terms) is 0, outside both, as nested ReLUs at exact zeros produce
+    w = np.array([0.0])
+
+    def loss():
+        return float(np.maximum(w[0], 0) - 0.5 * np.maximum(-w[0], 0))
+
+    t = run(w, np.array([0.0]), loss, probes=0)
+    assert t.entries[0].status == "inconclusive"
+    assert "non-differentiable" in t.entries[0].judgement.reason
+
+
+def test_a_real_error_next_to_a_kink_is_still_caught_by_a_smaller_step():
+    w = np.array([0.0])
+    h = step_size(w)
+
+    def loss():  # a kink at w = h / 4: the step h crosses it, the step h / 16 does not
+        return float(np.maximum(w[0] - h / 4, 0))
+
+    wrong = run(w, np.array([0.5]), loss, probes=0)  # the true slope at 0 is 0
+    assert wrong.entries[0].status == "fail"
+    assert "h/16" in wrong.entries[0].judgement.reason, wrong.entries[0].judgement
+    right = run(w.copy(), np.array([0.0]), loss, probes=0)
+    assert right.entries[0].status == "pass"
+
+
+def test_many_kinks_in_one_random_direction_never_fail():
+    # a direction over a bias whose units sit exactly at ReLU kinks, feeding a second ReLU layer
+    rng = np.random.default_rng(3)
+    b = np.zeros(6)
+    W2 = rng.normal(size=(6, 4))
+
+    def loss():
+        return float(np.sum(np.maximum(np.maximum(b, 0) @ W2, 0)))
+
+    t = run(b, np.zeros(6), loss, probes=8, max_entries=6)
+    assert t.failed == 0, [p.judgement for p in t.probes]
+
+
 def test_richardson_rescues_truncation_error_with_large_step():
     w = np.array([1.0])
     loss = lambda: float(np.exp(3 * w[0]))  # noqa: E731

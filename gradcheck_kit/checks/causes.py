@@ -100,8 +100,8 @@ def _loss_fit(ctx: Context) -> DeltaFit | None:
     fit = ctx.delta_fits.get("correct")
     if fit is not None:
         return fit
-    directions = ctx.directions
-    if not directions:
+    directions = [d for d in ctx.directions if d.smooth]
+    if len(directions) < 2:
         return None
     scale, residual = fit_scale(np.array([d.analytic for d in directions]), np.array([d.loss for d in directions]))
     return DeltaFit("correct", scale, residual, "directional probes")

@@ -100,8 +100,10 @@ def delta_functions(outputs: Outputs | None, batch_size: int) -> dict[str, Outpu
 
 
 def direction_fits(directions: Sequence[DirectionalDerivative], outputs: Outputs | None) -> dict[str, DeltaFit]:
-    """Fit candidate losses to whole-model directional derivatives: a_v − r_v ≈ c · d_v(candidate)."""
-    if not directions or not directions[0].outputs:
+    """Fit candidate losses to whole-model directional derivatives: a_v − r_v ≈ c · d_v(candidate), over
+    the directions that cross no kink (at least two are needed)."""
+    directions = [d for d in directions if d.smooth]
+    if len(directions) < 2 or not directions[0].outputs:
         return {}
     a = np.array([d.analytic for d in directions])
     ce = np.array([d.outputs["ce"] for d in directions])

@@ -22,6 +22,10 @@ __all__ = ["DirectionalDerivative", "OutputFunction", "model_directions"]
 
 OutputFunction = Callable[[np.ndarray], float]
 
+#: One-sided slopes along a direction that differ by more than this (relative) mean a kink was crossed;
+#: a smooth loss differs by about h·|curvature|, orders of magnitude less at the kit's steps.
+KINK_SPREAD = 1e-3
+
 
 @dataclass(frozen=True)
 class DirectionalDerivative:
@@ -30,6 +34,9 @@ class DirectionalDerivative:
     analytic: float
     loss: float
     outputs: Mapping[str, float]
+    #: False when the one-sided differences of the loss disagree: the direction crosses a kink (ReLU,
+    #: max) and its central differences say nothing about any hypothesis.
+    smooth: bool = True
 
 
 def model_directions(
@@ -52,6 +59,7 @@ def model_directions(
         outputs = view.predict(X) if functions else None
         return loss, {k: f(outputs) for k, f in functions.items()} if outputs is not None else {}
 
+    base = view.loss(X, y)
     with WholeMove(view.params) as move:
         step = (eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))) * move.scale
         for _ in range(count):
@@ -63,11 +71,13 @@ def model_directions(
                 move.to(direction, sign * step)
                 values.append(evaluate())
             (lp, fp), (lm, fm) = values
+            forward, backward = (lp - base) / step, (base - lm) / step
             found.append(
                 DirectionalDerivative(
                     analytic=projected,
                     loss=(lp - lm) / (2 * step),
                     outputs={k: (fp[k] - fm[k]) / (2 * step) for k in functions},
+                    smooth=abs(forward - backward) <= KINK_SPREAD * max(abs(forward), abs(backward), 1e-300),
                 )
             )
     return found

@@ -287,7 +287,8 @@ class TensorComparison:
 
     def _judge(self, analytic: float, estimate: Callable[[float], Estimate]) -> Judgement:
         return judge(analytic, estimate(self.step), tolerance=self.tolerance, rtol=self.rtol, dtype=self.work.dtype,
-                     refine=lambda: estimate(2 * self.step), loss_noise=self.loss_noise, random=self.random)
+                     refine=lambda: estimate(2 * self.step), zoom=lambda: estimate(self.step / 16),
+                     loss_noise=self.loss_noise, random=self.random)
 
     def check_entry(self, i: int) -> Judgement:
         return self._judge(float(self.flat_analytic[i]), lambda h: self._estimate(*self.perturber.entry(i, h)))

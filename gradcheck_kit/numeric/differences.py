@@ -3,8 +3,11 @@
 The tensor is moved in place and always restored bitwise (the saved copy is written back, never
 ``x + h - h``). Each estimate keeps its one-sided differences: when they disagree by more than the
 discrepancy to explain, the step crossed a kink (ReLU, max, abs) and the entry is *inconclusive*, not
-failed. A discrepancy that a smooth function's O(h²) truncation could explain is re-tested with
-Richardson extrapolation from a second step 2h before it counts as a failure.
+failed — also when the analytic subgradient lies outside both one-sided slopes, as nested ReLUs at exact
+zeros give. Which it is, is decided from evidence: the stencil is re-measured at h/16; a kink at the point
+itself keeps its slope jump, one the stencil merely crossed disappears, and the small step then judges (so
+a real error next to a kink is still caught). A discrepancy that a smooth function's O(h²) truncation could
+explain is re-tested with Richardson extrapolation from a second step 2h before it counts as a failure.
 """
 
 from __future__ import annotations
@@ -72,11 +75,14 @@ def judge(
     rtol: float,
     dtype: np.dtype,
     refine: Callable[[], Estimate] | None = None,
+    zoom: Callable[[], Estimate] | None = None,
     loss_noise: float = 0.0,
     random: bool = False,
 ) -> Judgement:
     """Compare one analytic derivative with its central-difference estimate (see module docstring).
 
+    ``refine`` re-estimates with step 2h (for Richardson extrapolation), ``zoom`` with step h/16 (to
+    tell a kink at the point itself from one the stencil merely crosses, or from strong curvature).
     ``loss_noise`` is the loss's measured noise σ; with ``random`` (the loss is not deterministic) an
     entry whose values sit inside the noise floor is inconclusive rather than passed.
     """
@@ -105,13 +111,45 @@ def judge(
             if smooth and abs(analytic - extrapolated) <= wide_bound:
                 return Judgement("pass", analytic, extrapolated, _rel(analytic, extrapolated, floor), wide_bound,
                                  "agrees after Richardson extrapolation (steps h, 2h)")
+    if spread > bound and zoom is not None:
+        return _judge_kink(analytic, estimate, zoom(), tolerance=tolerance, rtol=rtol, dtype=dtype,
+                           loss_noise=loss_noise, floor=floor)
     if spread > bound and error <= spread:
-        return Judgement(
-            "inconclusive", analytic, numeric, _rel(analytic, numeric, floor), bound,
-            f"non-differentiable point: one-sided differences disagree ({estimate.forward:.3g} vs "
-            f"{estimate.backward:.3g})",
-        )
+        return _kink(analytic, estimate, bound, floor)
     return Judgement("fail", analytic, numeric, _rel(analytic, numeric, floor), bound)
+
+
+def _kink(analytic: float, estimate: Estimate, bound: float, floor: float) -> Judgement:
+    return Judgement(
+        "inconclusive", analytic, estimate.central, _rel(analytic, estimate.central, floor), bound,
+        f"non-differentiable point: one-sided differences disagree ({estimate.forward:.3g} vs "
+        f"{estimate.backward:.3g})",
+    )
+
+
+def _judge_kink(analytic: float, estimate: Estimate, small: Estimate, *, tolerance: Tolerance, rtol: float,
+                dtype: np.dtype, loss_noise: float, floor: float) -> Judgement:
+    """The one-sided slopes at step h disagree. At h/16 they still disagree by a comparable amount: the
+    kink is at the point itself and no difference can judge the analytic (sub)gradient there —
+    inconclusive, wherever the analytic value lies. Otherwise the small stencil no longer crosses the kink
+    (or the disagreement was curvature), and the small step judges."""
+    spread = abs(estimate.forward - estimate.backward)
+    if not small.finite:
+        return _kink(analytic, estimate, tolerance.bound(analytic, estimate.central, rtol=rtol, noise=floor), floor)
+    noise = tolerance.noise(dtype, small.loss_scale, small.step, loss_noise)
+    bound = tolerance.bound(analytic, small.central, rtol=rtol, noise=noise)
+    small_spread = abs(small.forward - small.backward)
+    if small_spread > bound and small_spread > spread / 4:
+        return _kink(analytic, estimate, bound, floor)
+    error = abs(analytic - small.central)
+    if error <= bound:
+        return Judgement("pass", analytic, small.central, _rel(analytic, small.central, floor), bound,
+                         "agrees with a step of h/16 (the step h crossed a non-differentiable point or strong "
+                         "curvature)")
+    if small_spread > bound:
+        return _kink(analytic, small, bound, floor)
+    return Judgement("fail", analytic, small.central, _rel(analytic, small.central, floor), bound,
+                     "disagrees with a step of h/16 too, clear of the non-differentiable point near it")
 
 
 class Perturber:
