@@ -287,7 +287,7 @@ class TensorComparison:
 
     def _judge(self, analytic: float, estimate: Callable[[float], Estimate]) -> Judgement:
         return judge(analytic, estimate(self.step), tolerance=self.tolerance, rtol=self.rtol, dtype=self.work.dtype,
-                     refine=lambda: estimate(2 * self.step), zoom=lambda: estimate(self.step / 16),
+                     refine=lambda: estimate(2 * self.step), zoom=lambda k: estimate(self.step / k),
                      loss_noise=self.loss_noise, random=self.random)
 
     def check_entry(self, i: int) -> Judgement:

@@ -5,8 +5,9 @@ The tensor is moved in place and always restored bitwise (the saved copy is writ
 discrepancy to explain, the step crossed a kink (ReLU, max, abs) and the entry is *inconclusive*, not
 failed — also when the analytic subgradient lies outside both one-sided slopes, as nested ReLUs at exact
 zeros give. Which it is, is decided from evidence: the stencil is re-measured at h/16; a kink at the point
-itself keeps its slope jump, one the stencil merely crossed disappears, and the small step then judges (so
-a real error next to a kink is still caught). A discrepancy that a smooth function's O(h²) truncation could
+itself keeps its slope jump, while curvature's shrinks 16-fold and a kink the stencil merely crossed
+disappears — the small step then judges (a failure confirmed at h/256), so a real error next to a kink is
+still caught. A discrepancy that a smooth function's O(h²) truncation could
 explain is re-tested with Richardson extrapolation from a second step 2h before it counts as a failure.
 """
 
@@ -75,13 +76,13 @@ def judge(
     rtol: float,
     dtype: np.dtype,
     refine: Callable[[], Estimate] | None = None,
-    zoom: Callable[[], Estimate] | None = None,
+    zoom: Callable[[float], Estimate] | None = None,
     loss_noise: float = 0.0,
     random: bool = False,
 ) -> Judgement:
     """Compare one analytic derivative with its central-difference estimate (see module docstring).
 
-    ``refine`` re-estimates with step 2h (for Richardson extrapolation), ``zoom`` with step h/16 (to
+    ``refine`` re-estimates with step 2h (for Richardson extrapolation), ``zoom(k)`` with step h/k (to
     tell a kink at the point itself from one the stencil merely crosses, or from strong curvature).
     ``loss_noise`` is the loss's measured noise σ; with ``random`` (the loss is not deterministic) an
     entry whose values sit inside the noise floor is inconclusive rather than passed.
@@ -112,7 +113,7 @@ def judge(
                 return Judgement("pass", analytic, extrapolated, _rel(analytic, extrapolated, floor), wide_bound,
                                  "agrees after Richardson extrapolation (steps h, 2h)")
     if spread > bound and zoom is not None:
-        return _judge_kink(analytic, estimate, zoom(), tolerance=tolerance, rtol=rtol, dtype=dtype,
+        return _judge_kink(analytic, estimate, zoom, tolerance=tolerance, rtol=rtol, dtype=dtype,
                            loss_noise=loss_noise, floor=floor)
     if spread > bound and error <= spread:
         return _kink(analytic, estimate, bound, floor)
@@ -127,29 +128,40 @@ def _kink(analytic: float, estimate: Estimate, bound: float, floor: float) -> Ju
     )
 
 
-def _judge_kink(analytic: float, estimate: Estimate, small: Estimate, *, tolerance: Tolerance, rtol: float,
-                dtype: np.dtype, loss_noise: float, floor: float) -> Judgement:
-    """The one-sided slopes at step h disagree. At h/16 they still disagree by a comparable amount: the
-    kink is at the point itself and no difference can judge the analytic (sub)gradient there —
-    inconclusive, wherever the analytic value lies. Otherwise the small stencil no longer crosses the kink
-    (or the disagreement was curvature), and the small step judges."""
+def _judge_kink(analytic: float, estimate: Estimate, zoom: Callable[[float], Estimate], *, tolerance: Tolerance,
+                rtol: float, dtype: np.dtype, loss_noise: float, floor: float) -> Judgement:
+    """The one-sided slopes at step h disagree beyond the tolerance. At h/16 a smooth function's slope
+    difference shrinks 16-fold (it is h·curvature); a kink at the point itself keeps it: then no
+    difference can judge the analytic (sub)gradient there — inconclusive, wherever the analytic value
+    lies. Otherwise the small step judges; a failure there is confirmed at h/256, clear of a kink the
+    h/16 stencil may still graze."""
     spread = abs(estimate.forward - estimate.backward)
-    if not small.finite:
+    small = zoom(16)
+    if not small.finite or abs(small.forward - small.backward) > spread / 4:
         return _kink(analytic, estimate, tolerance.bound(analytic, estimate.central, rtol=rtol, noise=floor), floor)
-    noise = tolerance.noise(dtype, small.loss_scale, small.step, loss_noise)
-    bound = tolerance.bound(analytic, small.central, rtol=rtol, noise=noise)
-    small_spread = abs(small.forward - small.backward)
-    if small_spread > bound and small_spread > spread / 4:
-        return _kink(analytic, estimate, bound, floor)
-    error = abs(analytic - small.central)
-    if error <= bound:
-        return Judgement("pass", analytic, small.central, _rel(analytic, small.central, floor), bound,
-                         "agrees with a step of h/16 (the step h crossed a non-differentiable point or strong "
-                         "curvature)")
-    if small_spread > bound:
-        return _kink(analytic, small, bound, floor)
-    return Judgement("fail", analytic, small.central, _rel(analytic, small.central, floor), bound,
-                     "disagrees with a step of h/16 too, clear of the non-differentiable point near it")
+    judged = _at(analytic, small, tolerance=tolerance, rtol=rtol, dtype=dtype, loss_noise=loss_noise, floor=floor)
+    if judged.status == "pass":
+        return judged
+    tiny = zoom(256)
+    if not tiny.finite:
+        return _kink(analytic, small, judged.bound, floor)
+    confirmed = _at(analytic, tiny, tolerance=tolerance, rtol=rtol, dtype=dtype, loss_noise=loss_noise, floor=floor)
+    kinked = abs(tiny.forward - tiny.backward) > confirmed.bound
+    if confirmed.status == "fail" and kinked:
+        return _kink(analytic, tiny, confirmed.bound, floor)
+    return confirmed
+
+
+def _at(analytic: float, est: Estimate, *, tolerance: Tolerance, rtol: float, dtype: np.dtype, loss_noise: float,
+        floor: float) -> Judgement:
+    """The verdict at a smaller step than h, which the step h could not give (it crossed a kink, or
+    curvature spread its one-sided slopes)."""
+    noise = tolerance.noise(dtype, est.loss_scale, est.step, loss_noise)
+    bound = tolerance.bound(analytic, est.central, rtol=rtol, noise=noise)
+    status: Status = "pass" if abs(analytic - est.central) <= bound else "fail"
+    return Judgement(status, analytic, est.central, _rel(analytic, est.central, floor), bound,
+                     f"judged at a smaller step ({est.step:.2g}): the step h crossed a non-differentiable point or "
+                     f"strong curvature")
 
 
 class Perturber:
