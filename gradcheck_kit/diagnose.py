@@ -19,7 +19,6 @@ from . import __version__
 from .checks import CODES, Check, Context, Finding, plan, suppressed
 from .measure import Attribution, Measurement, attribute, expected_evaluations, measure
 from .model import Batch, ModelGuard, ModelView, adapt, guard_model
-from .model.naming import order_layers
 from .report.data import Report
 from .report.progress import ProgressBar
 from .settings import Settings, options_docstring
@@ -83,7 +82,7 @@ class Run:
     def adapt(self, batch: Any) -> None:
         self.guard = guard_model(self.model)
         self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed)
-        self.layers = tuple(order_layers(self.view.names))
+        self.layers = self.view.layer_order()
 
     def measure(self) -> None:
         view, batch = self.view, self.batch

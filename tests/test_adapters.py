@@ -84,7 +84,7 @@ def test_nested_parameter_dicts_flatten_to_dotted_layers():
     assert report.ok
     assert [t.param for t in report.tensors] == ["output.W", "output.b", "hidden.W", "hidden.b"]
     assert [s.layer for s in report.layers] == ["output", "hidden"]
-    assert "parameters from parameters" in report.notes[0]
+    assert report.notes[0].startswith("forward/backward object; parameters from self.parameters: hidden.W")
 
 
 class AttributesAndGradStore:

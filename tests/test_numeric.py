@@ -169,7 +169,8 @@ def test_tolerance_rule():
 @pytest.mark.parametrize(
     ("name", "layer"),
     [("output.W", "output"), ("enc.l1.W", "enc.l1"), ("W2", "2"), ("b2", "2"), ("W_hidden", "W_hidden"),
-     ("bias", "bias"), ("Wxh", "Wxh"), ("W10", "10")],
+     ("bias", "bias"), ("Wxh", "Wxh"), ("W10", "10"), ("weights[1]", "1"), ("layers[2].W", "layers[2]"),
+     ("weights_1_2", "2")],
 )
 def test_layer_of(name, layer):
     assert layer_of(name) == layer
@@ -177,4 +178,10 @@ def test_layer_of(name, layer):
 
 def test_order_layers():
     assert order_layers(["W10", "b10", "W2", "b2", "W1"]) == ["1", "2", "10"]
+    assert order_layers(["biases[0]", "biases[1]", "weights[0]", "weights[1]"]) == ["0", "1"]
+    assert order_layers(["layers[4].W", "layers[0].W", "layers[2].b"]) == ["layers[0]", "layers[2]", "layers[4]"]
+    # recurrent names group by the letter a weight leads to, only when every name is of that kind
+    assert order_layers(["Wxh", "Whh", "Why", "bh", "by"]) == ["h", "y"]
+    assert order_layers(["Wf", "bf", "Wi", "bi", "Wy", "by"]) == ["f", "i", "y"]
+    assert order_layers(["Wxh", "W_out"]) == ["Wxh", "W_out"]
     assert order_layers(["hidden.W", "hidden.b", "output.W"]) == ["hidden", "output"]

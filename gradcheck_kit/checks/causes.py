@@ -95,16 +95,16 @@ def check_softmax_derivative(ctx: Context) -> Iterator[Finding]:
     )
 
 
-def _loss_fit(ctx: Context) -> DeltaFit | None:
-    """The correct-delta fit; without outputs, the analytic against the loss's own directional derivatives."""
-    fit = ctx.delta_fits.get("correct")
-    if fit is not None:
-        return fit
+def _batch_fits(ctx: Context) -> list[DeltaFit]:
+    """Fits of the analytic gradient against the correct delta of the outputs, then against the loss's
+    own directional derivatives (which hold also when the outputs are not what the loss sees, e.g. a
+    batch norm in test mode for predictions and train mode for the loss)."""
+    fits = [fit for fit in (ctx.delta_fits.get("correct"),) if fit is not None]
     directions = [d for d in ctx.directions if d.smooth]
-    if len(directions) < 2:
-        return None
-    scale, residual = fit_scale(np.array([d.analytic for d in directions]), np.array([d.loss for d in directions]))
-    return DeltaFit("correct", scale, residual, "directional probes")
+    if len(directions) >= 2:
+        scale, residual = fit_scale(np.array([d.analytic for d in directions]), np.array([d.loss for d in directions]))
+        fits.append(DeltaFit("correct", scale, residual, "directional probes of the loss"))
+    return fits
 
 
 def _summed_loss(ctx: Context) -> Iterator[Finding]:
@@ -136,8 +136,8 @@ def check_batch_average(ctx: Context) -> Iterator[Finding]:
     if not ctx.gradient_is_wrong:
         yield from _summed_loss(ctx)
         return
-    fit = _loss_fit(ctx)
-    if fit is not None and fit.explains and near(fit.scale, B):
+    fit = next((f for f in _batch_fits(ctx) if f.explains and near(f.scale, B)), None)
+    if fit is not None:
         yield MISSING_BATCH_AVERAGE.finding(
             layer=ctx.output_layer,
             message=(

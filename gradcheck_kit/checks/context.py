@@ -68,7 +68,7 @@ class Context:
     @cached_property
     def activations(self) -> list[Activation]:
         """Hidden activations the model caches during ``forward`` (empty if it keeps none)."""
-        return hidden_activations(self.view, self.batch.X)
+        return hidden_activations(self.view, self.batch)
 
     @cached_property
     def directions(self) -> list[DirectionalDerivative]:
@@ -92,7 +92,7 @@ class Context:
 
     @cached_property
     def inputs(self) -> evidence.InputScale:
-        return evidence.input_scale(self.batch.X)
+        return evidence.input_scale(self.batch.rows)
 
     @cached_property
     def curvature(self) -> tuple[float, int]:

@@ -126,7 +126,7 @@ def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float
 def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     """Replay one SGD step per example, in batch order; flag predictions that follow the last label."""
     lr, out, batch = ctx.settings.lr, ctx.outputs, ctx.batch
-    if lr is None or out is None or batch.size < 4 or batch.y.ndim != 1:
+    if lr is None or out is None or batch.size < 4 or batch.target_rows.ndim != 1:
         return
     head = _head(batch)
     passes = max(1, min(-(-MIN_ONLINE_STEPS // head.size), MAX_ONLINE_STEPS // head.size))
@@ -203,4 +203,4 @@ def _head(batch: Batch) -> Batch:
     """At most MAX_ONLINE_STEPS examples, in the given order."""
     if batch.size <= MAX_ONLINE_STEPS:
         return batch
-    return Batch(X=batch.X[:MAX_ONLINE_STEPS], y=batch.y[:MAX_ONLINE_STEPS], input_dtype=batch.input_dtype)
+    return batch.take(slice(0, MAX_ONLINE_STEPS))

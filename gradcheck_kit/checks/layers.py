@@ -59,12 +59,12 @@ def check_loss_layer_delta(ctx: Context) -> Iterator[Finding]:
     applied again by the softmax layer before it."""
     view = cast(LayeredView, ctx.view)  # registered with requires=("layered",)
     tensors = [t for t in ctx.measurement.isolated if t.param.endswith(".x")]
-    if not tensors or ctx.batch.y.ndim > 2:
+    if not tensors or ctx.batch.target_rows.ndim > 2 or view.per_example:
         return
     loss_check = tensors[-1]
     if loss_check.layer != view.loss_layer.id or loss_check.verdict != "fail":
         return
-    probs = view.activations(ctx.batch.X)[-1]
+    probs = view.activations(ctx.batch)[-1]
     if not is_probabilities(np.asarray(probs, dtype=np.float64)):
         return
     B = ctx.batch.size

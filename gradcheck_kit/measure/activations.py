@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..model.batch import Batch
 from ..model.view import ModelView
 from ..numeric.losses import is_probabilities
 
@@ -56,11 +57,12 @@ def _classify(values: np.ndarray) -> Kind | None:
     return None
 
 
-def hidden_activations(view: ModelView, X: np.ndarray) -> list[Activation]:
+def hidden_activations(view: ModelView, batch: Batch) -> list[Activation]:
     """Run ``predict(X)`` on the private copy and collect the (B, H) activation caches it leaves behind."""
     if not view.can_predict:
         return []
-    outputs = view.predict(X)
+    outputs = view.predict(batch)
+    X = batch.X
     try:
         items = list(vars(view.target).items())
     except TypeError:

@@ -50,16 +50,15 @@ def model_directions(
     eps: float | None = None,
 ) -> list[DirectionalDerivative]:
     """``count`` random unit directions over all parameters; the working arrays are restored bitwise."""
-    X, y = batch.X, batch.y
     names = view.names
     found: list[DirectionalDerivative] = []
 
     def evaluate() -> tuple[float, dict[str, float]]:
-        loss = view.loss(X, y)
-        outputs = view.predict(X) if functions else None
+        loss = view.loss(batch)
+        outputs = view.predict(batch) if functions else None
         return loss, {k: f(outputs) for k, f in functions.items()} if outputs is not None else {}
 
-    base = view.loss(X, y)
+    base = view.loss(batch)
     with WholeMove(view.params) as move:
         step = (eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))) * move.scale
         for _ in range(count):

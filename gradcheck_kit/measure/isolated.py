@@ -33,7 +33,8 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
     """Append isolated checks for every layer to ``into``, the loss layer last; the working parameters
     are left as found."""
     rng = np.random.default_rng(settings.seed + 4)
-    acts = view.activations(batch.X)
+    acts = view.activations(batch)
+    y = batch.example(0)[1] if view.per_example else batch.y
     options: dict[str, Any] = {"tolerance": settings.tolerance, "rng": rng, "max_entries": settings.max_entries,
                                "probes": settings.probes, "exhaustive": settings.exhaustive, "eps": settings.eps,
                                "on_eval": on_eval}
@@ -43,7 +44,7 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
         out = view.layer_forward(layer, x_in)
         g = rng.standard_normal(np.shape(out))
         base = float(np.vdot(g, out))
-        dx, dparams = view.layer_backward(layer, g)
+        dx, dparams = view.layer_backward(layer, g, x_in)
         noise = _rounding(g, np.asarray(out, dtype=np.float64))
         def phi(at: np.ndarray, layer: Layer = layer, g: np.ndarray = g) -> float:
             return float(np.vdot(g, view.layer_forward(layer, at)))
@@ -56,11 +57,11 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
             into.append(compare_tensor(slot.name, layer.id, view.params[slot.name], dparams[local], partial(phi, x_in),
                                        base, source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
     x = np.array(acts[-1], dtype=np.float64)
-    base = view.loss_forward(x, batch.y)
+    base = view.loss_forward(x, y)
     dx = view.loss_backward()
     if dx.shape == x.shape:
         work = x.copy()
         into.append(compare_tensor(
-            f"{view.loss_layer.id}.x", view.loss_layer.id, work, dx, lambda: view.loss_forward(work, batch.y), base,
+            f"{view.loss_layer.id}.x", view.loss_layer.id, work, dx, lambda: view.loss_forward(work, y), base,
             source_dtype=acts[-1].dtype, **options))
     return into

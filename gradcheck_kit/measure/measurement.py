@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model.batch import Batch
-from ..model.naming import layer_of
 from ..model.side_effects import SideEffects, inspect_side_effects
 from ..model.view import ModelView
 from ..numeric.comparison import TensorCheck, TensorComparison
@@ -75,20 +74,20 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
             on_eval: Callable[[int], None] | None = None) -> Measurement:
     """Fill ``into``: side effects, the baseline, the analytic gradient, the loss's noise, then every
     tensor walking back from the loss (and, for layered models, each layer on its own)."""
-    m, X, y = into, batch.X, batch.y
+    m = into
     m.step = "inspecting the model's calls for side effects"
     m.side_effects = inspect_side_effects(view, batch)
     view.copy_inputs = view.copy_inputs or m.side_effects.mutates_input
     view.protect_params = view.protect_params or m.side_effects.mutates_params
     m.step = "computing the baseline loss"
-    m.base_loss = view.loss(X, y)
+    m.base_loss = view.loss(batch)
     if not math.isfinite(m.base_loss):
         m.complete = True
         return m
-    again = view.loss(X, y)
+    again = view.loss(batch)
     m.repeat_spread = abs(again - m.base_loss) if math.isfinite(again) else math.inf
     m.step = "computing the analytic gradient"
-    m.analytic = view.gradients(X, y)
+    m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
     noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3))
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
@@ -104,15 +103,15 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
 
 def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str, ...], m: Measurement,
                      on_eval: Callable[[int], None] | None) -> None:
-    X, y = batch.X, batch.y
     rank = {layer: i for i, layer in enumerate(layers)}
-    order = sorted(view.names, key=lambda n: -rank.get(layer_of(n), 0))
+    layer_of = view.layers_of()
+    order = sorted(view.names, key=lambda n: -rank.get(layer_of[n], 0))
     rng = np.random.default_rng(settings.seed)
     runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive and settings.n_jobs > 1 else None
     for name in order:
-        view.focus(name, X)
+        view.focus(name, batch)
         m.current = TensorComparison(
-            name, layer_of(name), view.params[name], m.analytic[name], lambda: view.loss(X, y), m.base_loss,
+            name, layer_of[name], view.params[name], m.analytic[name], lambda: view.loss(batch), m.base_loss,
             source_dtype=view.source_dtypes[name], tolerance=settings.tolerance, rng=rng,
             max_entries=settings.max_entries, probes=settings.probes, exhaustive=settings.exhaustive,
             eps=settings.eps, on_eval=on_eval, loss_noise=m.loss_noise, random=m.repeat_spread > 0)
@@ -135,7 +134,7 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
 
         def at(t: float) -> float:
             move.to(direction, t)
-            value = view.loss(batch.X, batch.y)
+            value = view.loss(batch)
             values.append(value)
             return value
 

@@ -56,7 +56,7 @@ def read_outputs(view: ModelView, batch: Batch) -> Outputs | None:
     """Outputs at the current parameters, or ``None`` if the model has no (B, K >= 2) prediction."""
     if not view.can_predict:
         return None
-    raw = view.predict(batch.X)
+    raw = view.predict(batch)
     if raw.shape[1] < 2 or not np.all(np.isfinite(raw)):
         return None
     probabilities_given = is_probabilities(raw)

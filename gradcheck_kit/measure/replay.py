@@ -30,23 +30,23 @@ def restored(view: ModelView) -> Iterator[None]:
         view.load(saved)
 
 
-def sgd_step(view: ModelView, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+def sgd_step(view: ModelView, batch: Batch, lr: float) -> None:
     """One update at ``lr``: the model's own training method if it has one, else SGD on its gradient."""
     if view.can_train:
-        view.train_step(X, y, lr)
+        view.train_step(batch, lr)
         return
-    grads = view.gradients(X, y)
+    grads = view.gradients(batch)
     for name, array in view.params.items():
         np.subtract(array, lr * grads[name], out=array, casting="unsafe")
 
 
 def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:
     """Loss before and after each of ``steps`` full-batch updates (stops early at a non-finite loss)."""
-    losses = [view.loss(batch.X, batch.y)]
+    losses = [view.loss(batch)]
     with restored(view), np.errstate(all="ignore"):
         for _ in range(steps):
-            sgd_step(view, batch.X, batch.y, lr)
-            losses.append(view.loss(batch.X, batch.y))
+            sgd_step(view, batch, lr)
+            losses.append(view.loss(batch))
             if not math.isfinite(losses[-1]):
                 break
     return losses
@@ -65,7 +65,7 @@ def flat_gradient(view: ModelView, batch: Batch) -> tuple[np.ndarray, Callable[[
             for name, shape, size in zip(names, shapes, sizes):
                 np.copyto(view.params[name], flat[offset:offset + size].reshape(shape), casting="unsafe")
                 offset += size
-            grads = view.gradients(batch.X, batch.y)
+            grads = view.gradients(batch)
         return np.concatenate([grads[n].reshape(-1) for n in names])
 
     return theta, gradient
@@ -96,21 +96,20 @@ class OnlineReplay:
 def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
                   probabilities: Callable[[np.ndarray], np.ndarray]) -> OnlineReplay:
     """Replay per-example SGD over the batch in order for ``passes`` passes on the private copy."""
-    X, y = batch.X, batch.y
     labels = batch.labels()
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)
     share, before, prior, changed, confidence = [], [], [], [], []
     with restored(view), np.errstate(all="ignore"):
-        predicted = probabilities(view.predict(X)).argmax(axis=1)
-        start = probabilities(view.predict(X))
+        start = probabilities(view.predict(batch))
+        predicted = start.argmax(axis=1)
         finite = True
         previous = None
         for _ in range(passes):
             for i in range(batch.size):
                 label = int(labels[i])
                 before.append(float(np.mean(predicted == label)))
-                sgd_step(view, X[i:i + 1], y[i:i + 1], lr)
-                probs = probabilities(view.predict(X))
+                sgd_step(view, batch.take(slice(i, i + 1)), lr)
+                probs = probabilities(view.predict(batch))
                 if not np.all(np.isfinite(probs)):
                     finite = False
                     break
@@ -122,7 +121,7 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
                 previous = label
             if not finite:
                 break
-        end = probabilities(view.predict(X)) if finite else start
+        end = probabilities(view.predict(batch)) if finite else start
         before = before[: len(share)]
     return OnlineReplay(
         share=np.array(share), confidence=np.array(confidence), share_before=np.array(before), prior=np.array(prior),

@@ -6,6 +6,8 @@ returning ``(loss, grads)``, forward/backward objects, self-training objects.
 
 Each style has a reader that first obtains the model's outputs from ``X`` alone; the labels are then
 checked once, here, before any call that receives ``y`` (numpy would read ``y = -1`` as the last class).
+``loss=`` names the loss where the model's code has none: a standard loss name, the user's loss
+function, or ``(loss, loss_derivative)`` for a list of layers without a loss layer.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["adapt"]
 
 
 class Reader(Protocol):
-    def outputs(self, X: np.ndarray) -> np.ndarray | None: ...
+    def outputs(self, batch: Batch) -> np.ndarray | None: ...
 
     def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView: ...
 
@@ -37,10 +39,12 @@ class _FunctionalReader:
     def __init__(self, model: FunctionalModel) -> None:
         self.view_ = FunctionalView(model)
 
-    def outputs(self, X: np.ndarray) -> np.ndarray | None:
-        return None
+    def outputs(self, batch: Batch) -> np.ndarray | None:
+        return self.view_.predict(batch) if self.view_.can_predict else None
 
     def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
+        if batch.layout != "rows":
+            self.view_.notes.add(batch.describe())
         return self.view_
 
 
@@ -54,18 +58,24 @@ class _LayeredReader:
             self.view_.notes.add(f"the model could not be deep-copied ({copy_failure}); it was checked in place and "
                                  f"restored")
 
-    def outputs(self, X: np.ndarray) -> np.ndarray | None:
-        return self.view_.predict(X)
+    def outputs(self, batch: Batch) -> np.ndarray | None:
+        self.view_.decide_layout(batch)
+        return self.view_.predict(batch)
 
     def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
+        if batch.layout != "rows":
+            self.view_.notes.add(batch.describe())
         return self.view_
 
 
-def _reader(model: Any) -> Reader:
+def _reader(model: Any, loss: Any) -> Reader:
     if isinstance(model, FunctionalModel):
+        if loss is not None:
+            raise InputError("loss= is for models without a loss of their own; wrap(...) already has loss=",
+                             option="loss")
         return _FunctionalReader(model)
     if is_layer_sequence(model):
-        model = layered(model)
+        model = layered(model, loss=loss) if loss is not None else layered(model)
     if isinstance(model, LayeredModel):
         return _LayeredReader(model)
     if isinstance(model, type):
@@ -76,7 +86,7 @@ def _reader(model: Any) -> Reader:
             f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "
             f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
         )
-    return ObjectReader(model)
+    return ObjectReader(model, loss=loss)
 
 
 def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[ModelView, Batch]:
@@ -84,11 +94,9 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
     validate ``batch`` against it."""
     if is_torch_module(model) or is_torch_function(model):
         return adapt_torch(model, batch, loss=loss, seed=seed)
-    if loss is not None:
-        raise InputError("loss= is for torch nn.Module models; a numpy model brings its own loss(X, y)", option="loss")
     data = as_batch(batch)
-    reader = _reader(model)
-    outputs = reader.outputs(data.X)
+    reader = _reader(model, loss)
+    outputs = reader.outputs(data)
     if outputs is not None:
         data.check_labels(outputs.shape[1])
     view = reader.view(data, outputs)

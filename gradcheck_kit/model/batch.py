@@ -1,16 +1,33 @@
-"""`Batch`: the user's (X, y), validated once and copied so user code can never change the caller's data."""
+"""`Batch`: the user's data, validated once, copied, and kept in the layout the model's code expects.
+
+People hand their data over in several layouts, all read without glue:
+
+* ``rows``: ``(X, y)`` with examples along the first axis — ``X`` (B, ...), ``y`` (B,) labels or (B, K);
+* ``columns``: ``(X, Y)`` with examples as columns — ``X`` (D, B), ``Y`` (1, B) or (K, B) (the
+  deeplearning.ai convention), decided from the shapes;
+* ``pairs``: a list of ``(x, y)`` examples, typically column vectors ``x`` (D, 1), ``y`` (K, 1) (Nielsen's
+  ``mini_batch``);
+* ``sequence``: ``(inputs, targets, *state)`` for recurrent code whose loss takes the sequence and an
+  initial state (``lossFun(inputs, targets, hprev)``); the examples are the time steps.
+
+The model is always called with the user's own layout (`call_args`, `example`); the kit's own analyses
+read `rows` (B, features) and `labels` / `one_hot`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["Batch", "as_batch"]
+__all__ = ["Batch", "Layout", "as_batch"]
+
+Layout = Literal["rows", "columns", "pairs", "sequence"]
 
 
 def _describe(a: np.ndarray) -> str:
@@ -27,15 +44,14 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     except Exception as exc:  # ragged lists etc.
         raise InputError(f"{name} could not be read as an array ({exc}); expected a numeric array") from exc
     if array.dtype == object or array.dtype.kind not in "biuf":
-        raise InputError(
-            f"{name} is a {_describe(array)}; expected a numeric (bool, integer or float) array"
-        )
+        raise InputError(f"{name} is a {_describe(array)}; expected a numeric (bool, integer or float) array")
     if array.ndim == 0:
         raise InputError(f"{name} is 0-d (a single number); expected the batch along axis 0, e.g. shape (B, D)")
-    if array.shape[0] == 0:
+    if array.size == 0 or array.shape[0] == 0:
         raise InputError(f"{name} is empty (shape {array.shape}); expected at least one example")
     if array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
+        with np.errstate(all="ignore"):
+            bad = ~np.isfinite(array)
         if bad.any():
             raise InputError(
                 f"{name} has {int(bad.sum())} non-finite value(s) (first at index {_first_bad(bad)}: "
@@ -44,39 +60,96 @@ def _as_array(name: str, value: Any) -> np.ndarray:
     return array
 
 
+def _private(array: np.ndarray) -> np.ndarray:
+    """A read-only private copy; bools and floats as float64 (the model computes with what it is given)."""
+    out = array.astype(np.float64) if array.dtype.kind in "bf" else array.copy()
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Batch:
     """A validated batch.
 
     Attributes
     ----------
-    X
-        Private copy of the inputs, shape (B, ...); floating inputs are float64.
-    y
-        Private copy of the targets, shape (B,) class labels or (B, K) one-hot / targets.
+    X, y
+        Private read-only copies of the inputs and targets in the model's own layout (``pairs``: the
+        examples stacked along a new first axis).
+    layout
+        How the examples are laid out (see the module docstring).
+    extra
+        Further positional arguments of the model's calls (recurrent state), passed after ``X, y``.
     input_dtype
         The dtype ``X`` was given in.
     """
 
     X: np.ndarray
     y: np.ndarray
-    input_dtype: np.dtype
+    layout: Layout = "rows"
+    extra: tuple[Any, ...] = ()
+    input_dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
 
+    # -- sizes and examples ---------------------------------------------------------------------
     @property
     def size(self) -> int:
-        """Number of examples B."""
-        return int(self.X.shape[0])
+        """Number of examples B (time steps for a sequence)."""
+        return int(self.X.shape[-1] if self.layout == "columns" else self.X.shape[0])
+
+    def example(self, i: int) -> tuple[Any, Any]:
+        """Example ``i`` as the model's per-example code takes it (a column stays a column)."""
+        if self.layout == "columns":
+            return self.X[:, i:i + 1], self.y[:, i:i + 1]
+        return self.X[i], self.y[i]
+
+    def take(self, index: slice | np.ndarray) -> Batch:
+        """The examples at ``index``, in the same layout (and the same extra arguments)."""
+        if self.layout == "columns":
+            return replace(self, X=self.X[:, index], y=self.y[:, index])
+        return replace(self, X=self.X[index], y=self.y[index])
+
+    def call_args(self) -> tuple[Any, ...]:
+        """Positional arguments for a model call that takes the whole batch, in the user's layout: fresh
+        writable copies, so user code that writes into its inputs cannot change the kit's."""
+        if self.layout == "pairs":
+            return ([(np.array(x), np.array(t)) for x, t in zip(self.X, self.y)],)
+        if self.layout == "sequence":
+            return (self.X.tolist(), self.y.tolist(), *copy.deepcopy(self.extra))
+        return (self.X, self.y, *copy.deepcopy(self.extra))
+
+    def with_arrays(self, X: np.ndarray, y: np.ndarray) -> Batch:
+        """The same batch with other arrays of the same layout (writable copies, for side-effect probes)."""
+        return replace(self, X=X, y=y)
+
+    # -- the kit's own view: rows ---------------------------------------------------------------
+    @property
+    def rows(self) -> np.ndarray:
+        """Inputs as (B, features) rows, whatever the layout (for statistics such as the input scale)."""
+        X = np.moveaxis(self.X, -1, 0) if self.layout == "columns" else self.X
+        return X.reshape(X.shape[0], -1)
+
+    @property
+    def target_rows(self) -> np.ndarray:
+        """Targets with examples as rows: (B,) labels or (B, K)."""
+        if self.layout == "columns":
+            y = np.moveaxis(self.y, -1, 0)
+            return y[:, 0] if y.shape[1] == 1 and self.y.dtype.kind in "iu" else y
+        if self.layout == "pairs":
+            return self.y.reshape(self.size, -1) if self.y.ndim > 1 else self.y
+        return self.y
 
     def labels(self) -> np.ndarray:
         """Class indices, shape (B,), for the kit's own losses and checks."""
-        if self.y.ndim == 2:
-            return np.asarray(self.y.argmax(axis=1), dtype=np.intp)
-        return np.asarray(self.y, dtype=np.intp)
+        y = self.target_rows
+        if y.ndim == 2:
+            return np.asarray(y.argmax(axis=1), dtype=np.intp)
+        return np.asarray(y, dtype=np.intp)
 
     def one_hot(self, n_classes: int) -> np.ndarray:
         """Targets as (B, K) float64 rows (one-hot, or the given soft targets)."""
-        if self.y.ndim == 2:
-            return np.asarray(self.y, dtype=np.float64)
+        y = self.target_rows
+        if y.ndim == 2:
+            return np.asarray(y, dtype=np.float64)
         targets = np.zeros((self.size, n_classes))
         targets[np.arange(self.size), self.labels()] = 1.0
         return targets
@@ -86,7 +159,7 @@ class Batch:
 
         With one output column (regression, or a single sigmoid) any finite targets are accepted.
         """
-        y = self.y
+        y = self.target_rows
         if n_outputs < 2:
             return
         if y.ndim == 1:
@@ -104,45 +177,91 @@ class Batch:
                     f"labels y range over {low}..{high}; expected class indices 0..{n_outputs - 1} "
                     f"for a model with {n_outputs} output columns"
                 )
-        elif y.ndim == 2:
-            if y.shape[1] != n_outputs:
-                raise InputError(
-                    f"targets y have shape {y.shape}; expected ({self.size}, {n_outputs}) one-hot rows "
-                    f"for a model with {n_outputs} output columns, or class indices of shape ({self.size},)"
-                )
-        else:
+        elif y.ndim == 2 and y.shape[1] != n_outputs:
+            raise InputError(
+                f"targets y have shape {y.shape}; expected ({self.size}, {n_outputs}) one-hot rows "
+                f"for a model with {n_outputs} output columns, or class indices of shape ({self.size},)"
+            )
+        elif y.ndim > 2:
             raise InputError(
                 f"targets y have shape {y.shape}; expected class indices ({self.size},) or one-hot ({self.size}, K)"
             )
 
+    def describe(self) -> str:
+        """How the examples were read, for the report's notes."""
+        return {
+            "rows": f"examples as rows: X {self.X.shape}, y {self.y.shape}",
+            "columns": f"examples as columns: X {self.X.shape}, y {self.y.shape} (decided from the shapes)",
+            "pairs": f"a list of {self.size} (x, y) examples: x {self.X.shape[1:]}, y {self.y.shape[1:]}",
+            "sequence": f"a sequence of {self.size} steps with {len(self.extra)} more argument(s) (initial state)",
+        }[self.layout]
 
-def as_batch(batch: Any) -> Batch:
-    """Validate and copy a batch given as ``(X, y)``, ``{"X": ..., "y": ...}`` or an object with ``X``/``y``."""
-    if isinstance(batch, Batch):
-        return batch
+
+def _columns(X: np.ndarray, y: np.ndarray) -> bool:
+    """Examples as columns: the targets share X's last axis but not its first (Y (1, B) or (K, B))."""
+    return (X.ndim == 2 and y.ndim == 2 and y.shape[1] == X.shape[1] and y.shape[0] != X.shape[0]
+            and X.shape[1] > 1)
+
+
+def _pairs(batch: Sequence[Any]) -> Batch:
+    xs, ys = [], []
+    for i, item in enumerate(batch):
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise InputError(f"batch item {i} is a {type(item).__name__}; expected an (x, y) pair like every other "
+                             f"item")
+        xs.append(_as_array(f"x of example {i}", item[0]))
+        ys.append(_as_array(f"y of example {i}", item[1]) if np.ndim(item[1]) else np.asarray(item[1]))
+    for name, arrays in (("x", xs), ("y", ys)):
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise InputError(f"the examples' {name} have different shapes {sorted(shapes)}; expected one shape")
+    X, y = np.stack(xs), np.stack(ys)
+    return Batch(X=_private(X), y=_private(y), layout="pairs", input_dtype=X.dtype)
+
+
+def _split(batch: Any) -> tuple[Any, Any, tuple[Any, ...]]:
     if isinstance(batch, Mapping):
         missing = [k for k in ("X", "y") if k not in batch]
         if missing:
             raise InputError(f"batch mapping has keys {sorted(map(str, batch))}; expected 'X' and 'y'")
-        X, y = batch["X"], batch["y"]
-    elif isinstance(batch, (tuple, list)):
-        if len(batch) != 2:
+        return batch["X"], batch["y"], ()
+    if isinstance(batch, tuple | list):
+        if len(batch) < 2:
             raise InputError(f"batch is a {type(batch).__name__} of length {len(batch)}; expected (X, y)")
-        X, y = batch
-    elif hasattr(batch, "X") and hasattr(batch, "y"):
-        X, y = batch.X, batch.y
-    else:
-        raise InputError(f"batch is a {type(batch).__name__}; expected (X, y), a mapping with 'X' and 'y', or an "
-                         "object with .X and .y")
+        return batch[0], batch[1], tuple(batch[2:])
+    if hasattr(batch, "X") and hasattr(batch, "y"):
+        return batch.X, batch.y, ()
+    raise InputError(f"batch is a {type(batch).__name__}; expected (X, y), a list of (x, y) examples, a mapping "
+                     f"with 'X' and 'y', or an object with .X and .y")
+
+
+def _is_pair_list(batch: Any) -> bool:
+    return (isinstance(batch, list) and len(batch) >= 1 and all(isinstance(i, tuple) and len(i) == 2 for i in batch)
+            and not (len(batch) == 2 and all(isinstance(i, np.ndarray) for i in batch)))
+
+
+def as_batch(batch: Any) -> Batch:
+    """Validate and copy a batch: ``(X, y)``, a list of ``(x, y)`` examples, ``(inputs, targets, *state)``,
+    ``{"X": ..., "y": ...}`` or an object with ``X``/``y`` (see the module docstring)."""
+    if isinstance(batch, Batch):
+        return batch
+    if _is_pair_list(batch):
+        return _pairs(batch)
+    X, y, extra = _split(batch)
     X_arr = _as_array("X", X)
     y_arr = _as_array("y", y)
+    if extra:
+        if X_arr.shape[0] != y_arr.shape[0]:
+            raise InputError(f"inputs have {X_arr.shape[0]} steps but targets have {y_arr.shape[0]}; expected the "
+                             f"same number")
+        return Batch(X=_private(X_arr), y=_private(y_arr), layout="sequence", extra=copy.deepcopy(extra),
+                     input_dtype=X_arr.dtype)
+    y_priv = y_arr.astype(np.intp) if y_arr.dtype.kind == "b" else y_arr
+    if _columns(X_arr, y_arr):
+        return Batch(X=_private(X_arr), y=_private(y_priv), layout="columns", input_dtype=X_arr.dtype)
     if y_arr.shape[0] != X_arr.shape[0]:
         raise InputError(
-            f"X has {X_arr.shape[0]} examples but y has {y_arr.shape[0]}; expected the same number along axis 0"
+            f"X has {X_arr.shape[0]} examples but y has {y_arr.shape[0]}; expected the same number along axis 0 "
+            f"(or examples as columns: X (D, B) with y (1, B) or (K, B))"
         )
-    input_dtype = X_arr.dtype
-    X_copy = X_arr.astype(np.float64) if X_arr.dtype.kind in "bf" else X_arr.copy()
-    y_copy = y_arr.astype(np.intp) if y_arr.dtype.kind == "b" else y_arr.copy()
-    X_copy.setflags(write=False)
-    y_copy.setflags(write=False)
-    return Batch(X=X_copy, y=y_copy, input_dtype=input_dtype)
+    return Batch(X=_private(X_arr), y=_private(y_priv), layout="rows", input_dtype=X_arr.dtype)

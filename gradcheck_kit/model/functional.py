@@ -1,77 +1,139 @@
-"""`wrap`: plain functions over a parameter dict, made into a model the kit can check."""
+"""`wrap`: plain functions over a parameter dict, made into a model the kit can check — as written.
+
+The functions keep their own signatures; arguments are bound by their names, so course-style code needs
+no glue: ``wrap(parameters, forward=L_model_forward, loss=compute_cost, backward=L_model_backward)``
+calls ``L_model_forward(X, parameters)`` → ``(AL, caches)``, ``compute_cost(AL, Y)`` and
+``L_model_backward(AL, Y, caches)`` → grads (entries such as ``dA1`` that name no parameter are left
+out). Functions whose names are not recognised are called in the classic order: ``loss(params, X, y)``,
+``grads(params, X, y)``, ``predict(params, X)``, ``train(params, X, y, lr)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelInterfaceError
+from .batch import Batch
 from .discovery import is_param_array
+from .roles import LR_NAMES, positional_names
 from .slots import ItemSlot, Slot
-from .view import INFERENCE_LR, ModelView, as_loss_value, match_gradients
+from .view import INFERENCE_LR, ModelView, as_loss_value, gradient_key, match_gradients
 
 __all__ = ["FunctionalModel", "FunctionalView", "wrap"]
 
-LossFn = Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], Any]
+#: What a parameter name of the user's functions stands for.
+ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "parameters", "p", "theta", "weights", "model", "net", "W_dict", "param"),
+    "X": ("X", "x", "inputs", "input", "data", "A0", "A_prev", "features", "images", "xb"),
+    "y": ("y", "Y", "targets", "target", "labels", "label", "t", "T", "y_true", "yb"),
+    "output": ("AL", "A", "A3", "A2", "A_L", "out", "output", "outputs", "y_pred", "yhat", "y_hat", "scores",
+               "probs", "logits", "pred", "preds", "predictions", "a", "o", "activations", "h"),
+    "cache": ("cache", "caches", "store", "memory", "ctx"),
+    "lr": LR_NAMES,
+    "grads": ("grads", "gradients", "g", "dparams"),
+}
+
+
+def _role(name: str) -> str | None:
+    return next((role for role, names in ROLE_NAMES.items() if name in names), None)
+
+
+def _bind(func: Callable[..., Any], values: Mapping[str, Any], classic: Sequence[str], what: str) -> Callable[[], Any]:
+    """A call of ``func`` with each parameter bound by its name's role; the classic order when a required
+    parameter's name says nothing."""
+    params = positional_names(func)
+    roles = [_role(n) for n, _ in params]
+    if params and all(r is not None or not required for r, (_, required) in zip(roles, params)) and \
+            all(r in values for r, (_, required) in zip(roles, params) if required and r is not None):
+        kwargs = {n: values[r] for r, (n, _) in zip(roles, params) if r is not None and r in values}
+        return lambda: func(**kwargs)
+    if all(role in values for role in classic):
+        return lambda: func(*(values[role] for role in classic))
+    raise ModelInterfaceError(f"wrap({what}=...): cannot tell what to pass for the parameters "
+                              f"{[n for n, _ in params]} of {getattr(func, '__name__', what)}; name them like "
+                              f"the data (X, y), the parameters (params), the outputs (AL, out) or a cache, or "
+                              f"use the classic order {what}({', '.join(classic)})")
 
 
 @dataclass(frozen=True, eq=False)
 class FunctionalModel:
-    """Functions of ``(params, X, y)`` bundled by `wrap`; the kit never calls them with the caller's dict."""
+    """Functions bundled by `wrap`; the kit never calls them with the caller's dict."""
 
     params: Mapping[str, np.ndarray]
-    loss: LossFn
-    grads: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], Any] | None = None
-    predict: Callable[[dict[str, np.ndarray], np.ndarray], Any] | None = None
-    train: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray, float], Any] | None = None
+    loss: Callable[..., Any] | None
+    grads: Callable[..., Any] | None = None
+    predict: Callable[..., Any] | None = None
+    train: Callable[..., Any] | None = None
+    forward: Callable[..., Any] | None = None
     name: str = "wrapped model"
+    layers: Mapping[str, Sequence[str]] | None = None
 
 
 def wrap(
-    *,
     params: Mapping[str, np.ndarray],
-    loss: LossFn,
-    grads: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], Any] | None = None,
-    predict: Callable[[dict[str, np.ndarray], np.ndarray], Any] | None = None,
-    train: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray, float], Any] | None = None,
+    *,
+    loss: Callable[..., Any] | None = None,
+    grads: Callable[..., Any] | None = None,
+    backward: Callable[..., Any] | None = None,
+    forward: Callable[..., Any] | None = None,
+    predict: Callable[..., Any] | None = None,
+    train: Callable[..., Any] | None = None,
     name: str = "wrapped model",
+    layers: Mapping[str, Sequence[str]] | None = None,
 ) -> FunctionalModel:
-    """Bundle functional code into a model for `diagnose`.
+    """Bundle functional code into a model for `diagnose`, each function as you wrote it.
 
     Parameters
     ----------
     params
         Parameter name → float array. Never modified: the kit works on copies.
     loss
-        ``loss(params, X, y) -> float``: the batch loss.
-    grads
-        ``grads(params, X, y) -> dict``: the analytic gradient, same keys and shapes as ``params``.
+        The loss: ``compute_cost(AL, Y)`` of the outputs when ``forward`` is given, or ``loss(params, X, y)``.
+    grads, backward
+        The analytic gradient (the same thing; ``backward`` reads better for ``L_model_backward(AL, Y,
+        caches)``), returning a dict keyed like ``params`` (``dW1``-style keys are accepted).
+    forward
+        ``forward(X, params)`` → outputs or ``(outputs, cache)``; outputs ``(B, K)`` or, for examples as
+        columns, ``(K, B)``.
     predict
-        ``predict(params, X) -> (B, K)`` probabilities or scores (optional; enables output checks).
+        ``predict(params, X)`` → outputs, when there is no ``forward``.
     train
-        ``train(params, X, y, lr)`` updating ``params`` in place (optional; used when ``grads`` is absent
-        and by the training checks).
+        A training step ``train(params, X, y, lr)`` updating ``params`` in place (used when there is no
+        gradient, and by the training checks).
     name
         How the report names the model.
+    layers
+        Which tensors form a layer, input to output: ``{"hidden": ["W1", "b1"], "gates": [...], ...}``.
+        Default: by trailing number (``W2``, ``b2``), or by the name's last letter for recurrent names
+        (``Wxh``, ``bh``; ``Wf``, ``bf``).
     """
     if not isinstance(params, Mapping) or not params:
-        raise ModelInterfaceError(
-            f"wrap(params=...) got a {type(params).__name__}; expected a non-empty dict of arrays"
-        )
+        raise ModelInterfaceError(f"wrap(params=...) got a {type(params).__name__}; expected a non-empty dict of "
+                                  f"arrays")
     bad = [k for k, v in params.items() if not is_param_array(v)]
     if bad:
-        raise ModelInterfaceError(
-            f"wrap(params=...): {bad} are not non-empty float arrays; expected name → float ndarray"
-        )
-    for label, func in (("loss", loss), ("grads", grads), ("predict", predict), ("train", train)):
+        raise ModelInterfaceError(f"wrap(params=...): {bad} are not non-empty float arrays; expected name → float "
+                                  "ndarray")
+    gradient = grads if grads is not None else backward
+    for label, func in (("loss", loss), ("grads", gradient), ("forward", forward), ("predict", predict),
+                        ("train", train)):
         if func is not None and not callable(func):
             raise ModelInterfaceError(f"wrap({label}=...) got a {type(func).__name__}; expected a function")
-    if grads is None and train is None:
-        raise ModelInterfaceError("wrap() needs grads=(params, X, y) -> dict or train=(params, X, y, lr); got neither")
-    return FunctionalModel(params=params, loss=loss, grads=grads, predict=predict, train=train, name=name)
+    if gradient is None and train is None:
+        raise ModelInterfaceError("wrap() needs grads=/backward= (the gradient) or train= (a training step); got "
+                                  "neither")
+    if loss is None:
+        raise ModelInterfaceError("wrap() needs loss=: the loss, loss(params, X, y) or cost(outputs, y)")
+    if layers is not None:
+        missing = sorted(set(params) - {p for group in layers.values() for p in group})
+        if missing:
+            raise ModelInterfaceError(f"wrap(layers=...) leaves out {missing}; expected every parameter in one layer")
+    return FunctionalModel(params=params, loss=loss, grads=gradient, predict=predict, train=train, forward=forward,
+                           name=name, layers=layers)
 
 
 class FunctionalView(ModelView):
@@ -81,6 +143,8 @@ class FunctionalView(ModelView):
 
     def __init__(self, model: FunctionalModel) -> None:
         self.model = model
+        if model.layers is not None:
+            self.layer_map = {p: layer for layer, group in model.layers.items() for p in group}
         self.working: dict[str, np.ndarray] = {k: np.array(v, dtype=np.float64) for k, v in model.params.items()}
         slots: list[Slot] = [ItemSlot(name=k, mapping=self.working, key=k) for k in self.working]
         super().__init__(self.working, slots, private=True, label=model.name)
@@ -88,29 +152,55 @@ class FunctionalView(ModelView):
 
     @property
     def can_predict(self) -> bool:
-        return self.model.predict is not None
+        return self.model.predict is not None or self.model.forward is not None
 
     @property
     def can_train(self) -> bool:
         return self.model.train is not None
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        return as_loss_value(
-            self._call("loss", self.model.loss, self.working, X, y), f"{self.label} loss(params, X, y)"
-        )
+    def _values(self, batch: Batch) -> dict[str, Any]:
+        values: dict[str, Any] = {"params": self.working, "X": batch.X, "y": batch.y}
+        if self.model.forward is not None:
+            result = self._call("forward", _bind(self.model.forward, values, ("X", "params"), "forward"))
+            values["output"], values["cache"] = (result[0], result[1]) if isinstance(result, tuple) else (result, None)
+        return values
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def _loss(self, batch: Batch) -> float:
+        values = self._values(batch)
+        classic = ("output", "y") if self.model.forward is not None else ("params", "X", "y")
+        value = self._call("loss", _bind(self.model.loss, values, classic, "loss"))  # type: ignore[arg-type]
+        return as_loss_value(value, f"{self.label} loss")
+
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.model.grads is None:
-            return self.inferred_gradients(X, y, INFERENCE_LR)
-        grads = self._call("grads", self.model.grads, self.working, X, y)
-        return match_gradients(grads, self.shapes, f"{self.label} grads(params, X, y)")
+            return self.inferred_gradients(batch, INFERENCE_LR)
+        values = self._values(batch)
+        classic = ("output", "y", "cache") if self.model.forward is not None else ("params", "X", "y")
+        grads = self._call("grads", _bind(self.model.grads, values, classic, "grads"))
+        return match_gradients(self._named(grads), self.shapes, f"{self.label} gradient")
 
-    def _predict(self, X: np.ndarray) -> Any:
+    def _named(self, grads: Any) -> Any:
+        """Gradient entries that name a parameter (``dW1`` → ``W1``); others (``dA1``) are left out."""
+        if not isinstance(grads, Mapping):
+            return grads
+        names = set(self.working)
+        out = {}
+        for key, value in grads.items():
+            target = gradient_key(names, str(key))
+            if target is not None:
+                out[target] = value
+        return out if out else grads
+
+    def _predict(self, batch: Batch) -> Any:
+        if self.model.forward is not None:
+            return self._values(batch)["output"]
         if self.model.predict is None:
-            raise ModelInterfaceError(f"{self.label} was wrapped without predict=")
-        return self._call("predict", self.model.predict, self.working, X)
+            raise ModelInterfaceError(f"{self.label} was wrapped without predict= or forward=")
+        return self._call("predict", _bind(self.model.predict, {"params": self.working, "X": batch.X},
+                                            ("params", "X"), "predict"))
 
-    def _train(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def _train(self, batch: Batch, lr: float) -> None:
         if self.model.train is None:
             raise ModelInterfaceError(f"{self.label} was wrapped without train=")
-        self._call("train", self.model.train, self.working, X, y, lr)
+        values = {"params": self.working, "X": batch.X, "y": batch.y, "lr": lr}
+        self._call("train", _bind(self.model.train, values, ("params", "X", "y", "lr"), "train"))

@@ -1,15 +1,22 @@
 """Layered models: a sequence of layers, each with its own backward, checked whole *and* one by one.
 
-Two ways to write a layer are accepted without glue code:
+Layers are read as people write them, without glue:
 
-* an object with ``forward(x)`` and ``backward(dout) -> dx`` that keeps its parameter gradients in a
-  ``gradients``/``grads`` dict or in ``dW``-style attributes (numpy-ml and CS231n layer classes);
-  its parameters are its ``params``/``parameters`` dict or its float array attributes;
-* a CS231n function pair, ``gk.pair(affine_forward, affine_backward, w=W1, b=b1)`` with
-  ``forward(x, *params) -> (out, cache)`` and ``backward(dout, cache) -> dx`` or ``(dx, *dparams)``.
+* objects with ``forward(x)`` and ``backward(dout)``: returning their results, or storing them
+  (``self.output``, ``self.dinputs``, the nnfs way); keeping parameter gradients in a ``grads`` dict or
+  beside each parameter (``dW``, ``dweights``, ``grad_W``); accumulating gradients and caches until
+  ``zero_grad()`` (called before every backward); or ``backward(dout, learning_rate)`` updating their own
+  weights (the parameter gradient is then read off that update on the private copy);
+* layers that take one example at a time as a column vector (``Dense.forward(x)`` with ``x`` (D, 1)):
+  the kit runs them example by example and averages;
+* CS231n function pairs, ``gk.pair(affine_forward, affine_backward, w=W1, b=b1)``, with constant
+  arguments and a name: ``gk.pair(conv_forward_naive, conv_backward_naive, w=W, b=b,
+  conv_param={"stride": 1, "pad": 1}, name="conv1")``.
 
-The loss comes last: a layer object whose ``forward(x, y)`` returns the loss and ``backward()`` returns
-dx, or a function ``loss(x, y) -> (loss, dx)`` (CS231n's ``softmax_loss``) given as ``loss=``.
+The loss comes last: a loss layer (``forward(x, y)`` → loss or per-sample losses, or ``calculate``;
+``backward()`` or ``backward(dvalues, y_true)``, its regularisation from ``regularization_loss(layer)``), a
+function ``loss(x, y) -> (loss, dx)`` (CS231n's ``softmax_loss``), or the user's own loss and its
+derivative, ``loss=(mse, mse_prime)``.
 """
 
 from __future__ import annotations
@@ -21,35 +28,54 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelInterfaceError
-from .discovery import accepts, array_attributes, container_slots, is_param_array
+from .batch import Batch
+from .discovery import accepts, container_slots, find_arrays, is_param_array
+from .kit_loss import KitLoss, loss_from_spec
+from .roles import LR_NAMES, positional_names
 from .slots import ItemSlot, Slot
-from .view import ModelView, as_loss_value
+from .stored import ZERO_NAMES
+from .view import INFERENCE_LR, ModelView, as_loss_value
 
-__all__ = ["FunctionPair", "LayeredModel", "LayeredView", "layered", "pair"]
+__all__ = ["FunctionPair", "LayeredModel", "LayeredView", "is_layer_sequence", "layered", "pair"]
+
+#: Where a layer that stores its input gradient keeps it.
+DX_NAMES = ("dinputs", "dinput", "dX", "dx", "grad_input", "input_grad", "d_input", "dA_prev", "delta")
+#: Where a layer that stores its output keeps it.
+OUTPUT_NAMES = ("output", "out", "A", "a", "outputs")
+_GRAD_STORES = ("gradients", "grads", "dparams")
 
 
 @dataclass(eq=False)
 class FunctionPair:
-    """A CS231n-style layer: ``forward(x, *params) -> (out, cache)``, ``backward(dout, cache)``."""
+    """A CS231n-style layer: ``forward(x, *args) -> (out, cache)``, ``backward(dout, cache)``.
+
+    ``args`` are passed positionally in the order given; the float arrays among them are parameters
+    (``backward`` returns ``dx`` and one gradient per parameter), the rest constants.
+    """
 
     forward_fn: Callable[..., Any]
     backward_fn: Callable[..., Any]
-    params: dict[str, np.ndarray] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
     name: str = ""
 
     def __post_init__(self) -> None:
         if not self.name:
             self.name = getattr(self.forward_fn, "__name__", "layer").removesuffix("_forward")
 
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.args.items() if is_param_array(v)}
 
-def pair(forward: Callable[..., Any], backward: Callable[..., Any], /, **params: np.ndarray) -> FunctionPair:
-    """A layer from a CS231n function pair; ``params`` are passed to ``forward`` positionally, in order."""
+
+def pair(forward: Callable[..., Any], backward: Callable[..., Any], /, *, name: str = "", **args: Any) -> FunctionPair:
+    """A layer from a CS231n function pair; ``args`` go to ``forward`` positionally, in order — float
+    arrays are its parameters, anything else (``conv_param={...}``, ``bn_param``) a constant."""
     if not callable(forward) or not callable(backward):
-        raise ModelInterfaceError("pair(forward, backward, **params) needs two functions")
-    for key, value in params.items():
-        if not is_param_array(value):
-            raise ModelInterfaceError(f"pair(...): parameter {key!r} is not a non-empty float array")
-    return FunctionPair(forward, backward, dict(params))
+        raise ModelInterfaceError("pair(forward, backward, **args) needs two functions")
+    for key, value in args.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuc":
+            raise ModelInterfaceError(f"pair(...): parameter {key!r} has dtype {value.dtype}; expected a float array")
+    return FunctionPair(forward, backward, dict(args), name)
 
 
 @dataclass(eq=False)
@@ -60,22 +86,30 @@ class LayeredModel:
     loss: Any = None
 
 
+def _is_loss_layer(obj: Any) -> bool:
+    return (hasattr(obj, "forward") and accepts(obj.forward, 2)) or callable(getattr(obj, "calculate", None))
+
+
 def layered(layers: Sequence[Any], *, loss: Any = None) -> LayeredModel:
     """Bundle layers (input to output) and a loss into a model `diagnose` checks layer by layer.
 
     Without ``loss=``, the last layer must be a loss layer: ``forward(x, y)`` → loss, ``backward()`` → dx.
+    ``loss=`` takes a loss layer, a function ``loss(x, y) -> (loss, dx)``, a standard loss name, or your own
+    ``(loss, loss_derivative)`` functions.
     """
     layers = list(layers)
     if not layers:
         raise ModelInterfaceError("layered([...]) got no layers")
     if loss is None:
         last = layers[-1]
-        if not (hasattr(last, "forward") and accepts(last.forward, 2)):
+        if not _is_loss_layer(last):
             raise ModelInterfaceError(
                 f"the last layer ({type(last).__name__}) is not a loss layer with forward(x, y); pass loss= "
-                f"(a layer with forward(x, y) and backward(), or a function loss(x, y) -> (loss, dx))"
+                f"(a loss layer, a function loss(x, y) -> (loss, dx), or your (loss, loss_derivative) functions)"
             )
         loss, layers = last, layers[:-1]
+    elif isinstance(loss, str) or (isinstance(loss, tuple) and len(loss) == 2):
+        loss = loss_from_spec(loss)
     for i, layer in enumerate(layers):
         if not isinstance(layer, FunctionPair) and not (callable(getattr(layer, "forward", None))
                                                          and callable(getattr(layer, "backward", None))):
@@ -88,12 +122,16 @@ def layered(layers: Sequence[Any], *, loss: Any = None) -> LayeredModel:
 
 def is_layer_sequence(model: Any) -> bool:
     """A list/tuple whose items all look like layers (auto-wrapped by `layered`)."""
-    return (isinstance(model, (list, tuple)) and len(model) >= 2
+    return (isinstance(model, list | tuple) and len(model) >= 2
             and all(isinstance(m, FunctionPair) or (hasattr(m, "forward") and hasattr(m, "backward")) for m in model))
 
 
-# -- one layer, uniform ---------------------------------------------------------------------------
-_GRAD_STORES = ("gradients", "grads", "dparams")
+def _stored(obj: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if isinstance(value, np.ndarray):
+            return value
+    return None
 
 
 class Layer:
@@ -106,42 +144,84 @@ class Layer:
         self.slots: dict[str, Slot] = {}
         if isinstance(obj, FunctionPair):
             for key in obj.params:
-                self.slots[key] = ItemSlot(name=f"{self.id}.{key}", mapping=obj.params, key=key)
+                self.slots[key] = ItemSlot(name=f"{self.id}.{key}", mapping=obj.args, key=key)
         else:
             found = container_slots(obj)
-            slots = found[1] if found else array_attributes(obj)
-            for slot in slots:
+            for slot in found[1] if found else find_arrays(obj, depth=1):
                 local = slot.name
                 slot.name = f"{self.id}.{local}"
                 self.slots[local] = slot
         self._cache: Any = None
+        params = positional_names(obj.backward) if not isinstance(obj, FunctionPair) else []
+        #: backward(dout, learning_rate) updates the weights itself: gradients are read off that update
+        self.updates_itself = len(params) == 2 and (params[1][0] in LR_NAMES or "rate" in params[1][0])
+        self.zero = next((getattr(obj, n) for n in ZERO_NAMES if callable(getattr(obj, n, None))), None)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if isinstance(self.obj, FunctionPair):
-            result = self.obj.forward_fn(x, *(self.obj.params[k] for k in self.obj.params))
+            result = self.obj.forward_fn(x, *self.obj.args.values())
             if not (isinstance(result, tuple) and len(result) == 2):
                 raise ModelInterfaceError(f"{self.id}: forward returned a {type(result).__name__}; expected (out, "
                                           "cache)")
             out, self._cache = result
             return np.asarray(out)
-        return np.asarray(self.obj.forward(x))
+        result = self.obj.forward(x)
+        if result is None:
+            result = _stored(self.obj, OUTPUT_NAMES)
+            if result is None:
+                raise ModelInterfaceError(f"{self.id}: forward(x) returned None and stored no output (looked for "
+                                          f"self.{', self.'.join(OUTPUT_NAMES)})")
+        return np.asarray(result[0] if isinstance(result, tuple) else result)
 
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Input gradient and parameter gradients (by local name) for upstream gradient ``dout``."""
+    def backward(self, dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Input gradient and parameter gradients (by local name) for upstream gradient ``dout``; ``x`` is
+        the input the last forward saw (a returned ``dx`` must have its shape)."""
         if isinstance(self.obj, FunctionPair):
-            result = self.obj.backward_fn(dout, self._cache)
-            parts = list(result) if isinstance(result, tuple) else [result]
-            names = list(self.obj.params)
-            if len(parts) != 1 + len(names):
-                raise ModelInterfaceError(
-                    f"{self.id}: backward returned {len(parts)} value(s); expected dx plus one gradient per parameter "
-                    f"({', '.join(names) or 'none'})"
-                )
-            grads = {k: np.asarray(g, dtype=np.float64) for k, g in zip(names, parts[1:])}
-            return np.asarray(parts[0], dtype=np.float64), grads
-        result = self.obj.backward(dout)
-        dx = result[0] if isinstance(result, tuple) else result
-        return np.asarray(dx, dtype=np.float64), self._param_grads()
+            dx, grads = self._pair_backward(dout)
+        elif self.updates_itself:
+            dx, grads = self._self_updating_backward(dout)
+        else:
+            result = self.obj.backward(dout)
+            if result is None:
+                result = _stored(self.obj, DX_NAMES)
+            dx, grads = (result[0] if isinstance(result, tuple) else result), self._param_grads()
+        if dx is None:
+            raise ModelInterfaceError(f"{self.id}: backward(dout) returned None and stored no input gradient (looked "
+                                      f"for self.{', self.'.join(DX_NAMES)})")
+        dx = np.asarray(dx, dtype=np.float64)
+        if dx.shape != np.shape(x):
+            raise ModelInterfaceError(f"{self.id}: backward returned dx of shape {dx.shape}, but the layer's input x "
+                                      f"has shape {np.shape(x)}; expected dx with the shape of x")
+        return dx, grads
+
+    def _pair_backward(self, dout: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        result = self.obj.backward_fn(dout, self._cache)
+        parts = list(result) if isinstance(result, tuple) else [result]
+        names = list(self.obj.params)
+        if len(parts) != 1 + len(names):
+            raise ModelInterfaceError(
+                f"{self.id}: backward returned {len(parts)} value(s); expected dx plus one gradient per parameter "
+                f"({', '.join(names) or 'none'})"
+            )
+        return parts[0], {k: np.asarray(g, dtype=np.float64) for k, g in zip(names, parts[1:])}
+
+    def _self_updating_backward(self, dout: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        """``backward(dout, lr)`` updates the weights: run it with a small rate on the private copy, read
+        each parameter's gradient off the change, and put the weights back."""
+        before = {k: np.array(s.read(), dtype=np.float64) for k, s in self.slots.items()}
+        saved = {k: np.array(s.read(), copy=True) for k, s in self.slots.items()}
+        try:
+            dx = self.obj.backward(dout, INFERENCE_LR)
+            grads = {k: (before[k] - np.asarray(s.read(), dtype=np.float64)) / INFERENCE_LR
+                     for k, s in self.slots.items()}
+        finally:
+            for k, s in self.slots.items():
+                current = s.read()
+                if isinstance(current, np.ndarray) and current.shape == saved[k].shape and current.flags.writeable:
+                    np.copyto(current, saved[k])
+                else:
+                    s.write(saved[k])
+        return dx, grads
 
     def _param_grads(self) -> dict[str, np.ndarray]:
         grads: dict[str, np.ndarray] = {}
@@ -150,36 +230,57 @@ class Layer:
         )
         for local in self.slots:
             key = local.split(".")[-1]
-            for candidate in (
-                store.get(local),
-                store.get(key),
-                store.get(f"d{key}"),
-                getattr(self.obj, f"d{key}", None),
-                getattr(self.obj, f"grad_{key}", None),
-                getattr(self.obj, f"{key}_grad", None),
-            ):
+            for candidate in (store.get(local), store.get(key), store.get(f"d{key}"),
+                              *(getattr(self.obj, n, None) for n in (f"d{key}", f"grad_{key}", f"{key}_grad",
+                                                                      f"{key}_diff", f"d_{key}"))):
                 if candidate is not None:
                     grads[local] = np.array(candidate, dtype=np.float64)
                     break
             else:
                 raise ModelInterfaceError(
                     f"{self.id}: after backward() no gradient for parameter {key!r} was found; expected it in "
-                    f"self.gradients / self.grads (key {key!r} or 'd{key}') or as attribute d{key}"
+                    f"self.gradients / self.grads (key {key!r} or 'd{key}') or as attribute d{key} or grad_{key}"
                 )
         return grads
 
 
 class LossLayer:
-    """The loss: a layer object (``forward(x, y)``, ``backward()``) or a function ``(x, y) -> (loss, dx)``."""
+    """The loss: a layer object, a function ``(x, y) -> (loss, dx)``, or a `KitLoss` with a derivative."""
 
-    def __init__(self, index: int, obj: Any) -> None:
+    def __init__(self, index: int, obj: Any, layers: Sequence[Layer]) -> None:
         self.obj = obj
-        self.id = f"{index}:{getattr(obj, '__name__', None) or type(obj).__name__}"
+        label = obj.name if isinstance(obj, KitLoss) else getattr(obj, "__name__", None) or type(obj).__name__
+        self.id = f"{index}:{label}"
         self._dx: np.ndarray | None = None
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+        self.layers = layers
+        regularizer = getattr(obj, "regularization_loss", None) or getattr(getattr(obj, "loss", None),
+                                                                            "regularization_loss", None)
+        self.regularizer = regularizer if callable(regularizer) else None
+
+    def _regularization(self) -> float:
+        total = 0.0
+        if self.regularizer is not None:
+            for layer in self.layers:
+                try:
+                    total += float(self.regularizer(layer.obj))
+                except Exception:
+                    continue  # layers without weights to regularise
+        return total
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> float:
-        if hasattr(self.obj, "forward"):
-            return as_loss_value(self.obj.forward(x, y), f"{self.id}.forward(x, y)")
+        self._x, self._y = x, y
+        if isinstance(self.obj, KitLoss):
+            if self.obj.prime is None:
+                raise ModelInterfaceError(f"{self.id}: a list of layers needs the loss's derivative too: pass "
+                                          f"loss=(loss, loss_derivative)")
+            return self.obj.value(x, y)
+        if hasattr(self.obj, "forward") or hasattr(self.obj, "calculate"):
+            method = self.obj.calculate if callable(getattr(self.obj, "calculate", None)) else self.obj.forward
+            value = np.asarray(method(x, y), dtype=np.float64)
+            return as_loss_value(value.mean() if value.size > 1 else value, f"{self.id}.forward(x, y)") \
+                + self._regularization()
         result = self.obj(x, y)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise ModelInterfaceError(f"{self.id}(x, y) returned a {type(result).__name__}; expected (loss, dx)")
@@ -187,8 +288,17 @@ class LossLayer:
         return as_loss_value(result[0], f"{self.id}(x, y)[0]")
 
     def backward(self) -> np.ndarray:
+        if isinstance(self.obj, KitLoss) and self.obj.prime is not None:
+            return np.asarray(self.obj.prime(self._x, self._y), dtype=np.float64)  # type: ignore[arg-type]
         if hasattr(self.obj, "backward"):
-            result = self.obj.backward()
+            arity = len(positional_names(self.obj.backward))
+            if arity >= 2:  # nnfs: backward(dvalues, y_true), dvalues = what the loss was computed on
+                dvalues = _stored(self.obj, OUTPUT_NAMES)
+                result = self.obj.backward(dvalues if dvalues is not None else self._x, self._y)
+            else:
+                result = self.obj.backward()
+            if result is None:
+                result = _stored(self.obj, DX_NAMES)
             return np.asarray(result[0] if isinstance(result, tuple) else result, dtype=np.float64)
         if self._dx is None:
             raise ModelInterfaceError(f"{self.id}: backward before forward")
@@ -196,28 +306,45 @@ class LossLayer:
 
 
 class LayeredView(ModelView):
-    """The whole network through its layers (forward chain, loss, backward chain)."""
+    """The whole network through its layers (forward chain, loss, backward chain).
+
+    ``per_example``: the layers take one example at a time (column vectors); the loss is then the mean
+    over the examples and so is each gradient.
+    """
 
     style = "layered model"
     layered = True
 
     def __init__(self, target: LayeredModel, *, private: bool, label: str) -> None:
         self.layers = [Layer(i, obj) for i, obj in enumerate(target.layers)]
-        self.loss_layer = LossLayer(len(self.layers), target.loss)
+        self.loss_layer = LossLayer(len(self.layers), target.loss, self.layers)
         slots = [slot for layer in self.layers for slot in layer.slots.values()]
         super().__init__(target, slots, private=private, label=label)
         self._owner = {slot.name: (layer, local) for layer in self.layers for local, slot in layer.slots.items()}
-        self._prefix: tuple[np.ndarray, int, np.ndarray] | None = None
+        self._prefix: tuple[Batch, int, np.ndarray] | None = None
+        self.per_example = False
 
-    def focus(self, name: str | None, X: np.ndarray | None = None) -> None:
+    def decide_layout(self, batch: Batch) -> None:
+        """Run the layers on the whole batch; if that fails or loses the batch axis, one example at a time."""
+        try:
+            whole = batch.layout == "rows" and all(
+                np.ndim(out) >= 1 and np.shape(out)[0] == part.size
+                for part in (batch, batch.take(slice(0, 1))) for out in [self._chain(part.X)])
+        except Exception:
+            whole = False
+        self.per_example = not whole and batch.layout != "columns"
+        if self.per_example:
+            self.notes.add("the layers take one example at a time: the loss and each gradient are means over the "
+                           "examples")
+
+    def focus(self, name: str | None, batch: Batch | None = None) -> None:
         """While parameter ``name`` alone is perturbed, evaluate the loss from its layer onward: the
-        layers before it see unchanged parameters, so their output on ``X`` is computed once."""
-        if name is None or X is None or name not in self._owner:
+        layers before it see unchanged parameters, so their output is computed once."""
+        if name is None or batch is None or name not in self._owner or self.per_example:
             self._prefix = None
             return
         index = self.layers.index(self._owner[name][0])
-        acts = self.activations(X)
-        self._prefix = (X, index, acts[index])
+        self._prefix = (batch, index, self.activations(batch)[index])
 
     @property
     def can_predict(self) -> bool:
@@ -227,8 +354,8 @@ class LayeredView(ModelView):
     def layer_forward(self, layer: Layer, x: np.ndarray) -> np.ndarray:
         return self._call(f"{layer.id}.forward", layer.forward, x)
 
-    def layer_backward(self, layer: Layer, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return self._call(f"{layer.id}.backward", layer.backward, dout)
+    def layer_backward(self, layer: Layer, dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self._call(f"{layer.id}.backward", layer.backward, dout, x)
 
     def loss_forward(self, x: np.ndarray, y: np.ndarray) -> float:
         return self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, x, y)
@@ -236,36 +363,70 @@ class LayeredView(ModelView):
     def loss_backward(self) -> np.ndarray:
         return self._call(f"{self.loss_layer.id}.backward", self.loss_layer.backward)
 
-    def activations(self, X: np.ndarray) -> list[np.ndarray]:
-        """Inputs of every layer and the final output: ``[X, a1, ..., out]``."""
-        outs = [X]
+    def _fresh(self) -> None:
+        """``zero_grad()`` on every layer that has one, before a forward pass: accumulated gradients and
+        cached inputs of earlier calls never mix into this one."""
+        for layer in self.layers:
+            if layer.zero is not None:
+                self._call(f"{layer.id}.zero_grad", layer.zero)
+        zero = next((getattr(self.loss_layer.obj, n) for n in ZERO_NAMES
+                     if callable(getattr(self.loss_layer.obj, n, None))), None)
+        if zero is not None:
+            self._call(f"{self.loss_layer.id}.zero_grad", zero)
+
+    def _chain(self, x: np.ndarray, start: int = 0) -> np.ndarray:
+        if start == 0:
+            self._fresh()
+        for layer in self.layers[start:]:
+            x = self._call(f"{layer.id}.forward", layer.forward, x)
+        return x
+
+    def activations(self, batch: Batch) -> list[np.ndarray]:
+        """Inputs of every layer and the final output: ``[X, a1, ..., out]`` (for the first example only
+        when the layers take one example at a time)."""
+        outs = [batch.example(0)[0] if self.per_example else batch.X]
+        self._fresh()
         for layer in self.layers:
             outs.append(self._call(f"{layer.id}.forward", layer.forward, outs[-1]))
         return outs
 
-    def _predict(self, X: np.ndarray) -> Any:
-        return self.activations(X)[-1]
+    def examples(self, batch: Batch) -> list[tuple[Any, Any]]:
+        """The (x, y) pairs the layers run on: the whole batch once, or each example."""
+        if self.per_example:
+            return [batch.example(i) for i in range(batch.size)]
+        return [(batch.X, batch.y)]
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        if self._prefix is not None and self._prefix[0] is X:
-            _, start, out = self._prefix
-            for layer in self.layers[start:]:
-                out = self._call(f"{layer.id}.forward", layer.forward, out)
-        else:
-            out = self.activations(X)[-1]
-        return self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, out, y)
+    def _predict(self, batch: Batch) -> Any:
+        outs = [np.asarray(self._chain(x)) for x, _ in self.examples(batch)]
+        return np.stack([o.reshape(-1) for o in outs]) if self.per_example else outs[0]
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        self._loss(X, y)
-        grad = self._call(f"{self.loss_layer.id}.backward", self.loss_layer.backward)
-        grads: dict[str, np.ndarray] = {}
-        for layer in reversed(self.layers):
-            grad, local = self._call(f"{layer.id}.backward", layer.backward, grad)
-            for key, g in local.items():
-                name = layer.slots[key].name
-                if g.shape != self.params[name].shape:
-                    raise ModelInterfaceError(
-                        f"{layer.id}: gradient of {key!r} has shape {g.shape}; expected {self.params[name].shape}"
-                    )
-                grads[name] = g
-        return grads
+    def _loss(self, batch: Batch) -> float:
+        values = []
+        for x, y in self.examples(batch):
+            if self._prefix is not None and self._prefix[0] is batch and not self.per_example:
+                out = self._chain(self._prefix[2], self._prefix[1])
+            else:
+                out = self._chain(x)
+            values.append(self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, out, y))
+        return float(np.mean(values))
+
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+        total: dict[str, np.ndarray] = {}
+        pairs = self.examples(batch)
+        for x, y in pairs:
+            inputs = [x]
+            self._fresh()
+            for layer in self.layers:
+                inputs.append(self._call(f"{layer.id}.forward", layer.forward, inputs[-1]))
+            self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, inputs[-1], y)
+            grad = self._call(f"{self.loss_layer.id}.backward", self.loss_layer.backward)
+            for i in reversed(range(len(self.layers))):
+                layer = self.layers[i]
+                grad, local = self._call(f"{layer.id}.backward", layer.backward, grad, inputs[i])
+                for key, g in local.items():
+                    name = layer.slots[key].name
+                    if g.shape != self.params[name].shape:
+                        raise ModelInterfaceError(f"{layer.id}: gradient of {key!r} has shape {g.shape}; expected "
+                                                  f"{self.params[name].shape}")
+                    total[name] = total.get(name, 0) + g / len(pairs)
+        return total

@@ -1,155 +1,402 @@
-"""Reading a user object: which style it is (CS231n, forward/backward, self-training) and where its
-parameters are, then its view."""
+"""Reading a user object: which of its methods play which role, where its parameters are, then its view.
+
+The reader works on a private copy and tries calls there (each trial's side effects are undone). Roles
+are found in this order — outputs from ``X`` alone (so the labels can be checked before any call with
+``y``), then the gradient, then the loss, then a training step — each by the names people give them
+(`roles`) and by what calling them returns. Parameters are the arrays that get a gradient (by name,
+by position in a returned structure, or left on the object after ``backward()``) and that the loss
+depends on; a training step's gradient is read off the arrays it changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelInterfaceError
+from ..errors import InputError, ModelInterfaceError
 from .batch import Batch
-from .discovery import GRADIENT_METHODS, PREDICT_METHODS, TRAIN_METHODS, array_attributes, container_slots, find_method
+from .discovery import container_slots, find_arrays
 from .guard import private_copy
-from .objects import CS231nView, KitLoss, MethodView, ObjectView, unpack_gradients
-from .slots import AttrSlot, Slot
-from .training import TrainingView, training_slots
+from .kit_loss import KitLoss, loss_from_spec
+from .losses_implied import implied_loss
+from .objects import ObjectView, first_number, first_output
+from .roles import (
+    GRADIENT_NAMES,
+    LOSS_NAMES,
+    OUTPUT_NAMES,
+    STEP_NAMES,
+    Call,
+    as_number,
+    flatten_arrays,
+    neutral_arguments,
+    positional_names,
+)
+from .slots import Slot
+from .steps import find_step
+from .stored import stored_gradient_call
 from .view import ModelView, gradient_key
 
 __all__ = ["ObjectReader"]
 
 
-def _usable_predict(target: Any, X: np.ndarray) -> tuple[str | None, np.ndarray | None]:
-    """First forward-like method returning scores/probabilities (not class labels), and its output."""
-    for name in PREDICT_METHODS:
-        found = find_method(target, (name,), 1)
-        if found is None:
-            continue
-        try:
-            out = found[1](X)
-            array = np.asarray(out, dtype=np.float64)
-        except Exception:
-            continue
-        if isinstance(out, tuple) or array.shape[:1] != (X.shape[0],):
-            continue
-        if array.ndim == 1 and np.asarray(out).dtype.kind in "iub":
-            continue  # class labels, not scores
-        return name, array if array.ndim == 2 else array[:, None]
-    return None, None
-
-
-def _attribute_slots_for_keys(target: Any, keys: list[str]) -> list[Slot]:
-    attrs = {s.name for s in array_attributes(target, public_only=False)}
-    names = [gradient_key(attrs, key) for key in keys]
-    return [AttrSlot(name=name, owner=target, attr=name) for name in names if name is not None]
-
-
-def _no_interface(label: str, found: dict[str, str | None]) -> ModelInterfaceError:
-    have = [f"{k} ({v})" for k, v in found.items() if v]
-    return ModelInterfaceError(
-        f"{label} offers no interface gradcheck_kit can check. Looked for: a gradient method "
-        f"{'/'.join(f'{m}(X, y)' for m in GRADIENT_METHODS)} returning a dict; a CS231n-style loss(X, y) "
-        f"returning (loss, grads); a training method {'/'.join(f'{m}(X, y, lr)' for m in TRAIN_METHODS)} "
-        f"updating weights in place. Found: {', '.join(have) or 'none of these'}. For plain functions use "
-        f"gradcheck_kit.wrap(params=..., loss=..., grads=...)."
-    )
+def _rows_like(array: np.ndarray, batch: Batch) -> np.ndarray | None:
+    """Outputs as (B, K) rows if ``array`` has one entry per example in the batch's layout."""
+    B = batch.size
+    if batch.layout == "columns" and array.ndim == 2 and array.shape[1] == B:
+        return array.T
+    if array.ndim >= 1 and array.shape[0] == B:
+        return array.reshape(B, -1)
+    return None
 
 
 class ObjectReader:
-    """Reads a user object: its methods, then (in `view`) which style it is and where its parameters are."""
+    """Reads a user object (see the module docstring); ``loss`` is the user's ``loss=`` if given."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, loss: Any = None) -> None:
         self.label = type(model).__name__
         self.target, self.copy_failure = private_copy(model)
-        self.loss = find_method(self.target, ("loss",), 2)
-        self.grad = find_method(self.target, GRADIENT_METHODS, 2)
-        self.train = find_method(self.target, TRAIN_METHODS, 3)
-        self.predict_name: str | None = None
+        self.user_loss: KitLoss | None = loss_from_spec(loss) if loss is not None else None
+        self.outputs_call: Call | None = None
+        self.batch: Batch | None = None
+        self.notes: list[str] = []
+        #: Whole-batch trial calls that raised, and gradient results that could not be read: what the
+        #: error says when no role fits.
+        self.failures: list[tuple[Call, Exception]] = []
+        self.unreadable: list[tuple[Call, Any]] = []
+        try:
+            self._pristine: dict[str, Any] | None = copy.deepcopy(vars(self.target))
+        except Exception:
+            self._pristine = None
 
-    def outputs(self, X: np.ndarray) -> np.ndarray | None:
-        """Outputs from ``X`` alone: a forward-like method, or CS231n's ``loss(X)`` returning scores."""
-        self.predict_name, outputs = _usable_predict(self.target, X)
-        if outputs is None and self.loss is not None and find_method(self.target, ("loss",), 1):
-            try:
-                scores = np.asarray(self.loss[1](X), dtype=np.float64)
-                if scores.ndim == 2 and scores.shape[0] == X.shape[0]:
-                    outputs = scores
-            except Exception:
-                pass
-        return outputs
+    # -- trials on the private copy -----------------------------------------------------------------
+    def _reset(self) -> None:
+        """Undo whatever a trial call did to the private copy."""
+        if self._pristine is not None:
+            state = vars(self.target)
+            state.clear()
+            state.update(copy.deepcopy(self._pristine))
 
-    def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
-        view, source = self._styled_view(batch)
-        if not view.params:
-            raise ModelInterfaceError(
-                f"{self.label}: no float parameter arrays found in {source}; expected name → float ndarray entries")
-        view.notes.add(f"{view.style}; parameters from {source}", first=True)
-        if self.copy_failure:
-            view.notes.add(f"the model could not be deep-copied ({self.copy_failure}); it was checked in place "
-                           f"and restored")
-        if isinstance(view, MethodView) and view.loss_method is None:
-            self._use_kit_loss(view, batch, outputs)
-        if self.train is not None and view.train_method is None:
-            view.train_method = self.train[0]  # the training checks step the model with its own method
-        return view
-
-    def _cs231n_grads(self, batch: Batch) -> Mapping[str, Any] | None:
-        if self.loss is None or self.grad is not None:
+    def _try(self, call: Call, batch: Batch) -> Any:
+        """``call``'s result (the first example's, for a per-example call), or ``None`` if it raised. It runs
+        on writable copies of the data, after a forward pass (a backward may read what forward cached)."""
+        batch = batch.with_arrays(np.array(batch.X), np.array(batch.y))
+        part = batch.take(slice(0, 1)) if call.per_example else batch
+        if not call.binds(part):
             return None
         try:
-            result = self.loss[1](batch.X, batch.y)
+            if self.outputs_call is not None:
+                self.outputs_call.each(part) if self.outputs_call.per_example else self.outputs_call.whole(part)
         except Exception:
+            pass
+        try:
+            return call.each(part)[0] if call.per_example else call.whole(part)
+        except Exception as exc:
+            self.failures.append((call, exc))
             return None
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
-            return result[1]
+        finally:
+            self._reset()
+
+    def _calls(self, names: tuple[str, ...], batch: Batch, *, takes_y: bool = True) -> list[Call]:
+        """Whole-batch then per-example calls of the methods named ``names`` the object has; further
+        required arguments get neutral values by name (`roles.neutral_arguments`), or the call is left out."""
+        out = []
+        for name in names:
+            method = getattr(self.target, name, None)
+            if not callable(method) or isinstance(method, type):
+                continue
+            params = positional_names(method)
+            for per_example in (False, True):
+                n_data = (2 if takes_y else 1) if per_example else (len(batch.call_args()) if takes_y else 1)
+                fixed = neutral_arguments(params[n_data:], batch.size) if params else {}
+                if fixed is not None and (not params or len(params) >= n_data):
+                    out.append(Call(name, method, per_example=per_example, takes_y=takes_y, fixed=fixed))
+        return out
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def outputs(self, batch: Batch) -> np.ndarray | None:
+        """Outputs from ``X`` alone, as (B, K) rows: a forward-like method (whole batch or one example at a
+        time), or CS231n's ``loss(X)`` returning scores."""
+        self.batch = batch
+        for call in self._calls(OUTPUT_NAMES, batch, takes_y=False) + self._calls(("loss",), batch, takes_y=False):
+            rows = self._outputs_of(call, batch)
+            if rows is not None:
+                self.outputs_call = call
+                return rows
         return None
 
-    def _styled_view(self, batch: Batch) -> tuple[ModelView, str]:
-        private, container = self.copy_failure is None, container_slots(self.target)
-        common: dict[str, Any] = {"private": private, "label": self.label}
-        loss_name = self.loss[0] if self.loss else None
-        cs231n = self._cs231n_grads(batch)
-        if cs231n is not None:
-            slots = container[1] if container else _attribute_slots_for_keys(self.target, list(cs231n))
-            source = container[0] if container else "attributes named by the gradient dict"
-            return CS231nView(self.target, slots, **common), source
-        if self.grad is not None:
-            source, slots = container if container else ("attributes named by the gradient dict",
-                                                          self._gradient_key_slots(batch))
-            return ObjectView(self.target, slots, predict_method=self.predict_name, loss_method=loss_name,
-                              gradient_method=self.grad[0], **common), source
-        if self.train is not None:
-            if container:
-                slots, source = container[1], container[0]
-            else:
-                slots, source = training_slots(self.target, batch, self.predict_name, loss_name, self.train[0],
-                                               self.label)
-            view = TrainingView(self.target, slots, predict_method=self.predict_name, loss_method=loss_name,
-                                train_method=self.train[0], **common)
-            view.notes.add(f"no gradient method: gradients inferred from one {self.train[0]}(X, y, lr) step as "
-                           f"(before - after) / lr")
-            return view, source
-        raise _no_interface(self.label, {"forward": self.predict_name, "loss": loss_name,
-                                         "params": container[0] if container else None})
-
-    def _gradient_key_slots(self, batch: Batch) -> list[Slot]:
-        name, method = self.grad or ("", None)
+    def _outputs_of(self, call: Call, batch: Batch) -> np.ndarray | None:
         try:
-            keys = list(unpack_gradients(method(batch.X, batch.y), self.target) or {}) if method else []
-        except Exception as exc:
-            raise ModelInterfaceError(f"{self.label}.{name}(X, y) raised {type(exc).__name__}: {exc}") from exc
-        return _attribute_slots_for_keys(self.target, [str(k) for k in keys])
+            results = call.each(batch) if call.per_example else [call.whole(batch)]
+            arrays = [np.asarray(first_output(r)) for r in results]
+        except Exception:
+            return None
+        finally:
+            self._reset()
+        if any(a.dtype.kind not in "fiub" or a.size == 0 for a in arrays):
+            return None
+        if call.per_example:
+            if len({a.shape for a in arrays}) != 1:
+                return None
+            rows = np.stack([a.reshape(-1) for a in arrays]).astype(np.float64)
+        else:
+            found = _rows_like(arrays[0], batch)
+            if found is None or (arrays[0].ndim == 1 and arrays[0].dtype.kind in "iub"):
+                return None  # class labels, not scores
+            rows = found.astype(np.float64)
+        return rows if np.all(np.isfinite(rows)) else None
 
-    def _use_kit_loss(self, view: MethodView, batch: Batch, outputs: np.ndarray | None) -> None:
+    # -- the view ------------------------------------------------------------------------------------
+    def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
+        candidates: list[Slot] = list(find_arrays(self.target))
+        container = container_slots(self.target)
+        gradient, reader, slots = self._gradient_role(batch, candidates, container)
+        loss_call, kit_loss = self._loss_role(batch, outputs, gradient)
+        step, step_slots = find_step(self, batch, candidates, container, loss_call, kit_loss)
+        if gradient is None:
+            if step is None:
+                raise self._no_interface(batch)
+            slots = step_slots
+            self.notes.insert(0, f"no gradient method: gradients read off one {step.describe()} as "
+                                 f"(before - after) / lr")
+        source = container[0] if container else "attributes"
+        style = self._style(gradient, loss_call, step)
+        view = ObjectView(self.target, slots, private=self.copy_failure is None, label=self.label, style=style,
+                          outputs=self.outputs_call, loss=loss_call, gradient=gradient, gradient_reader=reader,
+                          step=step, kit_loss=kit_loss)
+        if not view.params:
+            raise ModelInterfaceError(f"{self.label}: no float parameter arrays found in {source}; expected weights "
+                                      f"as float arrays (self.W1, a params dict, lists of weights, layer objects)")
+        where = f"self.{source}" if container else "its attributes"
+        view.notes.add(f"{style}; parameters from {where}: {', '.join(view.names)}", first=True)
+        if batch.layout != "rows":
+            view.notes.add(batch.describe())
+        for note in self.notes:
+            view.notes.add(note)
+        if self.copy_failure:
+            view.notes.add(f"the model could not be deep-copied ({self.copy_failure}); it was checked in place and "
+                           f"restored")
+        return view
+
+    def _style(self, gradient: Call | None, loss: Call | None, step: Call | None) -> str:
+        if gradient is None:
+            return "self-training object"
+        if gradient is loss and gradient.name == "loss":
+            return "CS231n-style loss(X, y) -> (loss, grads)"
+        if gradient is loss:
+            return f"{gradient.describe()} -> (loss, gradients)"
+        if gradient.per_example:
+            return f"per-example {gradient.describe()}"
+        return "forward/backward object"
+
+    # -- gradient ----------------------------------------------------------------------------------
+    def _gradient_role(self, batch: Batch, candidates: list[Any], container: tuple[str, list[Slot]] | None
+                       ) -> tuple[Call | None, Callable[[Any], Mapping[str, Any]] | None, list[Slot]]:
+        pool = container[1] if container else candidates
+        for call in self._calls((*GRADIENT_NAMES, "loss"), batch):
+            result = self._try(call, batch)
+            if result is None or as_number(result) is not None:
+                stored = stored_gradient_call(self, call, batch, pool)
+                if stored is not None:
+                    return stored
+                continue
+            matched = self._match(result, pool, batch, strict=container is not None)
+            if matched is not None:
+                return (call, *matched)
+            if call.name != "loss":
+                self.unreadable.append((call, result))
+        return stored_gradient_call(self, None, batch, pool) or (None, None, [])
+
+    def _match(self, result: Any, pool: list[Slot], batch: Batch, *, strict: bool
+               ) -> tuple[Callable[[Any], Mapping[str, Any]], list[Slot]] | None:
+        """How to read ``result`` into parameter gradients, and the parameters, or ``None``."""
+        grads = result[1] if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping) \
+            else result
+        if isinstance(grads, Mapping):
+            return self._match_keys(grads, pool, result is not grads, strict=strict)
+        arrays = flatten_arrays(result)
+        if not arrays:
+            return None
+        return self._match_positions(arrays, pool, batch)
+
+    def _match_keys(self, grads: Mapping[str, Any], pool: list[Slot], paired: bool, *, strict: bool
+                    ) -> tuple[Callable[[Any], Mapping[str, Any]], list[Slot]] | None:
+        flat = _flatten(grads)
+        names = {s.name: s for s in pool}
+        leaf = {s.name.rsplit(".", 1)[-1]: s for s in pool if "." in s.name}
+        keys: dict[str, str] = {}
+        for key in flat:
+            target = gradient_key(set(names), key) or gradient_key(set(leaf), key)
+            if target is not None:
+                keys[key] = names[target].name if target in names else leaf[target].name
+        if not keys:
+            return None
+        chosen = list(pool) if strict else [names.get(n) or next(s for s in pool if s.name == n) for n in keys.values()]
+        extras = sorted(set(flat) - set(keys))
+        if extras:
+            self.notes.append(f"gradient entries without a parameter of that name were left out: {', '.join(extras)}")
+
+        def read(result: Any) -> Mapping[str, Any]:
+            raw = result[1] if isinstance(result, tuple) and len(result) == 2 else result
+            raw = _flatten(raw) if isinstance(raw, Mapping) else raw
+            if not isinstance(raw, Mapping):
+                return raw
+            return {keys[k]: v for k, v in raw.items() if k in keys}
+
+        return read, chosen
+
+    def _match_positions(self, arrays: list[np.ndarray], pool: list[Slot], batch: Batch
+                         ) -> tuple[Callable[[Any], Mapping[str, Any]], list[Slot]] | None:
+        """Returned arrays matched to parameters by shape, in order; parameters the loss does not depend
+        on (optimizer buffers) are skipped, and arrays left over (a returned hidden state) ignored."""
+        live = [s for s in pool if self._loss_depends_on(s, batch)]
+        order: list[int | None] = []
+        used: set[int] = set()
+        for a in arrays:
+            index = next((i for i, s in enumerate(live) if i not in used and np.shape(s.read()) == a.shape), None)
+            order.append(index)
+            if index is not None:
+                used.add(index)
+        if not used:
+            return None
+        chosen = [live[i] for i in sorted(used)]
+        names = [live[i].name if i is not None else "" for i in order]
+
+        def read(result: Any) -> Mapping[str, Any]:
+            found = flatten_arrays(result) or []
+            return {name: a for name, a in zip(names, found) if name}
+
+        return read, chosen
+
+    def _loss_depends_on(self, slot: Slot, batch: Batch) -> bool:
+        """Whether moving this array changes the model's loss (or its outputs)."""
+        probe = self._probe
+        if probe is None:
+            return True
+        array = slot.read()
+        if not isinstance(array, np.ndarray) or not array.flags.writeable:
+            return False
+        saved = array.copy()
+        try:
+            reference = probe(batch)
+            scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(saved, dtype=np.float64)))))
+            noise = np.asarray(scale * np.random.default_rng(0).standard_normal(array.shape))
+            array += noise.astype(array.dtype)
+            moved = probe(batch)
+        except Exception:
+            return True
+        finally:
+            np.copyto(array, saved)
+            self._reset()
+        return not np.array_equal(np.asarray(moved), np.asarray(reference))
+
+    @property
+    def _probe(self) -> Callable[[Batch], Any] | None:
+        """A call whose result changes when a parameter does: the outputs, else a loss-like method."""
+        if self.batch is None:
+            return None
+        if self.outputs_call is not None:
+            out: Call = self.outputs_call
+            return lambda b: out.each(b) if out.per_example else out.whole(b)
+        for loss_call in self._calls(LOSS_NAMES, self.batch):
+            if not loss_call.per_example:
+                return partial(_loss_of, loss_call)
+        return None
+
+    # -- loss --------------------------------------------------------------------------------------------
+    def _loss_role(self, batch: Batch, outputs: np.ndarray | None, gradient: Call | None
+                   ) -> tuple[Call | None, KitLoss | None]:
+        own = self._own_loss(batch, gradient)
+        if self.user_loss is not None:
+            if own is not None:
+                raise InputError(f"{self.label} has its own loss, {own.describe()}; loss= is for models whose code "
+                                 f"has none — leave it out", option="loss")
+            self.notes.append(f"loss: {self.user_loss.describe()}")
+            return None, self.user_loss
+        if own is not None:
+            return own, None
+        implied = implied_loss(self, batch, outputs)
+        if implied is not None:
+            self.notes.append(f"no loss method: the kit uses {implied.describe()}")
+            return None, implied
         if outputs is None:
-            raise ModelInterfaceError(
-                f"{self.label} has no loss(X, y) and no forward(X)/predict_proba(X) returning (B, K) outputs; the kit "
-                f"needs one of them to compute a loss")
+            return None, None
+        return None, self._default_loss(outputs)
+
+    def _own_loss(self, batch: Batch, gradient: Call | None) -> Call | None:
+        """A method of the model that returns its loss (CS231n's loss(X, y) -> (loss, grads) included)."""
+        if gradient is not None and gradient.name == "loss" and not gradient.per_example:
+            return gradient
+        for call in self._calls(LOSS_NAMES, batch) + self._calls(("forward",), batch):
+            result = self._try(call, batch)
+            if result is not None and as_number(first_number(result)) is not None:
+                return call
+            shape = np.shape(result) if isinstance(result, np.ndarray) else ()
+            if call.name in LOSS_NAMES and not call.per_example and len(shape) >= 1 and np.prod(shape) > 1:
+                raise ModelInterfaceError(f"{self.label}.{call.describe()} returned an array of shape {shape}; "
+                                          f"expected a single number (the batch loss)")
+        raised = [(c, e) for c, e in self.failures if c.name in LOSS_NAMES and not c.per_example]
+        if raised:  # the model has a loss, and its code raised under every convention: that is the error
+            raise self._call_error(*raised[0])
+        return None
+
+    def _call_error(self, call: Call, exc: Exception) -> Exception:
+        from ..errors import ModelCallError
+
+        error = ModelCallError(f"{self.label}.{call.name}(...) raised {type(exc).__name__}: {exc} [call 1 of "
+                               f"{call.name}]")
+        error.__cause__ = exc
+        return error
+
+    def _default_loss(self, outputs: np.ndarray) -> KitLoss:
+        from .kit_loss import standard_loss
+
         if outputs.shape[1] < 2:
             raise ModelInterfaceError(
-                f"{self.label} has no loss(X, y) and its forward returns {outputs.shape[1]} column; the kit's default "
-                f"loss is softmax cross-entropy over K >= 2 classes: add a loss(X, y) method")
-        kit_loss = KitLoss(outputs)
-        view.use_kit_loss(kit_loss, batch.one_hot(outputs.shape[1]))
-        view.notes.add(f"no loss(X, y): the kit uses the {kit_loss.describe(self.predict_name or 'forward')}")
+                f"{self.label} has no loss method and its forward returns {outputs.shape[1]} column; the kit cannot "
+                f"tell which loss it is trained with: name it with loss=, e.g. loss='mse' or loss=your_loss_function")
+        from ..numeric.losses import is_probabilities
+
+        kit = standard_loss("cross-entropy", source="the kit's default for (B, K) outputs")
+        method = self.outputs_call.name if self.outputs_call is not None else "forward"
+        what = "probabilities" if is_probabilities(outputs) else "scores (softmax applied by the kit)"
+        self.notes.append(f"no loss method: the kit uses the mean cross-entropy of {method}()'s {what}; pass loss= "
+                          f"if the model is trained with another loss")
+        return kit
+
+    def _no_interface(self, batch: Batch) -> Exception:
+        if self.unreadable:
+            call, result = self.unreadable[0]
+            return ModelInterfaceError(
+                f"{self.label}.{call.describe()} returned a {type(result).__name__}; expected a dict mapping each "
+                f"parameter name to its gradient, (loss, grads), or the gradients' arrays in the parameters' order")
+        raised = [(c, e) for c, e in self.failures if not c.per_example and c.name in GRADIENT_NAMES]
+        if raised:
+            return self._call_error(*raised[0])
+        have = [f"{n} ({n})" for n in OUTPUT_NAMES + LOSS_NAMES + GRADIENT_NAMES + STEP_NAMES
+                if callable(getattr(self.target, n, None))]
+        return ModelInterfaceError(
+            f"{self.label} offers no interface gradcheck_kit can check. Looked for: a gradient method "
+            f"backward(X, y)/gradients/grads/backprop (or per example, backprop(x, y)) returning a dict, a list of "
+            f"arrays or (loss, grads), or leaving them on the object; a CS231n-style loss(X, y) returning (loss, "
+            f"grads); a training step train(X, y, lr)/step/update/update_mini_batch/train_on_batch updating the "
+            f"weights in place. Found: {', '.join(dict.fromkeys(have)) or 'none of these'}. For plain functions use "
+            f"gradcheck_kit.wrap(...)."
+        )
+
+
+def _loss_of(call: Call, batch: Batch) -> Any:
+    return first_number(call.whole(batch))
+
+
+def _flatten(grads: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in grads.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,82 +1,31 @@
-"""Views of objects that compute their own gradient: forward/backward objects and CS231n-style models."""
+"""`ObjectView`: a user object seen through the roles its methods play (see `roles`).
+
+One view serves every object style: a CS231n model (``loss(X, y)`` → ``(loss, grads)``), a
+forward/backward object, per-example column-vector code (``backprop(x, y)``), objects that leave their
+gradients on themselves after ``backward()``, and self-training objects whose gradient is read off one
+training step. What differs is which `Call` fills which role, and how a gradient result is read
+(`GradientReader`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelInterfaceError
-from ..numeric.losses import cross_entropy, is_probabilities
-from .view import ModelView, as_loss_value, match_gradients
+from .batch import Batch
+from .kit_loss import KitLoss
+from .roles import Call, as_number
+from .view import INFERENCE_LR, ModelView, as_loss_value, match_gradients
 
-__all__ = ["CS231nView", "KitLoss", "MethodView", "ObjectView", "unpack_gradients"]
+__all__ = ["GradientReader", "LossReader", "ObjectView", "unpack_gradients"]
 
-
-class KitLoss:
-    """Mean (or summed) cross-entropy of a model's outputs, used when the model has no loss of its own."""
-
-    def __init__(self, outputs: np.ndarray, reduction: str = "mean") -> None:
-        self.probabilities = is_probabilities(outputs)
-        self.reduction = reduction
-
-    def __call__(self, outputs: np.ndarray, targets: np.ndarray) -> float:
-        return cross_entropy(outputs, targets, probabilities=self.probabilities, reduction=self.reduction)  # type: ignore[arg-type]
-
-    def describe(self, method: str) -> str:
-        what = "probabilities" if self.probabilities else "scores (softmax applied by the kit)"
-        return f"{self.reduction} cross-entropy of {method}()'s {what}"
-
-
-class MethodView(ModelView):
-    """A view that calls the object's own methods: ``forward``-like ``predict_method`` for outputs, and
-    ``loss_method`` for the loss — or, when the object has no loss, the kit's cross-entropy of its outputs."""
-
-    predict_method: str | None = None
-    loss_method: str | None = None
-    kit_loss: KitLoss | None = None
-    targets: np.ndarray | None = None
-
-    @property
-    def can_predict(self) -> bool:
-        return self.predict_method is not None
-
-    def _predict(self, X: np.ndarray) -> Any:
-        if self.predict_method is None:
-            raise ModelInterfaceError(f"{self.label} has no forward/predict method")
-        return self._call(self.predict_method, getattr(self.target, self.predict_method), X)
-
-    def use_kit_loss(self, kit_loss: KitLoss, targets: np.ndarray) -> None:
-        self.kit_loss, self.targets = kit_loss, targets
-
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        if self.loss_method is None:
-            if self.kit_loss is None or self.targets is None:
-                raise ModelInterfaceError(f"{self.label} has no loss(X, y) and no outputs to score")
-            return self.kit_loss(self.predict(X), self.targets)
-        value = self._call(self.loss_method, getattr(self.target, self.loss_method), X, y)
-        return as_loss_value(value, f"{self.label}.{self.loss_method}(X, y)")
-
-
-class ObjectView(MethodView):
-    """``forward(X)``, ``loss(X, y)`` and ``backward(X, y)``/``gradients(X, y)`` returning a gradient dict."""
-
-    style = "forward/backward object"
-    separate_backward = True
-
-    def __init__(self, *args: Any, predict_method: str | None, loss_method: str | None,
-                 gradient_method: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.predict_method = predict_method
-        self.loss_method = loss_method
-        self.gradient_method = gradient_method
-
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        call = f"{self.label}.{self.gradient_method}(X, y)"
-        result = self._call(self.gradient_method, getattr(self.target, self.gradient_method), X, y)
-        result = unpack_gradients(result, self.target)
-        return match_gradients(result, self.shapes, call)
+#: Reads a gradient call's raw result into parameter name → array (names exactly the view's).
+GradientReader = Callable[[Any], Mapping[str, Any]]
+#: Reads a loss call's raw result into the loss value.
+LossReader = Callable[[Any], Any]
 
 
 def unpack_gradients(result: Any, target: Any) -> Any:
@@ -91,33 +40,78 @@ def unpack_gradients(result: Any, target: Any) -> Any:
     return result
 
 
-class CS231nView(ModelView):
-    """``loss(X, y=None)``: scores when ``y`` is None, ``(loss, grads)`` otherwise."""
+def first_number(result: Any) -> Any:
+    """The loss in a result: the value itself, or the first number of a tuple (``(loss, grads)``,
+    ``lossFun``'s ``(loss, dW1, ...)``, ``forward``'s ``(outputs, loss)``)."""
+    if isinstance(result, tuple | list):
+        for item in result:
+            if as_number(item) is not None:
+                return item
+    return result
 
-    style = "CS231n-style loss(X, y) -> (loss, grads)"
 
-    def __init__(self, *args: Any, loss_method: str = "loss", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.loss_method = loss_method
+class ObjectView(ModelView):
+    """A user object read by roles: outputs, loss (its own, or the kit's of its outputs), gradient
+    (returned, left on the object, or read off a training step) and training step."""
+
+    def __init__(self, target: Any, slots: Any, *, private: bool, label: str, style: str,
+                 outputs: Call | None = None, loss: Call | None = None, loss_reader: LossReader = first_number,
+                 gradient: Call | None = None, gradient_reader: GradientReader | None = None,
+                 step: Call | None = None, kit_loss: KitLoss | None = None) -> None:
+        super().__init__(target, slots, private=private, label=label)
+        self.style = style
+        self.outputs_call, self.loss_call, self.loss_reader = outputs, loss, loss_reader
+        self.gradient_call, self.gradient_reader = gradient, gradient_reader
+        self.step_call = step
+        self.kit_loss = kit_loss
+        self.separate_backward = gradient is not None and gradient is not loss and not gradient.per_example
+        self.train_method = step.name if step is not None else None
 
     @property
     def can_predict(self) -> bool:
-        return True
+        return self.outputs_call is not None
 
-    def _both(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-        result = self._call(self.loss_method, getattr(self.target, self.loss_method), X, y)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise ModelInterfaceError(
-                f"{self.label}.{self.loss_method}(X, y) returned a {type(result).__name__}; expected (loss, grads)"
-            )
-        return result
+    def _invoke(self, call: Call, batch: Batch, lr: float | None = None) -> list[Any]:
+        """Results of ``call``: one for a whole-batch call, one per example otherwise."""
+        if call.per_example:
+            return self._call(call.name, call.each, batch, lr)
+        return [self._call(call.name, call.whole, batch, lr)]
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        return as_loss_value(self._both(X, y)[0], f"{self.label}.{self.loss_method}(X, y)[0]")
+    def _predict(self, batch: Batch) -> Any:
+        if self.outputs_call is None:
+            raise ModelInterfaceError(f"{self.label} has no forward/predict method")
+        results = [first_output(r) for r in self._invoke(self.outputs_call, batch)]
+        if not self.outputs_call.per_example:
+            return results[0]
+        return np.stack([np.asarray(r, dtype=np.float64).reshape(-1) for r in results])
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        grads = self._both(X, y)[1]
-        return match_gradients(grads, self.shapes, f"{self.label}.{self.loss_method}(X, y)[1]")
+    def _loss(self, batch: Batch) -> float:
+        if self.loss_call is None:
+            if self.kit_loss is None:
+                raise ModelInterfaceError(f"{self.label} has no loss and no outputs to score")
+            return self.kit_loss(self.predict(batch), batch)
+        values = [as_loss_value(self.loss_reader(r), f"{self.label}.{self.loss_call.describe()}")
+                  for r in self._invoke(self.loss_call, batch)]
+        return float(np.mean(values))
 
-    def _predict(self, X: np.ndarray) -> Any:
-        return self._call(self.loss_method, getattr(self.target, self.loss_method), X)
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+        if self.gradient_call is None or self.gradient_reader is None:
+            return self.inferred_gradients(batch, INFERENCE_LR)
+        call = f"{self.label}.{self.gradient_call.describe()}"
+        results = [match_gradients(self.gradient_reader(r), self.shapes, call)
+                   for r in self._invoke(self.gradient_call, batch)]
+        if len(results) == 1:
+            return results[0]
+        return {name: np.mean([g[name] for g in results], axis=0) for name in self.shapes}
+
+    def _train(self, batch: Batch, lr: float) -> None:
+        if self.step_call is None:
+            raise ModelInterfaceError(f"{self.label} has no training step")
+        self._invoke(self.step_call, batch, lr)
+
+
+def first_output(result: Any) -> Any:
+    """The outputs in a forward result: the array itself, or the first item of ``(outputs, cache)``."""
+    if isinstance(result, tuple | list) and result and not isinstance(result[0], tuple | list):
+        return result[0]
+    return result

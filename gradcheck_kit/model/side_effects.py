@@ -67,47 +67,55 @@ def _gradient_change(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
     return max(_max_change(first[n], second[n]) for n in first)
 
 
+def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: dict[str, np.ndarray]) -> None:
+    """Calls that write into their inputs, and loss/forward calls that move the weights."""
+    X, y = batch.X, batch.y
+    calls: list[tuple[str, Callable[[Batch], object]]] = [("loss", view._loss)]
+    if view.can_predict:
+        calls.append(("forward", view._predict))
+    calls.append(("gradient", view._gradients))
+    for name, call in calls:
+        Xw, yw = np.array(X), np.array(y)  # writable copies
+        call(batch.with_arrays(Xw, yw))
+        if not found.get("mutated_input_call") and (Xw.tobytes() != X.tobytes() or yw.tobytes() != y.tobytes()):
+            found["mutated_input_call"] = name
+            found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
+        del Xw, yw
+        if name != "gradient" and not found.get("mutated_params_call"):
+            changed, largest = _params_changed(view, baseline)
+            if changed:
+                found["mutated_params_call"] = name
+                found["mutated_params"] = tuple(changed)
+                found["mutated_params_change"] = largest
+        view.load(baseline)
+
+
+def _stale_backward(view: ModelView, batch: Batch, copy_inputs: bool) -> float:
+    """How much the gradient for the same batch changes after a forward call on another batch (0 when
+    backward recomputes from the batch it is given)."""
+    def inputs() -> Batch:
+        return batch.with_arrays(np.array(batch.X), np.array(batch.y)) if copy_inputs else batch
+
+    view._loss(inputs())
+    first = view._gradients(inputs())
+    scale = max(float(np.max(np.abs(g))) for g in first.values()) or 1.0
+    view._loss(inputs())
+    # only a deterministic backward can be judged stale (a random one differs call to call anyway)
+    if _gradient_change(first, view._gradients(inputs())) > 1e-12 * scale or batch.X.dtype.kind != "f":
+        return 0.0
+    view._loss(batch.with_arrays(np.array(batch.X * 0.5 + 0.25), np.array(batch.y)))
+    change = _gradient_change(first, view._gradients(inputs()))
+    return change / scale if change > 1e-9 * scale else 0.0
+
+
 def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
     """Inspect the model's calls for side effects; leaves the working parameters as it found them."""
-    X, y = batch.X, batch.y
     found: dict[str, object] = {}
     baseline = view.snapshot()
     try:
-        calls: list[tuple[str, Callable[[np.ndarray, np.ndarray], object]]] = [("loss", view._loss)]
-        if view.can_predict:
-            calls.append(("forward", lambda Xw, yw: view._predict(Xw)))
-        calls.append(("gradient", view._gradients))
-        for name, call in calls:
-            Xw, yw = np.array(X), np.array(y)  # writable copies
-            call(Xw, yw)
-            if not found.get("mutated_input_call") and (Xw.tobytes() != X.tobytes() or yw.tobytes() != y.tobytes()):
-                found["mutated_input_call"] = name
-                found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
-            del Xw, yw
-            if name != "gradient" and not found.get("mutated_params_call"):
-                changed, largest = _params_changed(view, baseline)
-                if changed:
-                    found["mutated_params_call"] = name
-                    found["mutated_params"] = tuple(changed)
-                    found["mutated_params_change"] = largest
-            view.load(baseline)
+        _writes(view, batch, found, baseline)
         if view.separate_backward:
-            copy_inputs = bool(found.get("mutated_input_call"))
-
-            def inputs() -> tuple[np.ndarray, np.ndarray]:
-                return (np.array(X), np.array(y)) if copy_inputs else (X, y)
-
-            view._loss(*inputs())
-            first = view._gradients(*inputs())
-            scale = max(float(np.max(np.abs(g))) for g in first.values()) or 1.0
-            view._loss(*inputs())
-            # only a deterministic backward can be judged stale (a random one differs call to call anyway)
-            if _gradient_change(first, view._gradients(*inputs())) <= 1e-12 * scale:
-                other = X * 0.5 + 0.25 if X.dtype.kind == "f" else X
-                view._loss(np.array(other), np.array(y))
-                change = _gradient_change(first, view._gradients(*inputs()))
-                if change > 1e-9 * scale:
-                    found["stale_backward_change"] = change / scale
+            found["stale_backward_change"] = _stale_backward(view, batch, bool(found.get("mutated_input_call")))
     finally:
         view.load(baseline)
     return SideEffects(**found)  # type: ignore[arg-type]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AttrSlot", "ItemSlot", "Slot"]
+__all__ = ["AttrSlot", "ItemSlot", "PathSlot", "Slot", "Step", "path_name"]
 
 
 class Slot:
@@ -65,3 +65,64 @@ def _dig(mapping: Any, key: str) -> Any:
         return mapping[key]
     except Exception:
         return None
+
+
+#: One step of a path into an object: ``("attr", name)``, or ``("item", key or index)``.
+Step = tuple[str, Any]
+
+
+def path_name(path: Sequence[Step]) -> str:
+    """``weights[0]``, ``layers[2].W``, ``params.W1``: how a parameter is named in reports."""
+    text = ""
+    for kind, key in path:
+        if kind == "attr":
+            text += f".{key}" if text else str(key)
+        elif isinstance(key, int):
+            text += f"[{key}]"
+        else:
+            text += f".{key}" if text else str(key)
+    return text
+
+
+def _get(node: Any, step: Step) -> Any:
+    kind, key = step
+    return getattr(node, key) if kind == "attr" else node[key]
+
+
+@dataclass(eq=False)
+class PathSlot(Slot):
+    """A location reached from ``root`` by a path of attributes and items, resolved anew on every read,
+    so code that rebinds a container (``self.weights = [w - ... for w in ...]``) is followed."""
+
+    name: str
+    root: Any
+    path: tuple[Step, ...]
+
+    def read(self) -> Any:
+        node = self.root
+        try:
+            for step in self.path:
+                node = _get(node, step)
+        except (AttributeError, KeyError, IndexError, TypeError):
+            return None
+        return node
+
+    def write(self, value: np.ndarray) -> None:
+        node = self.root
+        for step in self.path[:-1]:
+            node = _get(node, step)
+        kind, key = self.path[-1]
+        if kind == "attr":
+            setattr(node, key, value)
+        elif isinstance(node, tuple):
+            raise TypeError(f"{self.name} sits in a tuple and cannot be rebound")
+        else:
+            node[key] = value
+
+    @property
+    def owner(self) -> Any:
+        """The object or container holding the parameter."""
+        node = self.root
+        for step in self.path[:-1]:
+            node = _get(node, step)
+        return node

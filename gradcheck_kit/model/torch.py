@@ -114,23 +114,23 @@ class TorchModuleView(ModelView):
     def can_predict(self) -> bool:
         return True
 
-    def _inputs(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    def _inputs(self, batch: Batch) -> tuple[Any, Any]:
         torch = self.torch
-        return torch.from_numpy(np.array(X)), torch.from_numpy(np.array(y))  # copies: the batch is read-only
+        return torch.from_numpy(np.array(batch.X)), torch.from_numpy(np.array(batch.y))  # copies: read-only batch
 
-    def _predict(self, X: np.ndarray) -> Any:
+    def _predict(self, batch: Batch) -> Any:
         with self.torch.no_grad():
-            out = self._call("forward", self.target, self.torch.from_numpy(np.array(X)))
+            out = self._call("forward", self.target, self.torch.from_numpy(np.array(batch.X)))
         return out.detach().numpy()
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        Xt, yt = self._inputs(X, y)
+    def _loss(self, batch: Batch) -> float:
+        Xt, yt = self._inputs(batch)
         with self.torch.no_grad():
             value = self._call("loss", lambda: self.loss_fn(self.target(Xt), yt))
         return as_loss_value(value.item() if hasattr(value, "item") else value, "loss(module(X), y)")
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        Xt, yt = self._inputs(X, y)
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+        Xt, yt = self._inputs(batch)
         self.target.zero_grad(set_to_none=True)
 
         def backward() -> None:
@@ -200,11 +200,11 @@ class FunctionView(ModelView):
         self._leaves = leaves
         return out if grad else out.detach().numpy()
 
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
+    def _loss(self, batch: Batch) -> float:
         with self.torch.no_grad():
             return float(np.vdot(self.upstream, self._apply(grad=False)))
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         out = self._apply(grad=True)
         self._call("backward", out.backward, self.torch.from_numpy(self.upstream))
         return {
@@ -246,7 +246,7 @@ def adapt_torch(model: Any, batch: Any, *, loss: Any, seed: int) -> tuple[ModelV
         )
     data = as_batch(batch)
     view = TorchModuleView(model, loss, label=type(model).__name__)
-    outputs = view.predict(data.X)
+    outputs = view.predict(data)
     if outputs.shape[1] >= 2:
         data.check_labels(outputs.shape[1])
     return view, data

@@ -17,6 +17,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
+from .batch import Batch
+from .naming import layer_map as names_to_layers
+from .naming import order_layers
 from .notes import Notes
 from .slots import Slot
 
@@ -187,6 +190,11 @@ class ModelView:
         self.label = label
         self.notes = Notes()
         self.train_method: str | None = None
+        #: Parameter → layer when the model says so (``wrap(layers=...)``); else by name (`naming`).
+        self.layer_map: dict[str, str] | None = getattr(self, "layer_map", None)
+        #: Set when the training step loops over the examples: the number the sum of single-example
+        #: steps is divided by to match one whole step (1 when the step sums, B when it averages).
+        self.step_per_example: float | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -231,6 +239,16 @@ class ModelView:
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: array.shape for name, array in self.params.items()}
+
+    def layers_of(self) -> dict[str, str]:
+        """The layer of every parameter."""
+        return dict(self.layer_map) if self.layer_map else names_to_layers(self.names)
+
+    def layer_order(self) -> tuple[str, ...]:
+        """Layers from the input to the output."""
+        if self.layer_map:
+            return tuple(dict.fromkeys(self.layer_map[n] for n in self.names))
+        return tuple(order_layers(self.names))
 
     @property
     def capabilities(self) -> Capabilities:
@@ -296,24 +314,24 @@ class ModelView:
                 f"[call {self.calls[what]} of {what}]"
             ) from exc
 
-    def _guarded(self, call: Callable[..., Any], X: np.ndarray, *rest: Any) -> Any:
+    def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
         if self.copy_inputs:
-            X, rest = np.array(X), tuple(np.array(r) for r in rest)
+            batch = batch.with_arrays(np.array(batch.X), np.array(batch.y))
         if not self.protect_params:
-            return call(X, *rest)
+            return call(batch, *rest)
         before = self.snapshot()
         try:
-            return call(X, *rest)
+            return call(batch, *rest)
         finally:
             self.load(before)
 
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
+    def loss(self, batch: Batch) -> float:
         """The batch loss at the current working parameters."""
-        return self._guarded(self._loss, X, y)
+        return self._guarded(self._loss, batch)
 
-    def gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         """The model's own (analytic) gradient at the current working parameters, float64 copies."""
-        grads = self._guarded(self._gradients, X, y)
+        grads = self._guarded(self._gradients, batch)
         for name, g in grads.items():
             if not np.all(np.isfinite(g)):
                 bad = int((~np.isfinite(g)).sum())
@@ -321,7 +339,7 @@ class ModelView:
                                key=f"non-finite gradient {name}")
         return grads
 
-    def focus(self, name: str | None, X: np.ndarray | None = None) -> None:
+    def focus(self, name: str | None, batch: Batch | None = None) -> None:
         """Hint that only parameter ``name`` will move in the next loss calls (``None``: any may).
         Views that can reuse work between such calls (layered models) override this."""
 
@@ -331,24 +349,28 @@ class ModelView:
 
     @property
     def can_train(self) -> bool:
-        """Whether the model has its own in-place training method (``train``/``step``/``update``)."""
+        """Whether the model has its own in-place training step."""
         return self.train_method is not None
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Model outputs (B, K): probabilities or scores."""
-        out = self._guarded(self._predict, X)
+    def predict(self, batch: Batch) -> np.ndarray:
+        """Model outputs as (B, K) rows, whatever the model's layout: probabilities or scores."""
+        out = self._guarded(self._predict, batch)
         try:
             array = np.array(out, dtype=np.float64)
         except (TypeError, ValueError):
             raise ModelInterfaceError(
                 f"{self.label}'s prediction returned a {type(out).__name__}; expected a numeric array (B, K)"
             ) from None
+        B = batch.size
+        if batch.layout == "columns" and array.ndim == 2 and array.shape[-1] == B:
+            array = array.T
         if array.ndim == 1:
             array = array[:, None]
-        if array.ndim != 2 or array.shape[0] != X.shape[0]:
+        if array.ndim > 2 and array.shape[0] == B:
+            array = array.reshape(B, -1)
+        if array.ndim != 2 or array.shape[0] != B:
             raise ModelInterfaceError(
-                f"{self.label}'s prediction returned shape {array.shape}; expected ({X.shape[0]}, K), one row per "
-                "example"
+                f"{self.label}'s prediction returned shape {array.shape}; expected ({B}, K), one row per example"
             )
         return array
 
@@ -377,39 +399,46 @@ class ModelView:
         state.clear()
         state.update(copy.deepcopy(pristine, memo=self._keep()))
 
-    def inferred_gradients(self, X: np.ndarray, y: np.ndarray, lr: float) -> dict[str, np.ndarray]:
-        """Gradient read off one in-place training step as ``(before - after) / lr``; weights put back.
-
-        The step starts from the state frozen by `freeze_state`, so momentum buffers or step counters
-        left by earlier steps do not leak into the gradient."""
+    def _step_gradient(self, batch: Batch, lr: float) -> dict[str, np.ndarray]:
         before = self.snapshot()
         self._restore_state()
         try:
-            self._train(X, y, lr)
+            self._train(batch, lr)
             after = self.current()
         finally:
             self.load(before)
         return {name: (before[name] - after[name]) / lr for name in before}
 
-    def train_step(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def inferred_gradients(self, batch: Batch, lr: float) -> dict[str, np.ndarray]:
+        """Gradient read off the model's own training step as ``(before - after) / lr``; weights put back.
+
+        Every step starts from the state frozen by `freeze_state`, so momentum buffers or step counters
+        left by earlier steps do not leak into the gradient. When the step loops over the examples (each
+        sees the weights the previous ones moved, `step_per_example`), it is read off one step per
+        example from the same weights and scaled as the whole step scales them, so it does not drift."""
+        if self.step_per_example is None or batch.size == 1:
+            return self._step_gradient(batch, lr)
+        singles = [self._step_gradient(batch.take(slice(i, i + 1)), lr) for i in range(batch.size)]
+        scale = self.step_per_example
+        return {name: np.sum([g[name] for g in singles], axis=0) / scale for name in self.params}
+
+    def train_step(self, batch: Batch, lr: float) -> None:
         """One in-place update of the working parameters by the model's own training method."""
         if self.copy_inputs:
-            X, y = np.array(X), np.array(y)
-        self._train(X, y, lr)
+            batch = batch.with_arrays(np.array(batch.X), np.array(batch.y))
+        self._train(batch, lr)
         values = self.current()
         self.load(values)
 
     # -- subclass hooks -------------------------------------------------------------------------
-    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
+    def _loss(self, batch: Batch) -> float:
         raise NotImplementedError
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def _predict(self, X: np.ndarray) -> Any:
+    def _predict(self, batch: Batch) -> Any:
         raise NotImplementedError
 
-    def _train(self, X: np.ndarray, y: np.ndarray, lr: float) -> None:
-        if self.train_method is None:
-            raise ModelInterfaceError(f"{self.label} has no training method")
-        self._call(self.train_method, getattr(self.target, self.train_method), X, y, lr)
+    def _train(self, batch: Batch, lr: float) -> None:
+        raise ModelInterfaceError(f"{self.label} has no training step")

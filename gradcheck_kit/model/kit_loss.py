@@ -1,0 +1,165 @@
+"""Losses the kit computes itself, from a model's outputs and the targets.
+
+Used when the model's own code has no loss: a standard loss named by the user (``loss="mse"``), the
+user's own loss function (``loss=mse``, or ``loss=(mse, mse_prime)`` for a list of layers whose backward
+starts from ``mse_prime``), a loss the model implies (its ``cost`` object, its ``cost_derivative``, the
+loss name it was compiled with), or — as the last resort, said in the notes — one identified from the
+model's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..numeric.losses import cross_entropy, is_probabilities
+from .roles import positional_names
+
+__all__ = ["STANDARD_LOSSES", "KitLoss", "loss_from_spec", "standard_loss"]
+
+_EPS = 1e-12
+#: Parameter names that mark a loss function's targets argument (``mse(y_true, y_pred)``).
+TARGET_NAMES = ("y", "Y", "y_true", "ytrue", "target", "targets", "t", "T", "labels", "label", "truth", "expected")
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    return np.clip(p, _EPS, 1 - _EPS)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[0], -1)
+
+
+def _bce(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    p = _clip(_rows(o))
+    return -np.sum(_rows(t) * np.log(p) + (1 - _rows(t)) * np.log(1 - p), axis=1)
+
+
+def _half_sq(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return 0.5 * np.sum((_rows(o) - _rows(t)) ** 2, axis=1)
+
+
+def _sq(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.sum((_rows(o) - _rows(t)) ** 2, axis=1)
+
+
+def _ce(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    o, t = _rows(o), _rows(t)
+    return np.array([cross_entropy(o[i:i + 1], t[i:i + 1], probabilities=is_probabilities(o)) for i in range(len(o))])
+
+
+#: Per-example standard losses of (B, K) outputs and (B, K) targets: name → (per-example fn, description).
+STANDARD_LOSSES: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], str]] = {
+    "cross-entropy": (_ce, "softmax cross-entropy (softmax applied by the kit when the outputs are scores)"),
+    "binary cross-entropy": (_bce, "binary cross-entropy of sigmoid outputs, summed over the outputs"),
+    "half squared error": (_half_sq, "½‖o − t‖², summed over the outputs"),
+    "squared error": (_sq, "‖o − t‖², summed over the outputs"),
+}
+_ALIASES = {
+    "ce": "cross-entropy", "cross_entropy": "cross-entropy", "crossentropy": "cross-entropy",
+    "categorical_crossentropy": "cross-entropy", "categorical_cross_entropy": "cross-entropy",
+    "softmax_cross_entropy": "cross-entropy", "nll": "cross-entropy",
+    "bce": "mean-bce", "binary_crossentropy": "mean-bce", "binary_cross_entropy": "mean-bce", "log_loss": "mean-bce",
+    "quadratic": "half squared error", "half_squared_error": "half squared error",
+    "sse": "squared error", "squared_error": "squared error",
+    "mse": "mean-mse", "mean_squared_error": "mean-mse",
+}
+#: Losses averaged over every entry (outputs and examples), as Keras, torch and scikit-learn define them.
+_ENTRY_MEANS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], float]]] = {
+    "mean-mse": ("mean squared error (the mean over every output of every example)",
+                 lambda o, t: float(np.mean((_rows(o) - _rows(t)) ** 2))),
+    "mean-bce": ("binary cross-entropy (the mean over every output of every example)",
+                 lambda o, t: float(np.mean(_bce(o, t) / _rows(o).shape[1]))),
+}
+
+
+@dataclass(frozen=True)
+class KitLoss:
+    """A loss of outputs and targets (both in the model's layout), reduced over the examples.
+
+    ``per_example(outputs, targets)`` returns one loss per example (B,); ``reduction`` is ``"mean"`` or
+    ``"sum"`` over the examples. ``prime``, when given, is the derivative with respect to the outputs,
+    as the user's code computes it (a list of layers starts its backward pass from it).
+    """
+
+    name: str
+    per_example: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+    reduction: str = "mean"
+    batch_fn: Callable[[np.ndarray, np.ndarray], float] | None = None
+    prime: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    source: str = ""
+    #: A standard loss of (B, K) rows (the kit's own), rather than the user's function in their layout.
+    standard: bool = False
+
+    def value(self, outputs: np.ndarray, targets: np.ndarray) -> float:
+        if self.batch_fn is not None:
+            return float(self.batch_fn(outputs, targets))
+        if self.per_example is None:
+            raise ValueError(f"{self.name}: a KitLoss needs per_example or batch_fn")
+        values = self.per_example(outputs, targets)
+        return float(np.mean(values) if self.reduction == "mean" else np.sum(values))
+
+    def __call__(self, outputs: np.ndarray, batch: Any) -> float:
+        """The loss of (B, K) output rows against the batch's targets. A standard loss reads rows; the
+        user's own function gets outputs and targets in the model's own layout (columns stay columns,
+        per-example code gets one example at a time, averaged)."""
+        if self.batch_fn is None or self.standard:
+            rows = batch.target_rows
+            targets = rows if outputs.shape[1] == 1 or rows.ndim == 2 else batch.one_hot(outputs.shape[1])
+            return self.value(outputs, targets)
+        if batch.layout == "columns":
+            return self.value(outputs.T, batch.y)
+        if batch.layout == "pairs":
+            return float(np.mean([self.value(outputs[i].reshape(batch.y[i].shape), batch.y[i])
+                                  for i in range(batch.size)]))
+        return self.value(outputs.reshape(batch.y.shape) if outputs.size == batch.y.size else outputs, batch.y)
+
+    def describe(self) -> str:
+        text = self.name if self.batch_fn is not None else f"{self.reduction} {self.name}"
+        return f"{text} ({self.source})" if self.source else text
+
+
+def standard_loss(name: str, *, reduction: str = "mean", source: str = "") -> KitLoss:
+    """A standard loss by name (see `STANDARD_LOSSES`; aliases such as ``"mse"`` are accepted)."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key in _ENTRY_MEANS:
+        label, fn = _ENTRY_MEANS[key]
+        return KitLoss(label, None, batch_fn=fn, standard=True, source=source)
+    if key not in STANDARD_LOSSES:
+        raise InputError(f"loss={name!r} is not a loss the kit knows; expected one of "
+                         f"{sorted(set(STANDARD_LOSSES) | set(_ALIASES))}, or your own function loss(outputs, "
+                         f"targets)", option="loss")
+    return KitLoss(key, STANDARD_LOSSES[key][0], reduction=reduction, source=source, standard=True)
+
+
+def _targets_first(fn: Callable[..., Any]) -> bool:
+    names = positional_names(fn)
+    return bool(names) and names[0][0] in TARGET_NAMES
+
+
+def _oriented(fn: Callable[..., Any]) -> Callable[[np.ndarray, np.ndarray], Any]:
+    """``fn`` called as (outputs, targets), whichever order its parameters are named in."""
+    if _targets_first(fn):
+        return lambda o, t: fn(t, o)
+    return fn
+
+
+def loss_from_spec(spec: Any) -> KitLoss:
+    """``loss=`` for a numpy model: a standard loss name, a function of (outputs, targets) in either order
+    (decided from its parameter names: ``mse(y_true, y_pred)``), or (loss, derivative) functions."""
+    if isinstance(spec, str):
+        return standard_loss(spec, source="loss= given")
+    prime = None
+    if isinstance(spec, tuple | list) and len(spec) == 2 and all(callable(f) for f in spec):
+        spec, prime = spec
+    if not callable(spec):
+        raise InputError(f"loss={spec!r}; expected a loss name such as 'mse' or 'cross_entropy', a function "
+                         f"loss(outputs, targets), or a pair (loss, loss_derivative)", option="loss")
+    fn = _oriented(spec)
+    name = getattr(spec, "__name__", type(spec).__name__)
+    return KitLoss(name, None, batch_fn=lambda o, t: float(np.asarray(fn(o, t), dtype=np.float64).sum()),
+                   prime=_oriented(prime) if prime is not None else None, source="loss= given")

@@ -1,0 +1,86 @@
+"""The loss a model implies when it has no loss method of its own.
+
+* a cost object with ``fn(a, y)`` (Nielsen's ``self.cost = CrossEntropyCost``): per example, averaged;
+* a ``cost_derivative(output_activations, y)``: the standard loss whose derivative with respect to the
+  outputs it computes, recognised from its values (``a − y`` is the derivative of ½‖a − y‖²);
+* the name of a loss it was compiled with (``model.loss = "categorical_crossentropy"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .batch import Batch
+from .kit_loss import KitLoss, standard_loss
+from .roles import positional_names
+
+if TYPE_CHECKING:
+    from .object_reader import ObjectReader
+
+__all__ = ["implied_loss"]
+
+COST_DERIVATIVE_NAMES = ("cost_derivative", "loss_derivative", "loss_prime", "cost_prime", "dloss")
+LOSS_NAME_ATTRIBUTES = ("loss", "loss_name", "loss_fn", "cost", "objective")
+
+
+def _cost_object(reader: ObjectReader, batch: Batch) -> KitLoss | None:
+    for name, value in vars(reader.target).items():
+        fn = getattr(value, "fn", None)
+        if not callable(fn) or len(positional_names(fn)) != 2:
+            continue
+        shape = np.shape(batch.example(0)[1])
+
+        def per_example(o: np.ndarray, t: np.ndarray, fn: Callable[..., Any] = fn,
+                        shape: tuple[int, ...] = shape) -> np.ndarray:
+            return np.array([float(fn(o[i].reshape(shape), t[i].reshape(shape))) for i in range(len(o))])
+
+        label = getattr(value, "__name__", type(value).__name__)
+        return KitLoss(f"{name}.fn ({label})", per_example, source=f"the model's cost object self.{name}",
+                       standard=True)
+    return None
+
+
+def _from_derivative(reader: ObjectReader, batch: Batch, outputs: np.ndarray | None) -> KitLoss | None:
+    if outputs is None:
+        return None
+    for name in COST_DERIVATIVE_NAMES:
+        method = getattr(reader.target, name, None)
+        if not callable(method) or len(positional_names(method)) != 2:
+            continue
+        a = outputs[0]
+        t = batch.one_hot(outputs.shape[1])[0] if outputs.shape[1] > 1 else batch.target_rows[:1].reshape(-1)
+        shape = np.shape(batch.example(0)[1])
+        try:
+            d = np.asarray(method(a.reshape(shape), t.reshape(shape)), dtype=np.float64).reshape(-1)
+        except Exception:
+            continue
+        finally:
+            reader._reset()
+        with np.errstate(all="ignore"):
+            known = {"half squared error": a - t, "squared error": 2 * (a - t),
+                     "binary cross-entropy": (a - t) / (a * (1 - a)), "cross-entropy": -t / a}
+        for loss, expected in known.items():
+            if expected.shape == d.shape and np.allclose(d, expected, rtol=1e-9, atol=1e-12):
+                return standard_loss(loss, source=f"recognised from {name}(), its derivative")
+    return None
+
+
+def _named(reader: ObjectReader) -> KitLoss | None:
+    for attr in LOSS_NAME_ATTRIBUTES:
+        value = getattr(reader.target, attr, None)
+        if isinstance(value, str):
+            try:
+                return standard_loss(value, source=f"the loss the model was compiled with, self.{attr} = {value!r}")
+            except Exception:
+                continue
+    return None
+
+
+def implied_loss(reader: ObjectReader, batch: Batch, outputs: np.ndarray | None) -> KitLoss | None:
+    """The loss the model implies (see the module docstring), or ``None``."""
+    if reader.outputs_call is None:
+        return None
+    return _cost_object(reader, batch) or _from_derivative(reader, batch, outputs) or _named(reader)

@@ -1,0 +1,174 @@
+"""Roles a user object's methods play — outputs, loss, gradient, training step — and how to call each.
+
+Methods are found by the names people give them and by what calling them returns, never by class:
+
+* outputs: ``forward``, ``feedforward``, ``predict_proba``, ``predict``, ``forward_pass`` ...;
+* loss: ``loss``, ``cost``, ``lossFun``, ``compute_loss``, ``calculate_loss``, ``evaluate`` ... returning a
+  number (an integer count is an accuracy, not a loss), or the first number of a tuple;
+* gradient: ``backward``, ``backprop``, ``gradients``, ``grads``, ``lossFun``, ``forward_backward`` ...
+  returning a dict, ``(loss, dict)``, lists of arrays (``(nabla_b, nabla_w)``) or ``(loss, dW1, ..., h)``;
+* training step: ``train``, ``step``, ``update``, ``update_mini_batch``, ``train_on_batch`` ... taking the
+  learning rate as an argument, or from an optimizer object or attribute.
+
+Each may take the whole batch in the user's layout, or one example at a time (``backprop(x, y)`` with
+column vectors); per-example results are averaged over the batch. Required arguments the kit cannot know
+get neutral values where their names say what they are (a regularisation strength ``lmbda`` gets 0).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .batch import Batch
+
+__all__ = [
+    "GRADIENT_NAMES",
+    "LOSS_NAMES",
+    "LR_NAMES",
+    "OUTPUT_NAMES",
+    "STEP_NAMES",
+    "Call",
+    "as_number",
+    "flatten_arrays",
+    "neutral_arguments",
+    "positional_names",
+]
+
+OUTPUT_NAMES = ("forward", "feedforward", "predict_proba", "predict", "forward_pass", "forward_propagation",
+                "forward_prop", "output")
+LOSS_NAMES = ("loss", "cost", "lossFun", "loss_fun", "compute_loss", "calculate_loss", "get_loss", "objective",
+              "compute_cost", "evaluate")
+GRADIENT_NAMES = ("backward", "backprop", "gradients", "grads", "gradient", "compute_gradients", "lossFun",
+                  "loss_fun", "forward_backward", "loss_and_grads", "backward_pass", "backward_propagation",
+                  "compute_grads", "get_gradients")
+STEP_NAMES = ("train", "step", "update", "update_mini_batch", "train_on_batch", "train_step", "sgd_step",
+              "fit_batch", "update_params", "update_parameters", "update_network_parameters")
+LR_NAMES = ("lr", "learning_rate", "eta", "alpha", "step_size", "learningrate", "rate")
+#: Required arguments the kit gives a neutral value: regularisation strengths are 0 (with them at 0, a
+#: count such as the training-set size ``n`` does not matter and gets the batch size).
+NEUTRAL_ZERO = ("lmbda", "lambd", "lam", "lambda_", "reg", "reg_lambda", "l2", "weight_decay", "decay", "mu",
+                "momentum")
+NEUTRAL_COUNT = ("n", "N", "n_train", "num_examples", "m", "training_size")
+
+
+def positional_names(func: Callable[..., Any]) -> list[tuple[str, bool]]:
+    """Positional parameters of ``func`` as (name, required), ``self`` excluded; empty if unknown."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [(p.name, p.default is p.empty) for p in params
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int) -> dict[str, Any] | None:
+    """Values for required arguments beyond the data and the learning rate, or ``None`` if one of them
+    cannot be given a neutral value."""
+    out: dict[str, Any] = {}
+    for name, required in names:
+        if not required:
+            continue
+        if name in NEUTRAL_ZERO:
+            out[name] = 0.0
+        elif name in NEUTRAL_COUNT:
+            out[name] = batch_size
+        else:
+            return None
+    return out
+
+
+def as_number(value: Any) -> float | None:
+    """A loss-like number: a float, a numpy float scalar or a one-element float array (``None`` for
+    integers — counts, not losses — and for anything else)."""
+    if isinstance(value, (bool | np.bool_, int | np.integer)):
+        return None
+    if hasattr(value, "item") and not isinstance(value, np.ndarray) and hasattr(value, "detach"):
+        return None  # a torch tensor here is not a numpy model's loss
+    try:
+        array = np.asarray(value)
+    except Exception:
+        return None
+    if array.size != 1 or array.dtype.kind != "f":
+        return None
+    return float(array.reshape(()))
+
+
+def flatten_arrays(value: Any) -> list[np.ndarray] | None:
+    """The arrays in a (nested) tuple/list, in order, skipping leading/trailing scalars; ``None`` if
+    something else is inside."""
+    out: list[np.ndarray] = []
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, np.ndarray):
+            out.append(node)
+            return True
+        if isinstance(node, list | tuple):
+            return all(walk(item) for item in node)
+        return as_number(node) is not None or node is None
+
+    return out if walk(value) else None
+
+
+@dataclass
+class Call:
+    """How one of the model's methods is called with a batch.
+
+    ``per_example``: once per example with ``(x, y)`` (or ``x`` alone), results averaged; otherwise once
+    with the batch in the user's layout. ``takes_y``: the targets are passed. ``fixed``: neutral values
+    for further required arguments, by name. ``lr_arg``: the learning rate's parameter name (steps).
+    """
+
+    name: str
+    method: Callable[..., Any]
+    per_example: bool = False
+    takes_y: bool = True
+    fixed: dict[str, Any] = field(default_factory=dict)
+    lr_arg: str | None = None
+
+    def describe(self) -> str:
+        args = ("x, y" if self.takes_y else "x") if self.per_example else ("X, y" if self.takes_y else "X")
+        if self.lr_arg:
+            args += f", {self.lr_arg}"
+        args += "".join(f", {k}={v}" for k, v in self.fixed.items())
+        return f"{self.name}({args})"
+
+    def _args(self, X: Any, y: Any, batch: Batch, lr: float | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args: tuple[Any, ...] = (X, y) if self.takes_y else (X,)
+        if not self.per_example:
+            full = batch.call_args()
+            args = full if self.takes_y else full[:1]
+        kwargs = dict(self.fixed)
+        if self.lr_arg is not None:
+            kwargs[self.lr_arg] = lr
+        return args, kwargs
+
+    def binds(self, batch: Batch) -> bool:
+        """Whether the method's signature accepts this call's arguments (unknown signatures: assume so)."""
+        x, t = batch.example(0) if self.per_example else (None, None)
+        args, kwargs = self._args(x, t, batch, 0.1 if self.lr_arg else None)
+        try:
+            inspect.signature(self.method).bind(*args, **kwargs)
+        except TypeError:
+            return False
+        except ValueError:
+            return True
+        return True
+
+    def whole(self, batch: Batch, lr: float | None = None) -> Any:
+        """One call with the whole batch (the model's own layout)."""
+        args, kwargs = self._args(None, None, batch, lr)
+        return self.method(*args, **kwargs)
+
+    def each(self, batch: Batch, lr: float | None = None) -> list[Any]:
+        """One call per example, in order."""
+        results = []
+        for i in range(batch.size):
+            x, t = batch.example(i)
+            args, kwargs = self._args(np.array(x), np.array(t), batch, lr)
+            results.append(self.method(*args, **kwargs))
+        return results

@@ -1,0 +1,125 @@
+"""Finding a model's own training step, and how to give it a learning rate.
+
+A step is a method named like one (`roles.STEP_NAMES`) that takes the data in the batch's layout —
+``train(X, y, lr)``, ``update_mini_batch(mini_batch, eta)``, ``train_on_batch(X, y)`` — and a learning
+rate: as an argument (named ``lr``, ``eta``, ``alpha`` ..., or the one argument left), or from the object
+(``self.lr``, ``self.optimizer.lr``, ``self.optimizer.learning_rate`` ...), which the kit sets on its
+private copy for the step. A ``step(lr)`` that follows a gradient computation (``backward()`` then
+``step``) is composed with the gradient call. Further required arguments get neutral values by name
+(`roles.neutral_arguments`; ``epochs`` is 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .batch import Batch
+from .kit_loss import KitLoss
+from .roles import LR_NAMES, STEP_NAMES, Call, neutral_arguments, positional_names
+from .slots import Slot
+
+if TYPE_CHECKING:
+    from .object_reader import ObjectReader
+
+__all__ = ["find_step"]
+
+ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes")
+OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
+
+
+def _lr_holder(target: Any) -> tuple[Any, str] | None:
+    """Where the object keeps its learning rate: ``self.lr``-like, or on its optimizer object."""
+    for holder in [target] + [getattr(target, n) for n in OPTIMIZER_NAMES if getattr(target, n, None) is not None]:
+        for name in LR_NAMES:
+            value = getattr(holder, name, None)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return holder, name
+    return None
+
+
+def _with_lr_attribute(method: Callable[..., Any], holder: Any, attr: str) -> Callable[..., Any]:
+    def step(*args: Any, lr: float, **kwargs: Any) -> Any:
+        saved = getattr(holder, attr)
+        setattr(holder, attr, lr)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            setattr(holder, attr, saved)
+
+    return step
+
+
+def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch) -> Call | None:
+    params = positional_names(method)
+    n_data = len(batch.call_args())
+    if len(params) < n_data:
+        return None
+    rest = params[n_data:]
+    lr_arg = next((n for n, _ in rest if n in LR_NAMES), None)
+    if lr_arg is None and rest and rest[0][1] and rest[0][0] not in ONE_NAMES:
+        lr_arg = rest[0][0]  # the one argument after the data is the rate, whatever its name
+    others = [(n, req) for n, req in rest if n != lr_arg and n not in ONE_NAMES]
+    fixed = neutral_arguments(others, batch.size)
+    if fixed is None:
+        return None
+    fixed.update({n: 1 for n, req in rest if n in ONE_NAMES and req})
+    if lr_arg is not None:
+        return Call(name, method, fixed=fixed, lr_arg=lr_arg)
+    holder = _lr_holder(target)
+    if holder is None:
+        return None
+    return Call(name, _with_lr_attribute(method, *holder), fixed=fixed, lr_arg="lr")
+
+
+def _after_gradient(name: str, method: Callable[..., Any], gradient: Call | None) -> Call | None:
+    """``step(lr)`` alone: run the gradient call, then the step."""
+    params = positional_names(method)
+    if gradient is None or len(params) != 1 or params[0][0] not in LR_NAMES:
+        return None
+
+    def step(*args: Any, lr: float, **kwargs: Any) -> Any:
+        gradient.method(*args, **kwargs)
+        return method(lr)
+
+    return Call(name, step, fixed=dict(gradient.fixed), lr_arg="lr")
+
+
+def find_step(reader: ObjectReader, batch: Batch, candidates: list[Slot], container: tuple[str, list[Slot]] | None,
+              gradient: Call | None, kit_loss: KitLoss | None) -> tuple[Call | None, list[Slot]]:
+    """The training step and, when the gradient must be read off it, the parameters it trains."""
+    target = reader.target
+    for name in (*STEP_NAMES, "fit"):
+        method = getattr(target, name, None)
+        if not callable(method) or isinstance(method, type):
+            continue
+        call = _step_call(name, method, target, batch) or _after_gradient(name, method, gradient)
+        if call is None:
+            continue
+        slots = _trained(reader, call, batch, container[1] if container else candidates)
+        if slots:
+            if len(candidates) > len(slots) and not container:
+                left = [s.name for s in candidates if s not in slots]
+                reader.notes.append(f"not parameters, as the outputs do not depend on them or forward rewrites them: "
+                                    f"{', '.join(left)}")
+            return call, slots
+    return None, []
+
+
+def _trained(reader: ObjectReader, call: Call, batch: Batch, pool: list[Slot]) -> list[Slot]:
+    """The parameters a step trains: the arrays the outputs depend on (optimizer buffers and caches that
+    forward rewrites are not; a weight the step forgets to update still is) — provided the step runs
+    and changes at least one of them."""
+    live = [s for s in pool if reader._loss_depends_on(s, batch)]
+    before = {s.name: np.array(s.read(), copy=True) for s in live}
+    try:
+        call.whole(batch.with_arrays(np.array(batch.X), np.array(batch.y)), 1e-4)
+        moved = any(np.shape(s.read()) == before[s.name].shape and not np.array_equal(np.asarray(s.read()),
+                                                                                        before[s.name]) for s in live)
+    except Exception:
+        moved = False
+    finally:
+        reader._reset()
+    return live if moved else []
