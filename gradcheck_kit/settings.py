@@ -65,6 +65,12 @@ def _codes(value: Any) -> bool:
         isinstance(value, Iterable) and all(isinstance(code, str) for code in value))
 
 
+def _loss_spec(value: Any) -> bool:
+    if value is None or isinstance(value, str) or callable(value):
+        return True
+    return isinstance(value, tuple | list) and len(value) == 2 and all(callable(f) for f in value)
+
+
 def _option(default: Any, **meta: Any) -> Any:
     return field(default=default, metadata={"option": Option(**meta)})
 
@@ -113,8 +119,10 @@ class Settings:
         "restored either way.",
         expected="True, False or None", valid=lambda v: v is None or isinstance(v, bool), in_report=False)
     loss: Any = _option(
-        None, help="for a torch nn.Module: the loss function loss(outputs, y), e.g. nn.CrossEntropyLoss()",
-        expected="a callable", valid=lambda v: v is None or callable(v), in_report=False)
+        None, help="the loss, where the model's code has none: a name ('mse', 'cross_entropy'), your function "
+        "loss(outputs, targets), or (loss, loss_derivative) for a list of layers; for a torch nn.Module, e.g. "
+        "nn.CrossEntropyLoss()",
+        expected="a loss name, a function, or a pair (loss, loss_derivative)", valid=_loss_spec, in_report=False)
 
     def __post_init__(self) -> None:
         for f in option_fields():

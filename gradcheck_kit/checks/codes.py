@@ -11,6 +11,7 @@ from .findings import CodeInfo
 __all__ = [
     "BACKWARD_MISMATCH",
     "DEAD",
+    "DOUBLED_SIGMOID",
     "DOUBLED_SOFTMAX",
     "EXPLODING_LR",
     "GRADIENT_MISMATCH",
@@ -18,7 +19,9 @@ __all__ = [
     "INITIAL_LOSS",
     "LABEL_COLLAPSE",
     "LR_SKIPPED",
+    "MAX_POOL_TIES",
     "MISSING_BATCH_AVERAGE",
+    "MISSING_OUTPUT_DERIVATIVE",
     "MUTATES_INPUT",
     "MUTATES_PARAMS",
     "NONDETERMINISTIC",
@@ -26,9 +29,12 @@ __all__ = [
     "SATURATED",
     "SCALED",
     "SIGN_FLIPPED",
+    "SQUARED_ERROR_HALF",
     "STATEFUL_BACKWARD",
+    "STEP_MISMATCH",
     "SUMMED_LOSS",
     "TRANSPOSED",
+    "TRUNCATED_BPTT",
     "UNNORMALIZED",
     "WEIGHT_DECAY",
     "ZERO",
@@ -43,6 +49,8 @@ NONDETERMINISTIC = CodeInfo("nondeterministic-forward", "error",
 BACKWARD_MISMATCH = CodeInfo("backward-mismatch", "error",
                              "a layer's own backward disagrees with finite differences, checked in isolation")
 # named causes
+MAX_POOL_TIES = CodeInfo("max-pool-ties", "error",
+                         "a pooling backward gives the gradient of a window to every tied maximum, not to one")
 DOUBLED_SOFTMAX = CodeInfo("doubled-softmax-derivative", "error",
                            "the output delta is (o − t) multiplied by the softmax derivative again")
 MISSING_BATCH_AVERAGE = CodeInfo("missing-batch-average", "error",
@@ -73,3 +81,16 @@ UNNORMALIZED = CodeInfo("unnormalized-input", "warning", "inputs on a large scal
 INITIAL_LOSS = CodeInfo(
     "initial-loss-off", "warning", "the loss is far above log K, what an untrained classifier gives"
 )
+DOUBLED_SIGMOID = CodeInfo("doubled-sigmoid-derivative", "error",
+                           "the output delta is (o − t) multiplied by the sigmoid derivative o·(1 − o) again")
+MISSING_OUTPUT_DERIVATIVE = CodeInfo("missing-output-derivative", "error",
+                                     "the output delta lacks the output activation's derivative (squared error "
+                                     "through a sigmoid or tanh)")
+SQUARED_ERROR_HALF = CodeInfo("squared-error-half", "error",
+                              "loss and gradient disagree about the ½ of squared error (the gradient is 2× or ½× the "
+                              "loss's)")
+STEP_MISMATCH = CodeInfo("training-step-mismatch", "error",
+                         "the training step does not move the weights by −lr × the gradient")
+TRUNCATED_BPTT = CodeInfo("truncated-backprop-through-time", "error",
+                          "the gradient is right for short sequences only: the recurrent gradient is not carried "
+                          "back through every time step")

@@ -16,7 +16,7 @@ from ..model.batch import Batch
 from ..model.view import ModelView
 from ..numeric.comparison import TensorCheck
 from ..settings import Settings
-from . import evidence
+from . import deltas, evidence
 from .findings import Finding
 
 __all__ = ["HYPOTHESIS_DIRECTIONS", "Context"]
@@ -71,20 +71,40 @@ class Context:
         return hidden_activations(self.view, self.batch)
 
     @cached_property
+    def output_models(self) -> list[deltas.OutputModel]:
+        """Candidate output activations and losses, identified from the model's own loss value."""
+        out = self.outputs
+        if out is None:
+            return []
+        return deltas.identify(out.raw, out.targets, self.measurement.base_loss)
+
+    @property
+    def output_model(self) -> deltas.OutputModel | None:
+        """The output model the evidence supports (see `delta_fits`)."""
+        return self._fitted[0]
+
+    @cached_property
     def directions(self) -> list[DirectionalDerivative]:
         """Whole-model directions with derivatives of the loss and of candidate losses of the outputs."""
-        return model_directions(self.view, self.batch, self.measurement.analytic,
-                                evidence.delta_functions(self.outputs, self.batch.size),
+        out = self.outputs
+        functions = {} if out is None else deltas.delta_functions(self.output_models, out.raw, out.targets)
+        return model_directions(self.view, self.batch, self.measurement.analytic, functions,
                                 count=HYPOTHESIS_DIRECTIONS, rng=np.random.default_rng(self.settings.seed + 1),
                                 eps=self.settings.eps)
 
+    @property
+    def delta_fits(self) -> dict[str, deltas.DeltaFit]:
+        """Output-delta hypotheses fitted over every source of evidence (see `deltas.delta_fits`)."""
+        return self._fitted[1]
+
     @cached_property
-    def delta_fits(self) -> dict[str, evidence.DeltaFit]:
-        """Output-delta hypotheses fitted over every source of evidence (see `evidence.combine_fits`)."""
-        bias = evidence.output_bias(self.outputs, self.tensors_of(self.output_layer))
-        from_bias = ({} if bias is None or self.outputs is None else evidence.output_bias_fits(
-            self.outputs, bias, self.measurement.analytic[bias.param], self.batch.size))
-        return evidence.combine_fits([from_bias, evidence.direction_fits(self.directions, self.outputs)])
+    def _fitted(self) -> tuple[deltas.OutputModel | None, dict[str, deltas.DeltaFit]]:
+        out = self.outputs
+        if out is None or not self.output_models:
+            return None, {}
+        bias = deltas.output_bias(out.raw.shape[1], self.tensors_of(self.output_layer))
+        return deltas.delta_fits(self.output_models, out.raw, out.targets, bias, self.measurement.analytic,
+                                 self.directions)
 
     @cached_property
     def weight_decay(self) -> evidence.WeightDecay:

@@ -12,14 +12,14 @@ from ..model.layers import LayeredView
 from ..numeric.comparison import TensorCheck
 from ..numeric.fitting import EXPLAINED, fit_scale
 from ..numeric.losses import is_probabilities
-from .codes import BACKWARD_MISMATCH, DOUBLED_SOFTMAX
+from .codes import BACKWARD_MISMATCH, DOUBLED_SOFTMAX, MAX_POOL_TIES
 from .context import Context
 from .findings import Finding
 from .findings import format_number as fmt
 from .messages import counts, describe_tensor
 from .registry import register
 
-__all__ = ["check_layer_backwards", "check_loss_layer_delta"]
+__all__ = ["check_layer_backwards", "check_loss_layer_delta", "check_pooling_ties"]
 
 
 def _layers_back(ctx: Context) -> list[tuple[str, list[TensorCheck]]]:
@@ -84,4 +84,41 @@ def check_loss_layer_delta(ctx: Context) -> Iterator[Finding]:
                 "one "
             "layer whose backward returns (o - t) / B and drop the separate softmax backward.",
             evidence={"scale": scale, "residual": residual, "batch_size": B},
+        )
+
+
+@register(MAX_POOL_TIES, requires=("layered",))
+def check_pooling_ties(ctx: Context) -> Iterator[Finding]:
+    """A parameter-free layer that selects (every output is one of its inputs, fewer outputs than inputs)
+    and whose backward fails: with an upstream gradient of ones, a backward that routes each output's
+    gradient to one input hands out exactly as many units as there are outputs. More means the gradient
+    of a window went to every tied maximum (blank image regions tie at 0)."""
+    view = cast(LayeredView, ctx.view)
+    failing = {t.layer for t in ctx.measurement.isolated if t.param.endswith(".x") and t.verdict == "fail"}
+    activations = None
+    for index, layer in enumerate(view.layers):
+        if layer.id not in failing or layer.slots:
+            continue
+        activations = activations if activations is not None else view.activations(ctx.batch)
+        x = np.asarray(activations[index], dtype=np.float64)
+        out = np.asarray(view.layer_forward(layer, x), dtype=np.float64)
+        if out.size >= x.size or not np.all(np.isin(out, x)):
+            continue
+        dx = view.layer_backward(layer, np.ones_like(out), x)[0]
+        if dx is None:
+            continue
+        handed = float(np.sum(dx))
+        tied = int(np.sum(np.isin(x, out))) - int(np.unique(out).size)
+        if handed <= out.size * (1 + 1e-9) or tied <= 0:
+            continue
+        yield MAX_POOL_TIES.finding(
+            layer=layer.id,
+            message=f"{layer.id}: every output is one of its inputs (a max-pool), but with an upstream gradient of "
+            f"ones its backward hands out {fmt(handed, 6)} units of gradient for {out.size} outputs: "
+            f"{fmt(handed - out.size, 6)} extra went to inputs tied for a window's maximum (its input repeats the "
+            f"values of its maxima, as the zeros of blank image regions after a ReLU do). The maximum of a window "
+            f"moves like one input, so its gradient must go to one of the tied inputs (or be split among them).",
+            fix="Route each window's gradient to a single position: mask = (x_window == max) and keep only its first "
+            "True (np.argmax on the flattened window), instead of dx[window] += dout * mask.",
+            evidence={"layer": layer.id, "handed_out": handed, "outputs": int(out.size)},
         )

@@ -14,7 +14,13 @@ def describe_tensor(t: TensorCheck) -> str:
     """The numbers behind a tensor's verdict, in the one format every message uses."""
     worst = t.worst
     parts = []
-    if worst is not None:
+    failing = [p for p in t.probes if p.judgement.status == "fail"]
+    if failing and (worst is None or worst.judgement.status != "fail"):  # only a direction shows the error
+        probe = max(failing, key=lambda p: p.judgement.rel_error)
+        j = probe.judgement
+        parts.append(f"rel. error {fmt(j.rel_error)} along {probe.along or 'a random direction'}: analytic "
+                     f"{fmt(j.analytic, 4)} vs numeric {fmt(j.numeric, 4)}")
+    elif worst is not None:
         j = worst.judgement
         parts.append(f"max rel. error {fmt(j.rel_error)} at {worst.index}: analytic {fmt(j.analytic, 4)} vs numeric "
                      f"{fmt(j.numeric, 4)}")
@@ -29,7 +35,11 @@ def describe_tensor(t: TensorCheck) -> str:
 def counts(t: TensorCheck) -> str:
     """``"3 of 12 checked entries and 2 of 2 random directions"``."""
     text = f"{t.failed_entries} of {t.checked} checked entries"
-    if t.probes:
-        failed_probes = sum(p.judgement.status == "fail" for p in t.probes)
-        text += f" and {failed_probes} of {len(t.probes)} random directions"
+    random = [p for p in t.probes if not p.along]
+    if random:
+        failed_probes = sum(p.judgement.status == "fail" for p in random)
+        text += f" and {failed_probes} of {len(random)} random directions"
+    failed_along = [p.along for p in t.probes if p.along and p.judgement.status == "fail"]
+    if failed_along:
+        text += f", and along {' and '.join(failed_along)} (a move that crosses no kink)"
     return text

@@ -2,13 +2,17 @@
 
 In a chain of layers a wrong delta propagates towards the input, so a failing run of adjacent layers
 has one origin, the one nearest the loss; the failing layers after it (towards the input) inherit its
-error. For layered models, each layer's own backward was also checked in isolation: a layer whose own
-backward is right but whose parameters get a wrong gradient inherits its error from the nearest layer
-towards the loss whose own backward fails (often a parameter-free one, such as an activation).
+error. Where the model is no chain (the gates of a recurrent layer feed each other through time, so one
+wrong gate makes every gate's gradient wrong), the origins are the failing layers whose own evidence
+stands out (norm ratio furthest from 1). For layered models, each layer's own backward was also
+checked in isolation: a layer whose own backward is right but whose parameters get a wrong gradient
+inherits its error from the nearest layer towards the loss whose own backward fails (often a
+parameter-free one, such as an activation).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -72,6 +76,27 @@ def _culprits(isolated: Sequence[TensorCheck], failing: Sequence[str]) -> dict[s
     return out
 
 
+def _deviation(tensors: Sequence[TensorCheck]) -> float:
+    """How far a layer's failing tensors are from right: |log ‖analytic‖/‖numeric‖|, or their relative error
+    when the norms agree (a wrong direction rather than a wrong size)."""
+    worst = 0.0
+    for t in tensors:
+        if t.verdict != "fail":
+            continue
+        ratio = t.norm_ratio
+        size = abs(math.log(ratio)) if math.isfinite(ratio) and ratio > 0 else math.inf
+        worst = max(worst, size if size > 1e-3 else min(t.max_rel_error, 1.0) * 1e-3)
+    return worst
+
+
+def _standing_out(failing: Sequence[str], by_layer: Mapping[str, Sequence[TensorCheck]]) -> list[str]:
+    """Where a model is not a chain (the gates of a recurrent layer feed each other through time), the
+    failing layers whose own evidence stands out: within a factor 2 of the largest deviation."""
+    deviation = {layer: _deviation(by_layer[layer]) for layer in failing}
+    top = max(deviation.values(), default=0.0)
+    return sorted((layer for layer in failing if deviation[layer] >= top / 2), key=lambda k: -deviation[k])
+
+
 def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], layers: Sequence[str], *,
               chain: bool) -> Attribution:
     """Attribute the failures in ``tensors`` to layers (``layers`` from the input to the output)."""
@@ -81,7 +106,7 @@ def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], l
     if chain:
         origins = [layer for i, layer in enumerate(back) if layer in failing and (i == 0 or back[i - 1] not in failing)]
     else:
-        origins = list(failing)
+        origins = _standing_out(failing, by_layer)
     inherited: dict[str, tuple[str, ...]] = {}
     for origin in origins if chain else ():
         run = []
@@ -104,5 +129,5 @@ def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], l
             role = "inherited"
         summaries.append(LayerSummary(layer, tuple(t.param for t in by_layer[layer]), verdict, role))
     own = next((t.layer for t in reversed(isolated) if t.verdict == "fail"), None)
-    first = own if own is not None else (failing[0] if failing else None)
+    first = own if own is not None else (origins[0] if origins else None)
     return Attribution(tuple(failing), tuple(origins), inherited, culprits, tuple(summaries), first)

@@ -10,22 +10,33 @@ softmax) included — nothing is inherited from the layers after it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..errors import ModelInterfaceError
 from ..model.batch import Batch
 from ..model.layers import Layer, LayeredView
 from ..numeric.comparison import TensorCheck, compare_tensor
+from ..numeric.fitting import EXPLAINED, fit_scale
 from ..settings import Settings
 
-__all__ = ["measure_layers_in_isolation"]
+__all__ = ["explain_isolated", "measure_layers_in_isolation"]
 
 
 def _rounding(g: np.ndarray, out: np.ndarray) -> float:
     """Rounding noise of ⟨g, out⟩: a few ulps of the sum of absolute products."""
     return 4 * float(np.finfo(np.float64).eps) * float(np.vdot(np.abs(g), np.abs(out)))
+
+
+def kink_free_directions(x: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Moves of a layer's input that cross no kink of the common piecewise-linear layers, so they judge
+    a backward even where every random direction is inconclusive: scaling the input (ReLU, max-pool and
+    linear maps are positively homogeneous) and shifting every entry by the same amount (max-pool
+    windows keep their ties, so a backward that gives every tied maximum the gradient is caught)."""
+    return [("the input's own direction (scaling it)", x.copy()), ("the shift of every input entry", np.ones_like(x))]
 
 
 def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Settings, into: list[TensorCheck],
@@ -49,19 +60,72 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
         def phi(at: np.ndarray, layer: Layer = layer, g: np.ndarray = g) -> float:
             return float(np.vdot(g, view.layer_forward(layer, at)))
 
-        if x is not None and dx.shape == x.shape:
+        if x is not None and dx is not None and dx.shape == x.shape:
             work = x.copy()
             into.append(compare_tensor(f"{layer.id}.x", layer.id, work, dx, partial(phi, work), base,
-                                       source_dtype=acts[i].dtype, loss_noise=noise, **options))
+                                       source_dtype=acts[i].dtype, loss_noise=noise,
+                                       directions=kink_free_directions(x), **options))
         for local, slot in layer.slots.items():
             into.append(compare_tensor(slot.name, layer.id, view.params[slot.name], dparams[local], partial(phi, x_in),
                                        base, source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
     x = np.array(acts[-1], dtype=np.float64)
     base = view.loss_forward(x, y)
     dx = view.loss_backward()
-    if dx.shape == x.shape:
-        work = x.copy()
-        into.append(compare_tensor(
-            f"{view.loss_layer.id}.x", view.loss_layer.id, work, dx, lambda: view.loss_forward(work, y), base,
-            source_dtype=acts[-1].dtype, **options))
+    if dx.shape != x.shape:
+        raise ModelInterfaceError(f"{view.loss_layer.id}: backward returned dx of shape {dx.shape}, but the loss's "
+                                  f"input has shape {x.shape}; expected dx with the shape of its input")
+    work = x.copy()
+    into.append(compare_tensor(
+        f"{view.loss_layer.id}.x", view.loss_layer.id, work, dx, lambda: view.loss_forward(work, y), base,
+        source_dtype=acts[-1].dtype, **options))
     return into
+
+
+def explain_isolated(view: LayeredView, batch: Batch, settings: Settings, isolated: list[TensorCheck],
+                     whole: dict[str, TensorCheck]) -> None:
+    """Mark isolated disagreements that are not errors:
+
+    * a layer whose backward adds its own regulariser's gradient (``2·λ·W``): its parameter's isolated
+      difference is exactly ``c·W`` and the parameter passes in the whole network;
+    * a loss fused across its last two layers (a softmax layer whose backward is the identity, a loss
+      layer returning ``o − t``): each disagrees on its own, the two checked together agree — whatever
+      the rest of the network does, so a real bug elsewhere keeps the blame.
+    """
+    for i, t in enumerate(isolated):
+        if t.verdict != "fail" or t.param.endswith(".x") or whole.get(t.param) is None:
+            continue
+        index, a, n = t.decisive_arrays()
+        c, residual = fit_scale(a - n, view.params[t.param][index])
+        if whole[t.param].verdict == "pass" and residual < EXPLAINED and np.isfinite(c):
+            isolated[i] = replace(t, explained=f"its backward adds its own regulariser's gradient {c:.3g}·W, which "
+                                               f"the whole network's loss includes")
+    _explain_fused_loss(view, batch, settings, isolated, whole)
+
+
+def _explain_fused_loss(view: LayeredView, batch: Batch, settings: Settings, isolated: list[TensorCheck],
+                        whole: dict[str, TensorCheck]) -> None:
+    if not view.layers:
+        return
+    last = view.layers[-1]
+    pair = [i for i, t in enumerate(isolated)
+            if t.param in (f"{last.id}.x", f"{view.loss_layer.id}.x") and t.verdict == "fail"]
+    if len(pair) != 2 or last.slots:
+        return
+    acts = view.activations(batch)
+    y = batch.example(0)[1] if view.per_example else batch.y
+    x = np.array(acts[-2], dtype=np.float64)
+    base = view.loss_forward(view.layer_forward(last, x), y)
+    dx = view.layer_backward(last, view.loss_backward(), x)[0]
+    if dx is None:
+        return
+    work = x.copy()
+    together = compare_tensor(f"{last.id}+loss.x", last.id, work, dx,
+                              lambda: view.loss_forward(view.layer_forward(last, work), y), base,
+                              source_dtype=np.dtype(np.float64), tolerance=settings.tolerance,
+                              rng=np.random.default_rng(settings.seed + 5), max_entries=settings.max_entries,
+                              probes=settings.probes, exhaustive=False, eps=settings.eps)
+    if together.verdict == "pass":
+        reason = (f"{last.id} and {view.loss_layer.id} are one loss split across two layers (each backward is "
+                  f"only right together with the other, as when softmax's backward passes o − t through)")
+        for i in pair:
+            isolated[i] = replace(isolated[i], explained=reason)

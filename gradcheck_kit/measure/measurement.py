@@ -21,7 +21,7 @@ from ..numeric.noise import estimate_noise
 from ..numeric.parallel import entry_runner
 from ..numeric.steps import step_size
 from ..settings import Settings
-from .isolated import measure_layers_in_isolation
+from .isolated import explain_isolated, measure_layers_in_isolation
 
 __all__ = ["Measurement", "expected_evaluations", "measure"]
 
@@ -96,6 +96,9 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     if view.capabilities.layered:
         m.step = "checking each layer on its own"
         measure_layers_in_isolation(view, batch, settings, m.isolated, on_eval)  # type: ignore[arg-type]
+        explain_isolated(view, batch, settings, m.isolated, m.by_param)  # type: ignore[arg-type]
+        for reason in dict.fromkeys(t.explained for t in m.isolated if t.explained):
+            view.notes.add(f"checked on its own a layer disagrees, but not in the network: {reason}")
     m.step = "done"
     m.complete = True
     return m

@@ -53,13 +53,23 @@ class Outputs:
 
 
 def read_outputs(view: ModelView, batch: Batch) -> Outputs | None:
-    """Outputs at the current parameters, or ``None`` if the model has no (B, K >= 2) prediction."""
+    """Outputs at the current parameters as (B, K) rows, or ``None`` if the model has no prediction or it
+    is not finite. Targets are (B, K) rows: one-hot for class labels with K >= 2 outputs, the given
+    values otherwise (one sigmoid or linear output, multi-label, regression)."""
     if not view.can_predict:
         return None
     raw = view.predict(batch)
-    if raw.shape[1] < 2 or not np.all(np.isfinite(raw)):
+    if not np.all(np.isfinite(raw)):
         return None
+    K = raw.shape[1]
+    rows = batch.target_rows
+    if rows.ndim == 1 and K >= 2 and rows.dtype.kind in "iub":
+        targets = batch.one_hot(K)
+    else:
+        targets = np.asarray(rows, dtype=np.float64).reshape(batch.size, -1)
+        if targets.shape[1] != K:
+            return None
     probabilities_given = is_probabilities(raw)
-    probabilities = raw if probabilities_given else softmax(raw)
-    return Outputs(raw=raw, probabilities=probabilities, are_scores=not probabilities_given,
-                   targets=batch.one_hot(raw.shape[1]))
+    probabilities = raw if probabilities_given or K < 2 else softmax(raw)
+    return Outputs(raw=raw, probabilities=probabilities, are_scores=not probabilities_given and K >= 2,
+                   targets=targets)

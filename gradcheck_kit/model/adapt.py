@@ -22,7 +22,9 @@ from .batch import Batch, as_batch
 from .functional import FunctionalModel, FunctionalView
 from .guard import private_copy
 from .layers import LayeredModel, LayeredView, is_layer_sequence, layered
+from .loss_evidence import identify_loss
 from .object_reader import ObjectReader
+from .objects import ObjectView
 from .torch import adapt_torch, is_torch_function, is_torch_module
 from .view import ModelView
 
@@ -101,4 +103,6 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
         data.check_labels(outputs.shape[1])
     view = reader.view(data, outputs)
     view.freeze_state()
+    if isinstance(view, ObjectView):
+        identify_loss(view, data, seed=seed)
     return view, data

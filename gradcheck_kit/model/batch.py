@@ -134,7 +134,7 @@ class Batch:
         if self.layout == "columns":
             y = np.moveaxis(self.y, -1, 0)
             return y[:, 0] if y.shape[1] == 1 and self.y.dtype.kind in "iu" else y
-        if self.layout == "pairs":
+        if self.layout == "pairs" or self.y.ndim > 2:  # per-example columns (K, 1): one row each
             return self.y.reshape(self.size, -1) if self.y.ndim > 1 else self.y
         return self.y
 

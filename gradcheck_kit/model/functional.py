@@ -149,6 +149,7 @@ class FunctionalView(ModelView):
         slots: list[Slot] = [ItemSlot(name=k, mapping=self.working, key=k) for k in self.working]
         super().__init__(self.working, slots, private=True, label=model.name)
         self.source_dtypes = {k: np.asarray(v).dtype for k, v in model.params.items()}
+        self.own_gradient = model.grads is not None
 
     @property
     def can_predict(self) -> bool:

@@ -10,7 +10,7 @@ model's outputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,11 @@ class KitLoss:
     source: str = ""
     #: A standard loss of (B, K) rows (the kit's own), rather than the user's function in their layout.
     standard: bool = False
+    #: What the model's gradient still has to decide (`loss_evidence`): ``"loss"`` (no loss was named),
+    #: ``"reduction"`` (a per-example loss was named; mean or sum over the examples), or ``""``.
+    undecided: str = ""
+    #: Chosen (loss or reduction) from the model's gradient rather than written by anyone.
+    identified: bool = False
 
     def value(self, outputs: np.ndarray, targets: np.ndarray) -> float:
         if self.batch_fn is not None:
@@ -152,7 +157,8 @@ def loss_from_spec(spec: Any) -> KitLoss:
     """``loss=`` for a numpy model: a standard loss name, a function of (outputs, targets) in either order
     (decided from its parameter names: ``mse(y_true, y_pred)``), or (loss, derivative) functions."""
     if isinstance(spec, str):
-        return standard_loss(spec, source="loss= given")
+        named = standard_loss(spec, source="loss= given")
+        return replace(named, undecided="reduction") if named.per_example is not None else named
     prime = None
     if isinstance(spec, tuple | list) and len(spec) == 2 and all(callable(f) for f in spec):
         spec, prime = spec

@@ -141,6 +141,8 @@ class Layer:
         self.obj = obj
         kind = obj.name if isinstance(obj, FunctionPair) else type(obj).__name__
         self.id = f"{index}:{kind}"
+        #: The first layer's input gradient feeds nothing; code often skips it (returns None).
+        self.first = index == 0
         self.slots: dict[str, Slot] = {}
         if isinstance(obj, FunctionPair):
             for key in obj.params:
@@ -173,9 +175,10 @@ class Layer:
                                           f"self.{', self.'.join(OUTPUT_NAMES)})")
         return np.asarray(result[0] if isinstance(result, tuple) else result)
 
-    def backward(self, dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         """Input gradient and parameter gradients (by local name) for upstream gradient ``dout``; ``x`` is
-        the input the last forward saw (a returned ``dx`` must have its shape)."""
+        the input the last forward saw (a returned ``dx`` must have its shape). The first layer may
+        return no ``dx`` (``None``): nothing uses it."""
         if isinstance(self.obj, FunctionPair):
             dx, grads = self._pair_backward(dout)
         elif self.updates_itself:
@@ -185,6 +188,8 @@ class Layer:
             if result is None:
                 result = _stored(self.obj, DX_NAMES)
             dx, grads = (result[0] if isinstance(result, tuple) else result), self._param_grads()
+        if dx is None and self.first:
+            return None, grads
         if dx is None:
             raise ModelInterfaceError(f"{self.id}: backward(dout) returned None and stored no input gradient (looked "
                                       f"for self.{', self.'.join(DX_NAMES)})")
@@ -325,17 +330,52 @@ class LayeredView(ModelView):
         self.per_example = False
 
     def decide_layout(self, batch: Batch) -> None:
-        """Run the layers on the whole batch; if that fails or loses the batch axis, one example at a time."""
-        try:
-            whole = batch.layout == "rows" and all(
-                np.ndim(out) >= 1 and np.shape(out)[0] == part.size
-                for part in (batch, batch.take(slice(0, 1))) for out in [self._chain(part.X)])
-        except Exception:
-            whole = False
+        """Run the layers on the whole batch; one example at a time if that fails, loses the batch axis,
+        mixes the examples (a softmax normalised over the whole array), or the backward pass cannot take
+        the batch (stacked column vectors that ``@`` broadcasts forward but not back)."""
+        self.per_example = False
+        whole = batch.layout == "rows" and self._whole_batch_works(batch)
         self.per_example = not whole and batch.layout != "columns"
         if self.per_example:
             self.notes.add("the layers take one example at a time: the loss and each gradient are means over the "
                            "examples")
+
+    def _whole_batch_works(self, batch: Batch) -> bool:
+        before = self.snapshot()
+        try:
+            return self._forward_takes_batch(batch) and self._backward_takes_batch(batch)
+        finally:
+            self.load(before)
+
+    def _forward_takes_batch(self, batch: Batch) -> bool:
+        try:
+            out = np.asarray(self._chain(batch.X))
+            one = np.asarray(self._chain(batch.take(slice(0, 1)).X))
+        except Exception:
+            return False
+        if out.ndim < 1 or out.shape[0] != batch.size or one.shape[:1] != (1,) or one.shape[1:] != out.shape[1:]:
+            return False
+        scale = float(np.max(np.abs(out), initial=0.0)) if out.dtype.kind in "fc" else 1.0
+        return bool(np.allclose(out[:1], one, rtol=1e-9, atol=1e-12 * max(1.0, scale)))
+
+    def _backward_takes_batch(self, batch: Batch) -> bool:
+        try:
+            self._gradients(batch)
+            return True
+        except ModelInterfaceError:
+            return not self._one_example_works(batch)  # the error is not the layout's: it is said later
+        except Exception:
+            return False
+
+    def _one_example_works(self, batch: Batch) -> bool:
+        self.per_example = True
+        try:
+            self._gradients(batch.take(slice(0, 1)))
+            return True
+        except Exception:
+            return False
+        finally:
+            self.per_example = False
 
     def focus(self, name: str | None, batch: Batch | None = None) -> None:
         """While parameter ``name`` alone is perturbed, evaluate the loss from its layer onward: the
@@ -354,7 +394,8 @@ class LayeredView(ModelView):
     def layer_forward(self, layer: Layer, x: np.ndarray) -> np.ndarray:
         return self._call(f"{layer.id}.forward", layer.forward, x)
 
-    def layer_backward(self, layer: Layer, dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def layer_backward(self, layer: Layer, dout: np.ndarray, x: np.ndarray
+                       ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         return self._call(f"{layer.id}.backward", layer.backward, dout, x)
 
     def loss_forward(self, x: np.ndarray, y: np.ndarray) -> float:

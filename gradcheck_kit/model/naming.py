@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["layer_map", "layer_of", "order_layers"]
+__all__ = ["is_recurrent", "layer_map", "layer_of", "order_layers"]
 
 _TRAILING_NUMBER = re.compile(r"^(?P<stem>.*?[A-Za-z_])(?P<num>\d+)$")
 _LIST_ENTRY = re.compile(r"^(?P<stem>[A-Za-z_]\w*)\[(?P<num>\d+)\]$")
@@ -47,6 +47,13 @@ def layer_map(names: Iterable[str]) -> dict[str, str]:
             groups.setdefault(n[-1], set()).add("b" if n[0] == "b" else "W")
         recurrent = all(kinds == {"W", "b"} for kinds in groups.values())
     return {n: plain[n] or (n[-1] if recurrent else n) for n in names}
+
+
+def is_recurrent(names: Iterable[str]) -> bool:
+    """Whether the names are grouped by the recurrent rule (``Wxh, Whh, bh``; ``Wf, bf``)."""
+    names = list(names)
+    mapping = layer_map(names)
+    return any(mapping[n] != n and _plain(n) is None for n in names)
 
 
 def layer_of(name: str) -> str:

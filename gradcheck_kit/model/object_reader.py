@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..errors import InputError, ModelInterfaceError
 from .batch import Batch
 from .discovery import container_slots, find_arrays
 from .guard import private_copy
-from .kit_loss import KitLoss, loss_from_spec
+from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .losses_implied import implied_loss
 from .objects import ObjectView, first_number, first_output
 from .roles import (
@@ -41,6 +42,9 @@ from .stored import stored_gradient_call
 from .view import ModelView, gradient_key
 
 __all__ = ["ObjectReader"]
+
+#: Loss-like names that are something else in some codebases (Nielsen's evaluate counts correct answers).
+AMBIGUOUS_LOSS_NAMES = ("evaluate",)
 
 
 def _rows_like(array: np.ndarray, batch: Batch) -> np.ndarray | None:
@@ -66,6 +70,8 @@ class ObjectReader:
         #: Whole-batch trial calls that raised, and gradient results that could not be read: what the
         #: error says when no role fits.
         self.failures: list[tuple[Call, Exception]] = []
+        #: The gradient call returns the loss too, first (CS231n's ``(loss, grads)``, ``lossFun``).
+        self.carries_loss = False
         self.unreadable: list[tuple[Call, Any]] = []
         try:
             self._pristine: dict[str, Any] | None = copy.deepcopy(vars(self.target))
@@ -201,6 +207,7 @@ class ObjectReader:
             if result is None or as_number(result) is not None:
                 stored = stored_gradient_call(self, call, batch, pool)
                 if stored is not None:
+                    self.carries_loss = False
                     return stored
                 continue
             matched = self._match(result, pool, batch, strict=container is not None)
@@ -212,9 +219,13 @@ class ObjectReader:
 
     def _match(self, result: Any, pool: list[Slot], batch: Batch, *, strict: bool
                ) -> tuple[Callable[[Any], Mapping[str, Any]], list[Slot]] | None:
-        """How to read ``result`` into parameter gradients, and the parameters, or ``None``."""
-        grads = result[1] if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping) \
-            else result
+        """How to read ``result`` into parameter gradients, and the parameters, or ``None``. A dict anywhere in
+        a returned tuple is the gradient (``(loss, grads)``, ``(loss, grads, h, c)``)."""
+        self.carries_loss = isinstance(result, tuple | list) and len(result) > 1 and as_number(result[0]) is not None
+        grads = result
+        if isinstance(result, tuple | list):
+            dicts = [item for item in result if isinstance(item, Mapping)]
+            grads = dicts[0] if len(dicts) == 1 else result
         if isinstance(grads, Mapping):
             return self._match_keys(grads, pool, result is not grads, strict=strict)
         arrays = flatten_arrays(result)
@@ -240,7 +251,9 @@ class ObjectReader:
             self.notes.append(f"gradient entries without a parameter of that name were left out: {', '.join(extras)}")
 
         def read(result: Any) -> Mapping[str, Any]:
-            raw = result[1] if isinstance(result, tuple) and len(result) == 2 else result
+            raw = result
+            if isinstance(result, tuple | list):
+                raw = next((item for item in result if isinstance(item, Mapping)), result)
             raw = _flatten(raw) if isinstance(raw, Mapping) else raw
             if not isinstance(raw, Mapping):
                 return raw
@@ -291,7 +304,10 @@ class ObjectReader:
         finally:
             np.copyto(array, saved)
             self._reset()
-        return not np.array_equal(np.asarray(moved), np.asarray(reference))
+        try:
+            return not np.array_equal(np.asarray(moved, dtype=np.float64), np.asarray(reference, dtype=np.float64))
+        except (TypeError, ValueError):
+            return True
 
     @property
     def _probe(self) -> Callable[[Batch], Any] | None:
@@ -300,7 +316,7 @@ class ObjectReader:
             return None
         if self.outputs_call is not None:
             out: Call = self.outputs_call
-            return lambda b: out.each(b) if out.per_example else out.whole(b)
+            return lambda b: [first_output(r) for r in out.each(b)] if out.per_example else first_output(out.whole(b))
         for loss_call in self._calls(LOSS_NAMES, self.batch):
             if not loss_call.per_example:
                 return partial(_loss_of, loss_call)
@@ -314,7 +330,8 @@ class ObjectReader:
             if own is not None:
                 raise InputError(f"{self.label} has its own loss, {own.describe()}; loss= is for models whose code "
                                  f"has none — leave it out", option="loss")
-            self.notes.append(f"loss: {self.user_loss.describe()}")
+            if not self.user_loss.undecided:  # else `loss_evidence` says which reduction
+                self.notes.append(f"loss: {self.user_loss.describe()}")
             return None, self.user_loss
         if own is not None:
             return own, None
@@ -327,8 +344,9 @@ class ObjectReader:
         return None, self._default_loss(outputs)
 
     def _own_loss(self, batch: Batch, gradient: Call | None) -> Call | None:
-        """A method of the model that returns its loss (CS231n's loss(X, y) -> (loss, grads) included)."""
-        if gradient is not None and gradient.name == "loss" and not gradient.per_example:
+        """A method of the model that returns its loss: the gradient call itself when it returns the loss
+        first (CS231n's loss(X, y) -> (loss, grads), lossFun, forward_backward), else a loss method."""
+        if gradient is not None and self.carries_loss and not gradient.per_example:
             return gradient
         for call in self._calls(LOSS_NAMES, batch) + self._calls(("forward",), batch):
             result = self._try(call, batch)
@@ -338,7 +356,8 @@ class ObjectReader:
             if call.name in LOSS_NAMES and not call.per_example and len(shape) >= 1 and np.prod(shape) > 1:
                 raise ModelInterfaceError(f"{self.label}.{call.describe()} returned an array of shape {shape}; "
                                           f"expected a single number (the batch loss)")
-        raised = [(c, e) for c, e in self.failures if c.name in LOSS_NAMES and not c.per_example]
+        raised = [(c, e) for c, e in self.failures if c.name in LOSS_NAMES and c.name not in AMBIGUOUS_LOSS_NAMES
+                  and not c.per_example]
         if raised:  # the model has a loss, and its code raised under every convention: that is the error
             raise self._call_error(*raised[0])
         return None
@@ -352,20 +371,10 @@ class ObjectReader:
         return error
 
     def _default_loss(self, outputs: np.ndarray) -> KitLoss:
-        from .kit_loss import standard_loss
-
-        if outputs.shape[1] < 2:
-            raise ModelInterfaceError(
-                f"{self.label} has no loss method and its forward returns {outputs.shape[1]} column; the kit cannot "
-                f"tell which loss it is trained with: name it with loss=, e.g. loss='mse' or loss=your_loss_function")
-        from ..numeric.losses import is_probabilities
-
-        kit = standard_loss("cross-entropy", source="the kit's default for (B, K) outputs")
-        method = self.outputs_call.name if self.outputs_call is not None else "forward"
-        what = "probabilities" if is_probabilities(outputs) else "scores (softmax applied by the kit)"
-        self.notes.append(f"no loss method: the kit uses the mean cross-entropy of {method}()'s {what}; pass loss= "
-                          f"if the model is trained with another loss")
-        return kit
+        """A provisional loss: `loss_evidence.identify_loss` replaces it by the standard loss the model's
+        gradient is the gradient of, or raises when there is none."""
+        first = "cross-entropy" if outputs.shape[1] >= 2 else "half squared error"
+        return replace(standard_loss(first, source="identified from the model's gradient"), undecided="loss")
 
     def _no_interface(self, batch: Batch) -> Exception:
         if self.unreadable:

@@ -66,10 +66,14 @@ class ObjectView(ModelView):
         self.kit_loss = kit_loss
         self.separate_backward = gradient is not None and gradient is not loss and not gradient.per_example
         self.train_method = step.name if step is not None else None
+        self.own_gradient = gradient is not None
 
     @property
     def can_predict(self) -> bool:
         return self.outputs_call is not None
+
+    def step_description(self) -> str:
+        return self.step_call.describe() if self.step_call is not None else super().step_description()
 
     def _invoke(self, call: Call, batch: Batch, lr: float | None = None) -> list[Any]:
         """Results of ``call``: one for a whole-batch call, one per example otherwise."""

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 OUTPUT_NAMES = ("forward", "feedforward", "predict_proba", "predict", "forward_pass", "forward_propagation",
-                "forward_prop", "output")
+                "forward_prop", "output", "query", "predict_output", "run", "infer", "inference")
 LOSS_NAMES = ("loss", "cost", "lossFun", "loss_fun", "compute_loss", "calculate_loss", "get_loss", "objective",
               "compute_cost", "evaluate")
 GRADIENT_NAMES = ("backward", "backprop", "gradients", "grads", "gradient", "compute_gradients", "lossFun",

@@ -30,24 +30,27 @@ ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations",
 OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
 
 
-def _lr_holder(target: Any) -> tuple[Any, str] | None:
-    """Where the object keeps its learning rate: ``self.lr``-like, or on its optimizer object."""
-    for holder in [target] + [getattr(target, n) for n in OPTIMIZER_NAMES if getattr(target, n, None) is not None]:
-        for name in LR_NAMES:
-            value = getattr(holder, name, None)
+def _lr_holder(target: Any) -> tuple[str | None, str] | None:
+    """Where the object keeps its learning rate: ``self.lr``-like (holder ``None``), or on its optimizer
+    object (holder: that attribute's name). Names, not objects: the holder is looked up at each step."""
+    for holder in (None, *OPTIMIZER_NAMES):
+        obj = target if holder is None else getattr(target, holder, None)
+        for name in LR_NAMES if obj is not None else ():
+            value = getattr(obj, name, None)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return holder, name
     return None
 
 
-def _with_lr_attribute(method: Callable[..., Any], holder: Any, attr: str) -> Callable[..., Any]:
+def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | None, attr: str) -> Callable[..., Any]:
     def step(*args: Any, lr: float, **kwargs: Any) -> Any:
-        saved = getattr(holder, attr)
-        setattr(holder, attr, lr)
+        obj = target if holder is None else getattr(target, holder)
+        saved = getattr(obj, attr)
+        setattr(obj, attr, lr)
         try:
             return method(*args, **kwargs)
         finally:
-            setattr(holder, attr, saved)
+            setattr(obj, attr, saved)
 
     return step
 
@@ -71,7 +74,7 @@ def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch)
     holder = _lr_holder(target)
     if holder is None:
         return None
-    return Call(name, _with_lr_attribute(method, *holder), fixed=fixed, lr_arg="lr")
+    return Call(name, _with_lr_attribute(method, target, *holder), fixed=fixed, lr_arg="lr")
 
 
 def _after_gradient(name: str, method: Callable[..., Any], gradient: Call | None) -> Call | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
+from ..numeric.fitting import fit_scale, near
 from .batch import Batch
+from .naming import is_recurrent, order_layers
 from .naming import layer_map as names_to_layers
-from .naming import order_layers
 from .notes import Notes
 from .slots import Slot
 
@@ -28,6 +30,9 @@ __all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradie
 #: Step used to read a gradient off one in-place update. Small enough that a per-example loop inside
 #: ``train`` stays first-order accurate, large enough that ``before - after`` keeps ~10 significant digits.
 INFERENCE_LR = 1e-4
+#: Relative mismatch between one whole step and the sum of single-example steps above which the step
+#: may loop over the examples (rounding in ``(before - after) / lr`` stays orders of magnitude below).
+LOOP_DRIFT = 1e-7
 
 
 def as_loss_value(value: Any, call: str) -> float:
@@ -143,7 +148,10 @@ class Capabilities:
         The model has no loss of its own; the kit's cross-entropy of its outputs stands in.
     chain
         Its tensors form a chain from the input to the loss, so a wrong delta propagates towards the
-        input (False for independent inputs of one function).
+        input (False for independent inputs of one function, and for recurrent layers).
+    own_gradient
+        The gradient comes from the model's own gradient code, not read off its training step (so the
+        step itself can be checked against it).
     """
 
     kind: Literal["network", "function"] = "network"
@@ -153,6 +161,7 @@ class Capabilities:
     separate_backward: bool = False
     kit_loss: bool = False
     chain: bool = True
+    own_gradient: bool = True
 
     def provides(self, need: str) -> bool:
         """Whether the view offers ``need`` (``"network"``, ``"predict"``, ``"train"``, ``"layered"`` ...)."""
@@ -183,6 +192,7 @@ class ModelView:
     layered = False
     separate_backward = False
     kit_loss: Any = None
+    own_gradient = True
 
     def __init__(self, target: Any, slots: Sequence[Slot], *, private: bool, label: str) -> None:
         self.target = target
@@ -192,9 +202,10 @@ class ModelView:
         self.train_method: str | None = None
         #: Parameter → layer when the model says so (``wrap(layers=...)``); else by name (`naming`).
         self.layer_map: dict[str, str] | None = getattr(self, "layer_map", None)
-        #: Set when the training step loops over the examples: the number the sum of single-example
-        #: steps is divided by to match one whole step (1 when the step sums, B when it averages).
+        #: Set when the training step loops over the examples: what the sum of single-example steps is
+        #: divided by to give the gradient of the batch loss (B when the loss is a mean, 1 when a sum).
         self.step_per_example: float | None = None
+        self._step_loops: bool | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -252,9 +263,10 @@ class ModelView:
 
     @property
     def capabilities(self) -> Capabilities:
+        chain = self.chain and not (self.layer_map is None and is_recurrent(self.names))
         return Capabilities(kind=self.kind, predict=self.can_predict, train=self.can_train, layered=self.layered,
                             separate_backward=self.separate_backward, kit_loss=self.kit_loss is not None,
-                            chain=self.chain)
+                            chain=chain, own_gradient=self.own_gradient)
 
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of the current working values."""
@@ -415,12 +427,56 @@ class ModelView:
         Every step starts from the state frozen by `freeze_state`, so momentum buffers or step counters
         left by earlier steps do not leak into the gradient. When the step loops over the examples (each
         sees the weights the previous ones moved, `step_per_example`), it is read off one step per
-        example from the same weights and scaled as the whole step scales them, so it does not drift."""
-        if self.step_per_example is None or batch.size == 1:
+        example from the same weights and scaled as the loss scales them, so it does not drift with lr
+        or with the batch size."""
+        if batch.size == 1:
+            return self._step_gradient(batch, lr)
+        if self._step_loops is None:
+            self._step_loops = self._decide_step_loops(batch)
+        if not self._step_loops:
             return self._step_gradient(batch, lr)
         singles = [self._step_gradient(batch.take(slice(i, i + 1)), lr) for i in range(batch.size)]
-        scale = self.step_per_example
+        scale = self.step_per_example or 1.0
         return {name: np.sum([g[name] for g in singles], axis=0) / scale for name in self.params}
+
+    def _decide_step_loops(self, batch: Batch) -> bool:
+        """Whether the training step loops over the examples, each moving the weights for the next.
+
+        Evidence, at the small `INFERENCE_LR`: the whole step matches a multiple of the sum of
+        single-example steps (taken from the same weights) only up to a drift that shrinks in proportion
+        when lr does. A step that computes one gradient at fixed weights matches to rounding at any lr."""
+        singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
+        total = _flat({name: np.sum([g[name] for g in singles], axis=0) for name in self.params})
+        drifts = []
+        for lr in (INFERENCE_LR, INFERENCE_LR / 8):
+            whole = _flat(self._step_gradient(batch, lr))
+            _, residual = fit_scale(whole, total)
+            drifts.append(residual)
+        if not (math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4):
+            return False
+        self.step_per_example = self._loss_reduction(batch)
+        self.notes.add(
+            f"{self.step_description()} loops over the examples (each one moves the weights for the next): the "
+            "gradient is read off one step per example, all from the same weights"
+        )
+        return True
+
+    def _loss_reduction(self, batch: Batch) -> float:
+        """What the batch loss divides the sum of single-example losses by: B for a mean, 1 for a sum."""
+        whole = self.loss(batch)
+        total = sum(self.loss(batch.take(slice(i, i + 1))) for i in range(batch.size))
+        if near(whole, total) and not near(whole, total / batch.size):
+            return 1.0
+        if not near(whole, total / batch.size):
+            self.notes.add(
+                "the batch loss is neither the mean nor the sum of the examples' losses; the per-example steps "
+                "are averaged"
+            )
+        return float(batch.size)
+
+    def step_description(self) -> str:
+        """How the report names the model's training step (``update_mini_batch(batch, eta)``)."""
+        return f"{self.train_method}(...)" if self.train_method else "the training step"
 
     def train_step(self, batch: Batch, lr: float) -> None:
         """One in-place update of the working parameters by the model's own training method."""
@@ -442,3 +498,7 @@ class ModelView:
 
     def _train(self, batch: Batch, lr: float) -> None:
         raise ModelInterfaceError(f"{self.label} has no training step")
+
+
+def _flat(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays.values()])

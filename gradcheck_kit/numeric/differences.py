@@ -128,28 +128,41 @@ def _kink(analytic: float, estimate: Estimate, bound: float, floor: float) -> Ju
     )
 
 
+def _spread(est: Estimate) -> float:
+    return abs(est.forward - est.backward)
+
+
+def _jumps(previous: Estimate, est: Estimate, tolerance: Tolerance, dtype: np.dtype, loss_noise: float) -> bool:
+    """The one-sided slopes at ``est``'s step (16× smaller) still disagree by more than an eighth of what
+    they did at ``previous``'s, measurably at both steps: a kink inside the stencil. Curvature shrinks the
+    disagreement 16-fold, noise is random from step to step, a kink at the point keeps it — even one whose
+    two slopes nearly agree (ReLUs at exact zeros whose contributions on either side almost cancel).
+    "Measurably" is against the noise's own size (about a tenth of the tolerance's floor, which is
+    deliberately wide for agreement)."""
+    def measurable(e: Estimate, times: float) -> bool:
+        noise = 2 * tolerance.noise(dtype, e.loss_scale, e.step, loss_noise) / 10
+        return _spread(e) > times * noise
+
+    return measurable(previous, 4) and measurable(est, 2) and _spread(est) > _spread(previous) / 8
+
+
 def _judge_kink(analytic: float, estimate: Estimate, zoom: Callable[[float], Estimate], *, tolerance: Tolerance,
                 rtol: float, dtype: np.dtype, loss_noise: float, floor: float) -> Judgement:
     """The one-sided slopes at step h disagree beyond the tolerance. At h/16 a smooth function's slope
-    difference shrinks 16-fold (it is h·curvature); a kink at the point itself keeps it: then no
-    difference can judge the analytic (sub)gradient there — inconclusive, wherever the analytic value
-    lies. Otherwise the small step judges; a failure there is confirmed at h/256, clear of a kink the
-    h/16 stencil may still graze."""
-    spread = abs(estimate.forward - estimate.backward)
+    difference shrinks 16-fold (it is h·curvature), while a kink the stencil still crosses — at the point
+    itself, or nearer than h/16 — keeps a measurable part of it: then no difference can judge the analytic
+    (sub)gradient there, and the entry is inconclusive, wherever the analytic value lies. Otherwise the
+    small step judges; a failure there is confirmed at h/256 the same way."""
     small = zoom(16)
-    if not small.finite or abs(small.forward - small.backward) > spread / 4:
+    if not small.finite or _jumps(estimate, small, tolerance, dtype, loss_noise):
         return _kink(analytic, estimate, tolerance.bound(analytic, estimate.central, rtol=rtol, noise=floor), floor)
     judged = _at(analytic, small, tolerance=tolerance, rtol=rtol, dtype=dtype, loss_noise=loss_noise, floor=floor)
     if judged.status == "pass":
         return judged
     tiny = zoom(256)
-    if not tiny.finite:
+    if not tiny.finite or _jumps(small, tiny, tolerance, dtype, loss_noise):
         return _kink(analytic, small, judged.bound, floor)
-    confirmed = _at(analytic, tiny, tolerance=tolerance, rtol=rtol, dtype=dtype, loss_noise=loss_noise, floor=floor)
-    kinked = abs(tiny.forward - tiny.backward) > confirmed.bound
-    if confirmed.status == "fail" and kinked:
-        return _kink(analytic, tiny, confirmed.bound, floor)
-    return confirmed
+    return _at(analytic, tiny, tolerance=tolerance, rtol=rtol, dtype=dtype, loss_noise=loss_noise, floor=floor)
 
 
 def _at(analytic: float, est: Estimate, *, tolerance: Tolerance, rtol: float, dtype: np.dtype, loss_noise: float,
