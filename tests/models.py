@@ -9,6 +9,8 @@ import itertools
 
 import numpy as np
 
+import gradcheck_kit as gk
+
 
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -264,3 +266,21 @@ class SlowMLP(MLP):
 
         time.sleep(0.002)
         return super().loss(X, y)
+
+
+def as_functions(mlp: MLP, *, predict: bool = True):
+    """The same network as functions of a params dict, wrapped for the kit (with or without predict=)."""
+
+    def loss_fn(p, X, y):
+        mlp.params = p
+        return mlp.loss(X, y)
+
+    def grads_fn(p, X, y):
+        mlp.params = p
+        return mlp.backward(X, y)
+
+    def predict_fn(p, X):
+        mlp.params = p
+        return mlp.forward(X)
+
+    return gk.wrap(params=dict(mlp.params), loss=loss_fn, grads=grads_fn, predict=predict_fn if predict else None)

@@ -48,20 +48,7 @@ def build(s, seed, cls=models.MLP):
             layers += [dense, ACTIVATIONS[s["activation"]]()]
         return [*layers[:-1], L.SoftmaxCrossEntropy()]
     if s["style"] == "functions" and cls is models.MLP:
-
-        def loss(p, X, y):
-            mlp.params = p
-            return mlp.loss(X, y)
-
-        def grads(p, X, y):
-            mlp.params = p
-            return mlp.backward(X, y)
-
-        def predict(p, X):
-            mlp.params = p
-            return mlp.forward(X)
-
-        return gk.wrap(params=dict(mlp.params), loss=loss, grads=grads, predict=predict)
+        return models.as_functions(mlp)
     return mlp
 
 

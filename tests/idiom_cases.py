@@ -1,0 +1,292 @@
+"""Every network in `tests/idioms` — as published, correct and with each seeded bug — and what a correct
+report says about it. Shared by `test_idioms.py` and the README's idioms list.
+
+Each case builds the model and its data the way its idiom does, and calls `diagnose` the way a user of
+that code would: no glue beyond naming the loss where the code has none. ``expect`` is ``None`` for a
+correct network (no error finding, across kit seeds) or ``(layer, codes)``: the first wrong layer and
+the finding codes that must be among the errors. ``unseen`` explains a bug the kit cannot see by design:
+the report must then be OK (what the code computes is a correct gradient of what the kit can check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from tests.idioms import accumulating as acc
+from tests.idioms import char_rnn, cnn_layers, layer_objects, lstm, ng_style, nielsen, nnfs_style, online_sgd
+
+
+@dataclass(frozen=True)
+class Case:
+    idiom: str
+    name: str
+    build: Callable[[], tuple[Any, Any, dict[str, Any]]]
+    expect: tuple[str, tuple[str, ...]] | None = None
+    unseen: str = ""
+    #: Words the report's notes must contain (how the kit read the model, e.g. the loss it identified).
+    note: str = ""
+    seeds: int = 10
+
+    @property
+    def id(self) -> str:
+        return f"{self.idiom}-{self.name}"
+
+
+# -- Nielsen: lists of weights, column vectors, per-example backprop, update_mini_batch ----------------
+def _nielsen(bug: str | None = None, cost: Any = nielsen.CrossEntropyCost, net2: bool = True, lr: float | None = None,
+             zero: bool = False) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        if net2:
+            net = nielsen.Network2([4, 5, 5, 3], cost=cost, seed=0, zero_biases=zero, bug=bug)
+        else:
+            net = nielsen.Network([4, 5, 5, 3], seed=0, zero_biases=zero, bug=bug)
+        return net, nielsen.make_data(seed=1, n=10), ({"lr": lr} if lr else {})
+    return build
+
+
+# -- deeplearning.ai: functions, examples as columns ---------------------------------------------------
+Builder = Callable[[], tuple[Any, Any, dict[str, Any]]]
+
+
+def _ng(bug: str | None = None, kind: str = "binary", zero: bool = True) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        import gradcheck_kit as gk
+
+        out = "softmax" if kind == "multiclass" else "sigmoid"
+        k = {"binary": 1, "multilabel": 3, "multiclass": 3}[kind]
+        params = ng_style.initialize_parameters_deep([6, 5, 5, k], zero_biases=zero)
+        cost = ng_style.compute_cost_softmax if kind == "multiclass" else ng_style.compute_cost
+        model = gk.wrap(params, forward=partial(ng_style.L_model_forward, output_activation=out), loss=cost,
+                        backward=partial(ng_style.L_model_backward, output_activation=out, bug=bug))
+        return model, ng_style.make_data(kind=kind), {}
+    return build
+
+
+def _ng_l2(bug: str | None = None) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        import gradcheck_kit as gk
+
+        params = ng_style.initialize_parameters_deep([6, 5, 5, 1], zero_biases=False)
+        model = gk.wrap(params, forward=ng_style.forward_propagation,
+                        loss=partial(ng_style.compute_cost_with_regularization, lambd=0.7),
+                        backward=partial(ng_style.backward_propagation_with_regularization, lambd=0.7, bug=bug))
+        return model, ng_style.make_data(), {}
+    return build
+
+
+# -- nnfs: layer objects storing output / dinputs, L2 in the layer's backward -------------------------------
+def _nnfs(bug: str | None = None, separate: bool = False, l2: float = 0.0, zero: bool = True
+          ) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        layers = nnfs_style.build_layers(separate_softmax=separate, weight_regularizer_l2=l2,
+                                         bias_regularizer_l2=l2, zero_biases=zero, bug=bug)
+        return list(layers.values()), nnfs_style.make_data(), {}
+    return build
+
+
+# -- TheIndependentCode: a list of layers, backward(grad, lr), column vectors, loss functions ---------------
+def _objects(bug: str | None = None, task: str = "tanh_mse") -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        network, loss, loss_prime = layer_objects.build_network(task=task, bug=bug)
+        X, Y = layer_objects.make_data(task=task)
+        return network, (X, Y), {"loss": (loss, loss_prime)}
+    return build
+
+
+def _sequential(bug: str | None = None, task: str = "softmax_cce", zero: bool = True
+                ) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        model = layer_objects.build_sequential(task=task, bug=bug, zero_biases=zero)
+        return model, layer_objects.make_batch(task=task), {}
+    return build
+
+
+# -- accumulating caches and gradients, params()/grads() lists ------------------------------------------------
+def _accumulating(bug: str | None = None, zero: bool = True) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        return acc.Net(bug=bug, zero_biases=zero), acc.make_data(), {}
+    return build
+
+
+# -- CS231n: a conv net with loss(X, y=None), zero biases, blank images ------------------------------------------
+def _cnn(bug: str | None = None, bn: bool = False) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        return cnn_layers.SmallConvNet(seed=0, use_batchnorm=bn, bug=bug), cnn_layers.make_data(seed=0), {}
+    return build
+
+
+# -- recurrent: min-char-rnn's lossFun(inputs, targets, hprev), an LSTM's forward_backward ----------------------
+def _rnn(bug: str | None = None) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        rnn = char_rnn.CharRNN(seed=0, bug=bug)
+        inputs, targets = char_rnn.make_data(seed=0)
+        return rnn, (inputs, targets, np.zeros((rnn.hidden_size, 1))), {}
+    return build
+
+
+def _lstm(bug: str | None = None) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        net = lstm.LSTM(seed=0, bug=bug)
+        inputs, targets = lstm.make_data(seed=0)
+        h0 = np.zeros((net.n_h, 1))
+        return net, (inputs, targets, h0, h0.copy()), {}
+    return build
+
+
+# -- one example at a time: a book's train(inputs_list, targets_list) with self.lr; a loop inside train ------
+def _online(bug: str | None = None, looping: bool = False, lr: float | None = None, loss: str | None = None,
+            zero: bool = True) -> Callable[[], tuple[Any, Any, dict[str, Any]]]:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        if looping:
+            net: Any = online_sgd.LoopNet(3, 4, 2, bug=bug, zero_biases=zero)
+        else:
+            net = online_sgd.ColumnNet(3, 4, 2, 0.3, bug=bug)
+        options: dict[str, Any] = {"lr": lr} if lr else {}
+        if loss:
+            options["loss"] = loss
+        return net, online_sgd.make_data(), options
+    return build
+
+
+KINKS_ONLY = "differs from the correct code only at inputs exactly 0, where no finite difference can judge it"
+N_HIDDEN = "the L2 strength lmbda is an argument of update_mini_batch, which the kit can only pass as 0"
+BCE_GRADIENT = ("without a loss named, o − t through a sigmoid is exactly the gradient of binary cross-entropy: the "
+                "kit identifies that loss (and says so) instead of calling it a bug")
+FLUSHED = "only wrong after a second forward without zero_grad(); the kit calls zero_grad() before every pass"
+
+CASES: list[Case] = [
+    # Nielsen
+    Case("nielsen", "network-correct", _nielsen(net2=False)),
+    Case("nielsen", "network-correct-zero-biases", _nielsen(net2=False, zero=True)),
+    Case("nielsen", "network-missing-sigmoid-prime", _nielsen("missing_sigmoid_prime", net2=False),
+         ("2", ("missing-output-derivative",))),
+    Case("nielsen", "network2-correct-ce", _nielsen()),
+    Case("nielsen", "network2-correct-quadratic", _nielsen(cost=nielsen.QuadraticCost)),
+    Case("nielsen", "network2-correct-with-lr", _nielsen(lr=0.5)),
+    Case("nielsen", "network2-sigmoid-prime-twice", _nielsen("sigmoid_prime_twice"),
+         ("2", ("doubled-sigmoid-derivative",))),
+    Case("nielsen", "network2-quadratic-cost-no-half", _nielsen(cost=nielsen.QuadraticCostNoHalf),
+         ("2", ("squared-error-half",))),
+    Case("nielsen", "network2-no-batch-average-in-the-step", _nielsen("no_batch_average", lr=0.5),
+         ("", ("missing-batch-average",))),
+    Case("nielsen", "network2-biases-not-averaged-in-the-step", _nielsen("biases_not_averaged", lr=0.5),
+         ("", ("missing-batch-average",))),
+    Case("nielsen", "network2-transposed-square-hidden", _nielsen("transposed_square_hidden"),
+         ("1", ("transposed-gradient",))),
+    Case("nielsen", "network2-l2-missing-in-the-step", _nielsen("l2_missing", lr=0.5), unseen=N_HIDDEN),
+    # deeplearning.ai
+    Case("ng", "binary-correct", _ng()),
+    Case("ng", "binary-correct-random-biases", _ng(zero=False)),
+    Case("ng", "multilabel-correct", _ng(kind="multilabel")),
+    Case("ng", "softmax-correct", _ng(kind="multiclass")),
+    Case("ng", "l2-correct", _ng_l2()),
+    Case("ng", "sigmoid-derivative-twice", _ng("sigmoid_derivative_twice"), ("3", ("doubled-sigmoid-derivative",))),
+    Case("ng", "multilabel-sigmoid-derivative-twice", _ng("sigmoid_derivative_twice", kind="multilabel"),
+         ("3", ("doubled-sigmoid-derivative",))),
+    Case("ng", "softmax-derivative-twice", _ng("softmax_derivative_twice", kind="multiclass"),
+         ("3", ("doubled-softmax-derivative",))),
+    Case("ng", "no-batch-average", _ng("no_batch_average"), ("3", ("missing-batch-average",))),
+    Case("ng", "output-bias-not-averaged", _ng("db_output_not_averaged"), ("3", ("missing-batch-average",))),
+    Case("ng", "relu-mask-on-dA", _ng("relu_mask_dA"), ("2", ("gradient-mismatch",))),
+    Case("ng", "transposed-square-dW", _ng("transposed_square_dW"), ("2", ("transposed-gradient",))),
+    Case("ng", "sign-flip-dW1", _ng("sign_flip_dW1"), ("1", ("sign-flipped",))),
+    Case("ng", "relu-ge", _ng("relu_ge"), unseen=KINKS_ONLY),
+    Case("ng", "l2-forgotten-in-dW2", _ng_l2("l2_forgotten_dW2"), ("2", ("weight-decay-mismatch",))),
+    Case("ng", "l2-half-in-the-gradient", _ng_l2("l2_half_in_gradient"), ("3", ("weight-decay-mismatch",))),
+    Case("ng", "transposed-dW2-then-l2", _ng_l2("transposed_dW2_then_l2"), ("2", ("transposed-gradient",))),
+    # nnfs
+    Case("nnfs", "combined-correct", _nnfs()),
+    Case("nnfs", "combined-correct-random-biases", _nnfs(zero=False)),
+    Case("nnfs", "separate-softmax-correct", _nnfs(separate=True)),
+    Case("nnfs", "l2-in-the-layers-correct", _nnfs(l2=5e-3)),
+    Case("nnfs", "softmax-derivative-twice", _nnfs("softmax_derivative_twice"),
+         ("5:Activation_Softmax_Loss_CategoricalCrossentropy", ("doubled-softmax-derivative",))),
+    Case("nnfs", "no-batch-average", _nnfs("no_batch_average"),
+         ("5:Activation_Softmax_Loss_CategoricalCrossentropy", ("missing-batch-average",))),
+    Case("nnfs", "relu-mask-on-dvalues", _nnfs("relu_mask_dvalues"), ("3:Activation_ReLU", ("backward-mismatch",))),
+    Case("nnfs", "l2-missing-in-backward", _nnfs("l2_missing_in_backward", l2=5e-3),
+         ("4:Layer_Dense", ("weight-decay-mismatch",))),
+    Case("nnfs", "transposed-dweights", _nnfs("transposed_dweights"), ("2:Layer_Dense", ("transposed-gradient",))),
+    Case("nnfs", "sign-flip-dbiases", _nnfs("sign_flip_dbiases"), ("0:Layer_Dense", ("sign-flipped",))),
+    Case("nnfs", "dbiases-averaged-twice", _nnfs("dbiases_mean"), ("4:Layer_Dense", ("scaled-gradient",))),
+    Case("nnfs", "separate-softmax-diagonal-only", _nnfs("softmax_diag_only", separate=True),
+         ("5:Activation_Softmax", ("backward-mismatch",))),
+    Case("nnfs", "separate-ce-no-batch-average", _nnfs("ce_no_batch_average", separate=True),
+         ("6:Loss_CategoricalCrossentropy", ("missing-batch-average",))),
+    Case("nnfs", "relu-ge", _nnfs("relu_ge"), unseen=KINKS_ONLY),
+    # TheIndependentCode and a Keras-like Sequential
+    Case("layer-objects", "tanh-mse-correct", _objects()),
+    Case("layer-objects", "sigmoid-bce-correct", _objects(task="sigmoid_bce")),
+    Case("layer-objects", "softmax-cce-correct", _objects(task="softmax_cce")),
+    Case("layer-objects", "mse-prime-missing-its-2", _objects("mse_prime_half"), ("6:", ("squared-error-half",))),
+    Case("layer-objects", "mse-cost-with-a-half", _objects("mse_half_cost"), ("6:", ("squared-error-half",))),
+    Case("layer-objects", "bce-prime-simplified", _objects("bce_prime_simplified", task="sigmoid_bce"),
+         ("6:", ("doubled-sigmoid-derivative",))),
+    Case("layer-objects", "softmax-elementwise", _objects("softmax_elementwise", task="softmax_cce"),
+         ("5:", ("backward-mismatch",))),
+    Case("layer-objects", "transposed-square-weights", _objects("transposed_square_weights"),
+         ("2:", ("transposed-gradient",))),
+    Case("layer-objects", "bias-sign-flip", _objects("bias_sign_flip"), ("2:", ("sign-flipped",))),
+    Case("sequential", "softmax-correct", _sequential()),
+    Case("sequential", "sigmoid-bce-correct", _sequential(task="sigmoid_bce")),
+    Case("sequential", "softmax-derivative-twice", _sequential("softmax_derivative_twice"),
+         ("layers[4]", ("doubled-softmax-derivative",))),
+    Case("sequential", "first-bias-not-averaged", _sequential("bias_not_averaged", zero=False),
+         ("layers[0]", ("missing-batch-average",))),
+    Case("sequential", "transposed-kernel", _sequential("transposed_kernel_grad"),
+         ("layers[2]", ("transposed-gradient",))),
+    Case("sequential", "relu-ge", _sequential("relu_ge"), unseen=KINKS_ONLY),
+    # accumulating layers
+    Case("accumulating", "correct", _accumulating()),
+    Case("accumulating", "correct-random-biases", _accumulating(zero=False)),
+    Case("accumulating", "softmax-derivative-twice", _accumulating("softmax_derivative_twice"),
+         ("layers[4]", ("doubled-softmax-derivative",))),
+    Case("accumulating", "no-batch-average", _accumulating("no_batch_average"),
+         ("layers[4]", ("missing-batch-average",))),
+    Case("accumulating", "last-bias-averaged-twice", _accumulating("bias_grad_mean"),
+         ("layers[4]", ("scaled-gradient",))),
+    Case("accumulating", "transposed-middle-W", _accumulating("transposed_grad_W"),
+         ("layers[2]", ("transposed-gradient",))),
+    Case("accumulating", "relu-ge", _accumulating("relu_ge"), unseen=KINKS_ONLY),
+    Case("accumulating", "stale-cache", _accumulating("stale_cache"), unseen=FLUSHED),
+    # CS231n conv net
+    Case("cnn", "correct", _cnn()),
+    Case("cnn", "correct-batchnorm", _cnn(bn=True)),
+    Case("cnn", "max-pool-ties", _cnn("maxpool_ties", bn=True), ("1", ("gradient-mismatch",))),
+    Case("cnn", "conv-dw-flipped", _cnn("conv_dw_flipped"), ("2", ("gradient-mismatch",))),
+    Case("cnn", "batchnorm-no-mean", _cnn("bn_no_mean", bn=True), ("1", ("gradient-mismatch",))),
+    Case("cnn", "softmax-loss-not-divided-by-N", _cnn("softmax_no_divN"), ("3", ("missing-batch-average",))),
+    Case("cnn", "conv-dx-empty-with-pad-0", _cnn("conv_dx_shape"), ("1", ("zero-gradient",))),
+    Case("cnn", "relu-ge", _cnn("relu_ge"), unseen=KINKS_ONLY),
+    # one example at a time
+    Case("online", "column-net-correct", _online(), note="half squared error"),
+    Case("online", "column-net-correct-with-lr", _online(lr=0.3)),
+    Case("online", "column-net-correct-loss-named", _online(loss="quadratic")),
+    Case("online", "column-net-no-output-derivative", _online("no_output_derivative", loss="quadratic"),
+         ("who", ("missing-output-derivative",))),
+    Case("online", "column-net-hidden-derivative-of-outputs", _online("hidden_derivative_of_outputs"),
+         ("wih", ("gradient-mismatch",))),
+    Case("online", "column-net-no-output-derivative-unnamed", _online("no_output_derivative"), unseen=BCE_GRADIENT,
+         note="binary cross-entropy"),
+    Case("online", "loop-correct", _online(looping=True), note="loops over the examples"),
+    Case("online", "loop-correct-random-biases-with-lr", _online(looping=True, zero=False, lr=0.5)),
+    Case("online", "loop-no-output-derivative", _online("no_output_derivative", looping=True),
+         ("2", ("missing-output-derivative",))),
+    Case("online", "loop-hidden-derivative-of-outputs", _online("hidden_derivative_of_outputs", looping=True),
+         ("1", ("gradient-mismatch",))),
+    # recurrent
+    Case("char-rnn", "correct", _rnn()),
+    Case("char-rnn", "no-dhnext", _rnn("no_dhnext"), ("h", ("truncated-backprop-through-time",))),
+    Case("char-rnn", "last-3-steps-only", _rnn("last_k_steps"), ("", ("truncated-backprop-through-time",))),
+    Case("char-rnn", "tanh-derivative-of-the-preactivation", _rnn("tanh_preact"), ("h", ("gradient-mismatch",))),
+    Case("char-rnn", "dby-skips-a-step", _rnn("dby_skip_step"), ("y", ("gradient-mismatch",))),
+    Case("lstm", "correct", _lstm()),
+    Case("lstm", "forget-gate-sigmoid-derivative-dropped", _lstm("forget_no_sigmoid"), ("f", ("gradient-mismatch",))),
+    Case("lstm", "output-gate-missing-tanh-c", _lstm("output_no_tanh_c"), ("o", ("gradient-mismatch",))),
+    Case("lstm", "cell-gradient-not-carried", _lstm("no_dc_carry"), ("", ("truncated-backprop-through-time",))),
+]

@@ -1,0 +1,165 @@
+"""The little the kit lets users say when their code leaves it unsaid (issue 11, items 2–5): layer
+function pairs with constant arguments and names, which tensors form a layer, the loss a model has no
+code for — and causes named the same whether or not ``predict=`` is given."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcheck_kit as gk
+from gradcheck_kit.model import layered
+from tests import models
+from tests.idioms import cnn_layers as cl
+from tests.idioms import online_sgd
+
+
+# -- gk.pair: constants and names ---------------------------------------------------------------------
+def conv_net(pool_backward=cl.max_pool_backward_naive):
+    rng = np.random.default_rng(0)
+    return layered([
+        gk.pair(cl.conv_forward_naive, cl.conv_backward_naive, w=0.3 * rng.standard_normal((2, 1, 3, 3)),
+                b=np.zeros(2), conv_param={"stride": 1, "pad": 1}, name="conv"),
+        gk.pair(cl.relu_forward, cl.relu_backward, name="relu"),
+        gk.pair(cl.max_pool_forward_naive, pool_backward, pool_param={"pool_height": 2, "pool_width": 2, "stride": 2},
+                name="pool"),
+        gk.pair(cl.affine_forward, cl.affine_backward, w=0.3 * rng.standard_normal((2 * 4 * 4, 4)), b=np.zeros(4),
+                name="fc"),
+    ], loss=cl.softmax_loss)
+
+
+def test_pair_takes_constant_arguments_and_a_name():
+    report = gk.diagnose(conv_net(), cl.make_data(num_images=4), progress=False)
+    assert report.ok, report
+    assert {t.param for t in report.tensors} == {"0:conv.w", "0:conv.b", "3:fc.w", "3:fc.b"}
+    assert not any("lambda" in s.layer for s in report.layers)
+
+
+def test_max_pool_giving_every_tied_maximum_the_gradient_is_blamed_on_the_pool():
+    """Blank regions of digit images tie; the kinks they make are inconclusive, the ties are not."""
+    report = gk.diagnose(conv_net(cl.max_pool_backward_all_ties), cl.make_data(num_images=4), progress=False)
+    assert not report.ok
+    assert report.first_wrong_layer == "2:pool", report
+    assert {f.layer for f in report.errors if f.code == "backward-mismatch"} == {"2:pool"}, report
+    ties = next(f for f in report.errors if f.code == "max-pool-ties")
+    assert ties.layer == "2:pool" and ties.evidence["handed_out"] > ties.evidence["outputs"], ties
+
+
+def test_correct_max_pool_over_ties_is_no_false_alarm():
+    for seed in range(5):
+        report = gk.diagnose(conv_net(), cl.make_data(num_images=4), seed=seed, progress=False)
+        assert report.ok, report
+        assert "max-pool-ties" not in {f.code for f in report.findings}
+
+
+def test_pair_rejects_integer_parameters_with_a_clear_error():
+    with pytest.raises(gk.ModelInterfaceError, match="parameter 'w' has dtype int64"):
+        gk.pair(cl.affine_forward, cl.affine_backward, w=np.ones((2, 2), dtype=np.int64))
+
+
+# -- wrap(layers=...): which tensors form a layer -------------------------------------------------------
+def rnn_functions(bug=None):
+    """A vanilla RNN over a short sequence, loss summed over time steps (functions of a params dict)."""
+
+    def forward(params, X):
+        h = np.zeros(params["Whh"].shape[0])
+        hs, outs = [h], []
+        for x in X:
+            h = np.tanh(params["Wxh"] @ x + params["Whh"] @ h + params["bh"])
+            hs.append(h)
+            outs.append(params["Why"] @ h + params["by"])
+        return np.array(outs), hs
+
+    def loss(params, X, y):
+        scores, _ = forward(params, X)
+        return float(np.sum((scores - y) ** 2) / 2)
+
+    def grads(params, X, y):
+        scores, hs = forward(params, X)
+        g = {k: np.zeros_like(v) for k, v in params.items()}
+        dh_next = np.zeros_like(hs[0])
+        for t in reversed(range(len(X))):
+            dy = scores[t] - y[t]
+            g["Why"] += np.outer(dy, hs[t + 1])
+            g["by"] += dy
+            dh = params["Why"].T @ dy + dh_next
+            draw = dh * (1 - hs[t + 1] ** 2) if bug != "tanh_prime_missing" else dh
+            g["Wxh"] += np.outer(draw, X[t])
+            g["Whh"] += np.outer(draw, hs[t])
+            g["bh"] += draw
+            dh_next = params["Whh"].T @ draw
+        return g
+
+    return forward, loss, grads
+
+
+def rnn_model(bug=None, layers=None):
+    rng = np.random.default_rng(3)
+    params = {"Wxh": 0.5 * rng.standard_normal((4, 3)), "Whh": 0.5 * rng.standard_normal((4, 4)), "bh": np.zeros(4),
+              "Why": 0.5 * rng.standard_normal((2, 4)), "by": np.zeros(2)}
+    _, loss, grads = rnn_functions(bug)
+    return gk.wrap(params, loss=loss, grads=grads, name="rnn", layers=layers)
+
+
+@pytest.fixture
+def sequence():
+    rng = np.random.default_rng(4)
+    return rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+
+
+def test_recurrent_names_are_grouped_into_layers_by_default(sequence):
+    report = gk.diagnose(rnn_model(), sequence, progress=False)
+    assert report.ok, report
+    assert [s.layer for s in report.layers] != [t.param for t in report.tensors]  # not one layer per tensor
+
+
+def test_layers_mapping_names_the_layer_the_error_enters(sequence):
+    layers = {"recurrent": ["Wxh", "Whh", "bh"], "readout": ["Why", "by"]}
+    report = gk.diagnose(rnn_model("tanh_prime_missing", layers), sequence, progress=False)
+    assert not report.ok
+    assert report.first_wrong_layer == "recurrent", report
+    assert {s.layer for s in report.layers} == {"recurrent", "readout"}
+
+
+def test_layers_mapping_must_cover_every_parameter():
+    with pytest.raises(gk.ModelInterfaceError, match=r"leaves out \['by'\]"):
+        rnn_model(layers={"recurrent": ["Wxh", "Whh", "bh"], "readout": ["Why"]})
+
+
+# -- a cause found without predict= is found with it -----------------------------------------------------
+@pytest.mark.parametrize("cls", [models.SoftmaxDerivativeAppliedTwice, models.GradientSummedNotAveraged,
+                                 models.GradientSignFlippedInOutputLayer])
+def test_predict_never_hides_a_cause(cls):
+    batch = models.data()
+    reports = [gk.diagnose(models.as_functions(cls(sizes=(6, 8, 3)), predict=p), batch, progress=False)
+               for p in (False, True)]
+    codes = [{f.code for f in r.errors} for r in reports]
+    assert codes[0] <= codes[1], codes
+    assert codes[1] - {"gradient-mismatch"}, codes  # with predictions to read, a named cause
+
+
+# -- no loss method: the loss identified from the gradient, never guessed into a false alarm ------------
+def test_loss_identified_from_the_gradient_is_said():
+    report = gk.diagnose(online_sgd.ColumnNet(3, 4, 2, 0.3), online_sgd.make_data(), progress=False)
+    assert report.ok, report
+    note = next(n for n in report.notes if n.startswith("no loss method"))
+    assert "half squared error" in note and "identified from the model's gradient" in note, note
+
+
+def test_unidentifiable_loss_of_a_regression_asks_for_loss():
+    class Distorted(online_sgd.ColumnNet):
+        def train(self, inputs_list, targets_list):  # a step that is no standard loss's gradient
+            before = self.wih.copy(), self.who.copy()
+            super().train(inputs_list, targets_list)
+            for w, b in zip((self.wih, self.who), before, strict=True):
+                w += 0.7 * (w - b) * np.sign(w)
+
+    with pytest.raises(gk.ModelInterfaceError, match="name it with loss="):
+        gk.diagnose(Distorted(3, 4, 2, 0.3), online_sgd.make_data(), progress=False)
+
+
+def test_named_per_example_loss_takes_its_reduction_from_the_gradient():
+    report = gk.diagnose(online_sgd.ColumnNet(3, 4, 2, 0.3), online_sgd.make_data(), loss="quadratic",
+                         progress=False)
+    assert report.ok, report
+    assert any("summed over the examples" in n for n in report.notes), report.notes
