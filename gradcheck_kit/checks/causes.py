@@ -154,8 +154,10 @@ def check_output_delta(ctx: Context) -> Iterator[Finding]:
     """Which output delta the gradient was built from: the activation's derivative applied again (softmax,
     sigmoid), missing (squared error through a sigmoid or tanh), or the ½ of squared error in only one of
     the loss and the gradient."""
+    if not ctx.gradient_is_wrong:
+        return
     model = ctx.output_model
-    if not ctx.gradient_is_wrong or model is None:
+    if model is None:
         return
     finding = _half(ctx, model) or _doubled(ctx, model) or _missing_derivative(ctx, model)
     if finding is not None:
@@ -322,7 +324,7 @@ def _shape_of_error(ctx: Context, layer: str, t: TensorCheck) -> Finding | None:
     numbers = (f"{t.checked} entries and {len(t.probes)} directions; relative residual {fmt(residual)}; "
                f"eps {fmt(t.step)}, {t.working_dtype}")
     if residual < EXPLAINED and math.isfinite(scale):
-        return _factor(ctx, layer, t, scale, numbers)
+        return _factor(ctx, layer, t, scale, numbers) if _factor_is_evidence(ctx, layer, t, scale) else None
     if t not in ctx.measurement.tensors:
         return None  # an isolated check keeps no full gradient to transpose
     transposed, lam = _transpose_residual(ctx, t)
@@ -338,6 +340,23 @@ def _shape_of_error(ctx: Context, layer: str, t: TensorCheck) -> Finding | None:
             evidence={"param": t.param, "residual": transposed, "shape": str(t.shape), "l2": lam},
         )
     return None
+
+
+def _factor_is_evidence(ctx: Context, layer: str, t: TensorCheck, scale: float) -> bool:
+    """A constant factor names a cause only if it could have failed to fit: the tensor's numeric values
+    vary in more than sign (a two-class softmax bias, (a, −a), fits any factor), and every other failing
+    tensor of the layer is off by the same factor (a wrong delta scales W and b differently)."""
+    _, _, numeric = t.decisive_arrays()
+    magnitudes = np.abs(numeric[numeric != 0])
+    if magnitudes.size < 2 or np.ptp(magnitudes) <= 1e-6 * float(np.max(magnitudes)):
+        return False
+    for other in ctx.tensors_of(layer):
+        if other is t or other.verdict != "fail":
+            continue
+        c, residual = _tensor_fit(ctx, other)
+        if residual >= EXPLAINED or not near(c, scale):
+            return False
+    return True
 
 
 def _failing(ctx: Context) -> Iterator[tuple[str, TensorCheck]]:

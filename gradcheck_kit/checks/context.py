@@ -7,11 +7,13 @@ from functools import cached_property
 
 import numpy as np
 
+from ..errors import GradcheckError
 from ..measure.activations import Activation, hidden_activations
 from ..measure.attribution import Attribution
 from ..measure.directions import DirectionalDerivative, model_directions
 from ..measure.measurement import Measurement
 from ..measure.outputs import Outputs, read_outputs
+from ..measure.single import entry_gradients
 from ..model.batch import Batch
 from ..model.view import ModelView
 from ..numeric.comparison import TensorCheck
@@ -23,6 +25,8 @@ __all__ = ["HYPOTHESIS_DIRECTIONS", "Context"]
 
 #: Random whole-model directions used to fit hypotheses about a wrong gradient.
 HYPOTHESIS_DIRECTIONS = 4
+#: Input positions of the output weight measured for one example (every output at each).
+WEIGHT_COLUMNS = 4
 
 
 class Context:
@@ -104,7 +108,26 @@ class Context:
             return None, {}
         bias = deltas.output_bias(out.raw.shape[1], self.tensors_of(self.output_layer))
         return deltas.delta_fits(self.output_models, out.raw, out.targets, bias, self.measurement.analytic,
-                                 self.directions)
+                                 self.directions, self._one_example(out.raw, out.targets))
+
+    def _one_example(self, o: np.ndarray, t: np.ndarray) -> deltas.OneExample | None:
+        """The output weight's gradient for the example farthest from its target, at every output and the
+        few input positions with the largest gradient (see `deltas`)."""
+        found = deltas.output_weight(o.shape[1], self.tensors_of(self.output_layer))
+        if found is None or self.batch.layout == "sequence" or self.batch.size < 1:
+            return None
+        weight, k_axis = found
+        example = int(np.argmax(np.sum((o - t) ** 2, axis=1)))
+        analytic = np.abs(self.measurement.analytic[weight.param])
+        columns = np.argsort(-analytic.sum(axis=k_axis))[:WEIGHT_COLUMNS]
+        k, j = np.meshgrid(np.arange(o.shape[1]), columns, indexing="ij")
+        index = (k.reshape(-1), j.reshape(-1)) if k_axis == 0 else (j.reshape(-1), k.reshape(-1))
+        try:
+            grads = entry_gradients(self.view, self.batch.take(slice(example, example + 1)), weight.param, index,
+                                    eps=self.settings.eps)
+        except GradcheckError:
+            return None
+        return grads, k_axis, example
 
     @cached_property
     def weight_decay(self) -> evidence.WeightDecay:

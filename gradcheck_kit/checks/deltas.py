@@ -8,6 +8,9 @@ activation's derivative applied once, twice, or not at all — are fitted to the
 
 * on the output bias, whose gradient is the batch sum of the delta whatever its shape ((K,), (1, K),
   (K, 1)), so each candidate is compared with it directly;
+* on the output weights for one example, whose row k is δ_k times the activation feeding the output
+  layer: a candidate δ' predicts the analytic row k as δ'_k / δ_k times the numeric one — with or
+  without an output bias, and without the logits;
 * on directional derivatives over the whole model of ⟨δ, z(θ)⟩ with δ fixed, where z is the output
   before the activation, recovered by inverting it (logit, atanh, identity; softmax probabilities only
   up to a per-row constant, so there only row-sum-free candidates are tested).
@@ -20,18 +23,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..measure.directions import DirectionalDerivative, OutputFunction
+from ..measure.single import EntryGradients
 from ..numeric.comparison import TensorCheck
 from ..numeric.fitting import EXPLAINED, fit_scale, near
 from ..numeric.losses import cross_entropy, is_probabilities, softmax
 
-__all__ = ["DeltaFit", "OutputModel", "delta_fits", "delta_functions", "identify"]
+__all__ = ["DeltaFit", "OneExample", "OutputModel", "delta_fits", "delta_functions", "identify", "output_bias",
+           "output_weight"]
 
 Array = np.ndarray
+#: One example's output-weight gradient entries, the weight's output axis, and the example's position.
+OneExample = tuple[EntryGradients, int, int]
 _CLIP = 1e-12
 
 
@@ -172,6 +179,8 @@ class DeltaFit:
     residual: float
     source: str
     agree: bool = True
+    #: The scale says nothing about the batch (one example's fit: a missing batch average is invisible).
+    scale_free: bool = False
 
     @property
     def explains(self) -> bool:
@@ -236,6 +245,44 @@ def _direction_fits(directions: Sequence[DirectionalDerivative], index: int) -> 
     return fits
 
 
+def _weight_fits(model: OutputModel, o: Array, t: Array, weight: OneExample) -> dict[str, DeltaFit]:
+    """For one example, row k of the output weight's gradient is δ_k times the activation feeding the
+    output layer: a hypothesis δ' predicts the analytic row k as (δ'_k / δ_k) × the numeric one."""
+    grads, k_axis, example = weight
+    alone = replace(model, factor=model.factor * (1 if model.reduction == "summed" else len(o)))  # a batch of one
+    hypotheses = candidates(alone, o[example:example + 1], t[example:example + 1])
+    correct = hypotheses["correct"][0]
+    k = grads.index[k_axis]
+    keep = np.abs(correct[k]) > 1e-9 * max(float(np.max(np.abs(correct))), 1e-300)
+    if np.count_nonzero(keep) < 3:
+        return {}
+    source = "one example's output weights"
+    ratio = {name: d[0][k] / np.where(keep, correct[k], 1.0) for name, d in hypotheses.items()}
+    return {name: DeltaFit(name, *_row_fit(grads, r, keep), source, scale_free=True) for name, r in ratio.items()}
+
+
+def _row_fit(grads: EntryGradients, ratio: Array, keep: Array) -> tuple[float, float]:
+    """analytic ≈ c · ratio ⊙ numeric; failing that, with an L2 term λ·W in both the loss and the
+    gradient: analytic ≈ c · ratio ⊙ (numeric − λW) + λW (fitted by least squares in c, cλ and λ)."""
+    a, n, w, r = grads.analytic[keep], grads.numeric[keep], grads.values[keep], ratio[keep]
+    scale, residual = fit_scale(a, r * n)
+    if residual < EXPLAINED or a.size < 6:
+        return scale, residual
+    design = np.stack([r * n, r * w, w], axis=1)
+    coef, *_ = np.linalg.lstsq(design, a, rcond=None)
+    norm = float(np.linalg.norm(a))
+    with_l2 = float(np.linalg.norm(a - design @ coef)) / norm if norm > 0 else math.inf
+    return (float(coef[0]), with_l2) if with_l2 < residual else (scale, residual)
+
+
+def output_weight(K: int, tensors: Sequence[TensorCheck]) -> tuple[TensorCheck, int] | None:
+    """The output layer's weight matrix and its output axis: its one 2-D tensor with exactly one axis of
+    length K (a square K × K weight is ambiguous and left out)."""
+    found = [(t, t.shape.index(K)) for t in tensors
+             if len(t.shape) == 2 and t.shape.count(K) == 1 and min(t.shape) > 1]
+    return found[0] if len(found) == 1 else None
+
+
 def output_bias(K: int, tensors: Sequence[TensorCheck]) -> TensorCheck | None:
     """The output layer's bias: its one tensor of size K and at most one axis longer than 1."""
     found = [t for t in tensors if t.size == K and sum(d > 1 for d in t.shape) <= 1 and len(t.shape) <= 2]
@@ -243,28 +290,33 @@ def output_bias(K: int, tensors: Sequence[TensorCheck]) -> TensorCheck | None:
 
 
 def _combine(sources: Sequence[Mapping[str, DeltaFit]]) -> dict[str, DeltaFit]:
+    """One fit per hypothesis over every source: the worst residual, and the scale of the sources that
+    see the batch, which must agree (a scale-free source only tests the delta's form)."""
     combined: dict[str, DeltaFit] = {}
     for name in ("correct", "elementwise", "jacobian", "missing-derivative"):
         fits = [f[name] for f in sources if name in f]
         if not fits:
             continue
-        scales = [f.scale for f in fits]
+        scaled = [f for f in fits if not f.scale_free] or fits
+        scales = [f.scale for f in scaled]
         worst = max(fits, key=lambda f: f.residual)
         combined[name] = DeltaFit(name, scales[0], worst.residual, " and ".join(f.source for f in fits),
-                                  agree=all(near(s, scales[0]) for s in scales))
+                                  agree=all(near(s, scales[0]) for s in scales),
+                                  scale_free=all(f.scale_free for f in fits))
     return combined
 
 
 def delta_fits(models: Sequence[OutputModel], o: Array, t: Array, bias: TensorCheck | None,
-               analytic: Mapping[str, Array], directions: Sequence[DirectionalDerivative]
-               ) -> tuple[OutputModel | None, dict[str, DeltaFit]]:
+               analytic: Mapping[str, Array], directions: Sequence[DirectionalDerivative],
+               weight: OneExample | None = None) -> tuple[OutputModel | None, dict[str, DeltaFit]]:
     """The output model and each hypothesis fitted over every source of evidence: a hypothesis explains
     the gradient only if it explains every source (the worst residual counts) with one scale. Among
     several candidate output models, the one whose best hypothesis explains the gradient best."""
     best: tuple[float, OutputModel | None, dict[str, DeltaFit]] = (math.inf, None, {})
     for i, model in enumerate(models):  # natural pairings first: the first that explains the gradient wins
         from_bias = _bias_fits(model, o, t, bias, analytic[bias.param]) if bias is not None else {}
-        fits = _combine([f for f in (from_bias, _direction_fits(directions, i)) if f])
+        from_weight = _weight_fits(model, o, t, weight) if weight is not None else {}
+        fits = _combine([f for f in (from_bias, from_weight, _direction_fits(directions, i)) if f])
         residual = min((f.residual for f in fits.values() if f.agree), default=math.inf)
         if residual < EXPLAINED:
             return model, fits

@@ -43,14 +43,39 @@ def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
                  if first else "This layer's own backward is also wrong")
         yield BACKWARD_MISMATCH.finding(
             layer=layer,
-            message=f"{layer}: backward(dout) returns wrong {what} for a random upstream gradient dout ({worst.param} "
-            f"disagrees at {counts(worst)}; {describe_tensor(worst)}). {where}; the layer was checked on its own, so "
-            f"the error is not inherited.",
+            message=f"{layer}: {_returns(ctx, layer)} wrong {what} ({worst.param} disagrees at {counts(worst)}; "
+            f"{describe_tensor(worst)}).{_factor(ctx, worst)} {where}; the layer was checked on its own, so the "
+            f"error is not inherited.",
             fix=f"Re-derive {layer}'s backward: dx = dout · ∂forward/∂x (and each parameter's gradient) for its own "
             f"forward; compare with the numeric values above.",
             evidence={"param": worst.param, "max_rel_error": worst.max_rel_error, "wrong": what, "first_wrong": first},
         )
         first = False
+
+
+def _returns(ctx: Context, layer: str) -> str:
+    if layer == cast(LayeredView, ctx.view).loss_layer.id:
+        return "the loss's derivative with respect to the outputs returns"
+    return "backward(dout) returns, for a random upstream gradient dout,"
+
+
+def _factor(ctx: Context, t: TensorCheck) -> str:
+    """`` It is exactly c× the true one`` when a constant explains it, with what the constant is."""
+    _, a, n = t.decisive_arrays()
+    probes = [(p.judgement.analytic, p.judgement.numeric) for p in t.probes if p.judgement.status != "inconclusive"]
+    if probes:
+        pa, pn = np.array(probes).T
+        a, n = np.concatenate([a, pa]), np.concatenate([n, pn])
+    if a.size < 2:
+        return ""
+    scale, residual = fit_scale(a, n)
+    if residual >= EXPLAINED or not math.isfinite(scale) or abs(scale - 1) < 0.01:
+        return ""
+    out_width = int(np.prod(ctx.batch.target_rows.shape[1:])) if ctx.batch.target_rows.ndim > 1 else 1
+    known = {ctx.batch.size: "the batch size", out_width: "the number of outputs per example", -1: "a flipped sign"}
+    meaning = next((f" ({v}: an average taken in the forward pass but not in the backward)" if k > 1 else f" ({v})"
+                    for k, v in known.items() if k != 1 and abs(scale - k) < 0.01 * abs(k)), "")
+    return f" It is exactly {fmt(scale, 4)}× the true one{meaning}."
 
 
 @register(DOUBLED_SOFTMAX, requires=("layered",))

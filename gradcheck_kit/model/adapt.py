@@ -13,6 +13,7 @@ function, or ``(loss, loss_derivative)`` for a list of layers without a loss lay
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,10 +22,13 @@ from ..errors import InputError, ModelInterfaceError
 from .batch import Batch, as_batch
 from .functional import FunctionalModel, FunctionalView
 from .guard import private_copy
+from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .layers import LayeredModel, LayeredView, is_layer_sequence, layered
 from .loss_evidence import identify_loss
+from .losses_implied import loss_functions
 from .object_reader import ObjectReader
 from .objects import ObjectView
+from .roles import GRADIENT_NAMES
 from .torch import adapt_torch, is_torch_function, is_torch_module
 from .view import ModelView
 
@@ -37,12 +41,35 @@ class Reader(Protocol):
     def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView: ...
 
 
+FUNCTION_ROLES = ("forward", "predict", "loss", "grads", "train")
+
+
 class _FunctionalReader:
-    def __init__(self, model: FunctionalModel) -> None:
+    def __init__(self, model: FunctionalModel, loss: Any = None) -> None:
         self.view_ = FunctionalView(model)
+        if model.loss is None:
+            self.view_.kit_loss = _wrapped_loss(model, loss)
+            if self.view_.kit_loss is None:
+                self.view_.notes.add("loss: the number train(...) returns after a step of 0 (the loss before "
+                                     "its update)")
+            elif not self.view_.kit_loss.undecided:
+                self.view_.notes.add(f"loss: {self.view_.kit_loss.describe()}")
 
     def outputs(self, batch: Batch) -> np.ndarray | None:
-        return self.view_.predict(batch) if self.view_.can_predict else None
+        view = self.view_
+        given = [f"{role}={getattr(getattr(view.model, role), '__name__', role)}" for role in FUNCTION_ROLES
+                 if getattr(view.model, role) is not None]
+        view.notes.add(f"functions: {', '.join(given)}; parameters: {', '.join(view.names)}", first=True)
+        if not view.can_predict:
+            return None
+        raw = np.asarray(view._predict(batch))  # as returned: class labels are integers
+        if raw.dtype.kind in "iub" and raw.ndim == 1 and batch.size > 1:
+            view.labels_only = True
+            view.notes.add("predict returns class labels, not scores or probabilities: the checks that read the "
+                           "outputs (named output-delta causes, label collapse) are skipped; give predict= that "
+                           "returns the scores or probabilities")
+            return None
+        return view.predict(batch)
 
     def view(self, batch: Batch, outputs: np.ndarray | None) -> ModelView:
         if batch.layout != "rows":
@@ -51,9 +78,11 @@ class _FunctionalReader:
 
 
 class _LayeredReader:
-    def __init__(self, model: LayeredModel) -> None:
+    def __init__(self, model: LayeredModel, label: str = "layered model", how: str = "") -> None:
         target, copy_failure = private_copy(model)
-        self.view_ = LayeredView(target, private=copy_failure is None, label="layered model")
+        self.view_ = LayeredView(target, private=copy_failure is None, label=label)
+        if how:
+            self.view_.notes.add(how)
         self.view_.notes.add(f"{len(self.view_.layers)} layers and the loss {self.view_.loss_layer.id}; each backward "
                              f"is also checked on its own")
         if copy_failure:
@@ -72,14 +101,17 @@ class _LayeredReader:
 
 def _reader(model: Any, loss: Any) -> Reader:
     if isinstance(model, FunctionalModel):
-        if loss is not None:
+        if loss is not None and model.loss is not None:
             raise InputError("loss= is for models without a loss of their own; wrap(...) already has loss=",
                              option="loss")
-        return _FunctionalReader(model)
+        return _FunctionalReader(model, loss)
     if is_layer_sequence(model):
         model = layered(model, loss=loss) if loss is not None else layered(model)
     if isinstance(model, LayeredModel):
         return _LayeredReader(model)
+    held = held_layers(model, loss)
+    if held is not None:
+        return _LayeredReader(*held)
     if isinstance(model, type):
         raise ModelInterfaceError(
             f"model is the class {model.__name__}, not an instance; did you mean {model.__name__}()?")
@@ -89,6 +121,40 @@ def _reader(model: Any, loss: Any) -> Reader:
             f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
         )
     return ObjectReader(model, loss=loss)
+
+
+def _wrapped_loss(model: FunctionalModel, loss: Any) -> KitLoss | None:
+    """The loss of a model wrapped without ``loss=``: ``diagnose``'s ``loss=``; else, with outputs to
+    score and no training step that returns a loss, a provisional one the gradient decides
+    (`loss_evidence`)."""
+    if loss is not None:
+        return loss_from_spec(loss)
+    if model.train is not None or (model.predict is None and model.forward is None):
+        return None
+    return replace(standard_loss("cross-entropy", source="identified from the model's gradient"), undecided="loss")
+
+
+def held_layers(model: Any, loss: Any) -> tuple[LayeredModel, str, str] | None:
+    """An object that holds its layers in a list and its loss as functions (``net.layers``, ``net.loss``
+    and ``net.loss_prime`` set by ``net.use(mse, mse_prime)``), with no gradient method of its own: read
+    through its layers, each backward checked on its own too. ``loss=`` names the loss if it keeps none."""
+    if isinstance(model, (list, tuple, Mapping, type)) or not hasattr(model, "__dict__"):
+        return None
+    if any(callable(getattr(model, n, None)) for n in GRADIENT_NAMES):
+        return None
+    found = next(((n, v) for n, v in vars(model).items() if is_layer_sequence(v)), None)
+    if found is None:
+        return None
+    name, layers = found
+    if loss is not None:
+        spec, said = loss, "loss= given"
+    else:
+        kept = loss_functions(model)
+        if kept is None:
+            return None
+        spec, said = kept[1], f"loss self.{kept[0]}"
+    how = f"read through its layers, self.{name}; {said}"
+    return layered(layers, loss=spec), type(model).__name__, how
 
 
 def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[ModelView, Batch]:
@@ -103,6 +169,6 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
         data.check_labels(outputs.shape[1])
     view = reader.view(data, outputs)
     view.freeze_state()
-    if isinstance(view, ObjectView):
+    if isinstance(view, ObjectView | FunctionalView):
         identify_loss(view, data, seed=seed)
     return view, data

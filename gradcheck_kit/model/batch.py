@@ -114,7 +114,7 @@ class Batch:
         if self.layout == "pairs":
             return ([(np.array(x), np.array(t)) for x, t in zip(self.X, self.y)],)
         if self.layout == "sequence":
-            return (self.X.tolist(), self.y.tolist(), *copy.deepcopy(self.extra))
+            return (_steps(self.X), _steps(self.y), *copy.deepcopy(self.extra))
         return (self.X, self.y, *copy.deepcopy(self.extra))
 
     def with_arrays(self, X: np.ndarray, y: np.ndarray) -> Batch:
@@ -265,3 +265,9 @@ def as_batch(batch: Any) -> Batch:
             f"(or examples as columns: X (D, B) with y (1, B) or (K, B))"
         )
     return Batch(X=_private(X_arr), y=_private(y_priv), layout="rows", input_dtype=X_arr.dtype)
+
+
+def _steps(array: np.ndarray) -> list[Any]:
+    """A sequence as the user's list: of Python numbers (character indices), or of arrays (one column
+    vector per time step)."""
+    return array.tolist() if array.ndim == 1 else [np.array(step) for step in array]

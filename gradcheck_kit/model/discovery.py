@@ -152,7 +152,8 @@ def _children(node: Any, public_only: bool) -> list[tuple[Step, Any]]:
 def find_arrays(obj: Any, *, public_only: bool = True, depth: int = SEARCH_DEPTH) -> list[PathSlot]:
     """Float arrays reachable from ``obj`` through attributes, lists, tuples and dicts, level by level (an
     object's own attributes before those of the objects it holds) and in the order they were assigned,
-    each named by its shortest path: ``W1``, ``weights[0]``, ``layers[2].W``, ``fc1.weight.data``."""
+    each named by its shortest path: ``W1``, ``weights[0]``, ``layers[2].W``, ``fc1.weight`` (for a
+    parameter object's ``.data`` beside its ``.grad``)."""
     found: list[PathSlot] = []
     seen: set[int] = {id(obj)}
     level: list[tuple[Any, tuple[Step, ...]]] = [(obj, ())]
@@ -165,7 +166,9 @@ def find_arrays(obj: Any, *, public_only: bool = True, depth: int = SEARCH_DEPTH
                 here = (*path, step)
                 if is_param_array(value):
                     seen.add(id(value))
-                    found.append(PathSlot(name=path_name(here), root=obj, path=here))
+                    # a parameter object (``.data`` beside ``.grad``) is named as the object: fc1.weight
+                    held = step == ("attr", "data") and path and hasattr(node, "grad")
+                    found.append(PathSlot(name=path_name(path if held else here), root=obj, path=here))
                 elif isinstance(value, list | tuple | Mapping) or _is_user_object(value):
                     seen.add(id(value))
                     deeper.append((value, here))

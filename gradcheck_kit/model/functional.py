@@ -38,25 +38,39 @@ ROLE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _role(name: str) -> str | None:
+#: Optional parameters the kit sets all the same: one pass over the batch, the whole batch at once.
+ONE_PASS = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes")
+WHOLE_BATCH = ("batch_size", "mini_batch_size")
+
+
+def _role(name: str, values: Mapping[str, Any]) -> str | None:
+    if f"param:{name}" in values:  # a parameter passed by its own name: train(X, y, weights_0_1, ...)
+        return f"param:{name}"
     return next((role for role, names in ROLE_NAMES.items() if name in names), None)
 
 
 def _bind(func: Callable[..., Any], values: Mapping[str, Any], classic: Sequence[str], what: str) -> Callable[[], Any]:
-    """A call of ``func`` with each parameter bound by its name's role; the classic order when a required
-    parameter's name says nothing."""
+    """A call of ``func`` with each parameter bound by its name's role (or, for a parameter array, by its
+    own name); two leading unnamed parameters are the data ``(X, y)``; counts of passes get 1 and a batch
+    size the whole batch. The classic order when a required parameter's name says nothing."""
     params = positional_names(func)
-    roles = [_role(n) for n, _ in params]
+    roles = [_role(n, values) for n, _ in params]
+    if len(roles) > 2 and roles[0] is None and roles[1] is None and all(params[i][1] for i in (0, 1)) \
+            and any(r is not None and r.startswith("param:") for r in roles[2:]):
+        roles[:2] = ["X", "y"]
     if params and all(r is not None or not required for r, (_, required) in zip(roles, params)) and \
             all(r in values for r, (_, required) in zip(roles, params) if required and r is not None):
         kwargs = {n: values[r] for r, (n, _) in zip(roles, params) if r is not None and r in values}
+        kwargs.update({n: 1 for n, _ in params if n in ONE_PASS})
+        if "B" in values:
+            kwargs.update({n: values["B"] for n, _ in params if n in WHOLE_BATCH})
         return lambda: func(**kwargs)
     if all(role in values for role in classic):
         return lambda: func(*(values[role] for role in classic))
     raise ModelInterfaceError(f"wrap({what}=...): cannot tell what to pass for the parameters "
                               f"{[n for n, _ in params]} of {getattr(func, '__name__', what)}; name them like "
-                              f"the data (X, y), the parameters (params), the outputs (AL, out) or a cache, or "
-                              f"use the classic order {what}({', '.join(classic)})")
+                              f"the data (X, y), the parameters (params, or each by its key), the outputs (AL, out) "
+                              f"or a cache, or use the classic order {what}({', '.join(classic)})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +78,7 @@ class FunctionalModel:
     """Functions bundled by `wrap`; the kit never calls them with the caller's dict."""
 
     params: Mapping[str, np.ndarray]
-    loss: Callable[..., Any] | None
+    loss: Callable[..., Any] | None = None
     grads: Callable[..., Any] | None = None
     predict: Callable[..., Any] | None = None
     train: Callable[..., Any] | None = None
@@ -126,8 +140,10 @@ def wrap(
     if gradient is None and train is None:
         raise ModelInterfaceError("wrap() needs grads=/backward= (the gradient) or train= (a training step); got "
                                   "neither")
-    if loss is None:
-        raise ModelInterfaceError("wrap() needs loss=: the loss, loss(params, X, y) or cost(outputs, y)")
+    if loss is None and train is None and predict is None and forward is None:
+        raise ModelInterfaceError("wrap() needs loss= (the loss, loss(params, X, y) or cost(outputs, y)), or the "
+                                  "outputs (predict=/forward=) for a loss named in diagnose(..., loss=...), or a "
+                                  "train= that returns the loss")
     if layers is not None:
         missing = sorted(set(params) - {p for group in layers.values() for p in group})
         if missing:
@@ -151,25 +167,37 @@ class FunctionalView(ModelView):
         self.source_dtypes = {k: np.asarray(v).dtype for k, v in model.params.items()}
         self.own_gradient = model.grads is not None
 
+    #: Set when ``predict`` returns class labels: there are no outputs to score.
+    labels_only = False
+
     @property
     def can_predict(self) -> bool:
-        return self.model.predict is not None or self.model.forward is not None
+        return (self.model.predict is not None or self.model.forward is not None) and not self.labels_only
 
     @property
     def can_train(self) -> bool:
         return self.model.train is not None
 
+    def _data(self, batch: Batch, **more: Any) -> dict[str, Any]:
+        """What the user's functions may ask for by name: the data, the batch size, the parameter dict and
+        each parameter by its own key."""
+        values: dict[str, Any] = {"params": self.working, "X": batch.X, "y": batch.y, "B": batch.size, **more}
+        values.update({f"param:{k}": v for k, v in self.working.items()})
+        return values
+
     def _values(self, batch: Batch) -> dict[str, Any]:
-        values: dict[str, Any] = {"params": self.working, "X": batch.X, "y": batch.y}
+        values = self._data(batch)
         if self.model.forward is not None:
             result = self._call("forward", _bind(self.model.forward, values, ("X", "params"), "forward"))
             values["output"], values["cache"] = (result[0], result[1]) if isinstance(result, tuple) else (result, None)
         return values
 
     def _loss(self, batch: Batch) -> float:
+        if self.model.loss is None:
+            return self._loss_without_function(batch)
         values = self._values(batch)
         classic = ("output", "y") if self.model.forward is not None else ("params", "X", "y")
-        value = self._call("loss", _bind(self.model.loss, values, classic, "loss"))  # type: ignore[arg-type]
+        value = self._call("loss", _bind(self.model.loss, values, classic, "loss"))
         return as_loss_value(value, f"{self.label} loss")
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
@@ -197,11 +225,42 @@ class FunctionalView(ModelView):
             return self._values(batch)["output"]
         if self.model.predict is None:
             raise ModelInterfaceError(f"{self.label} was wrapped without predict= or forward=")
-        return self._call("predict", _bind(self.model.predict, {"params": self.working, "X": batch.X},
-                                            ("params", "X"), "predict"))
+        return self._call("predict", _bind(self.model.predict, self._data(batch), ("params", "X"), "predict"))
 
     def _train(self, batch: Batch, lr: float) -> None:
         if self.model.train is None:
             raise ModelInterfaceError(f"{self.label} was wrapped without train=")
-        values = {"params": self.working, "X": batch.X, "y": batch.y, "lr": lr}
-        self._call("train", _bind(self.model.train, values, ("params", "X", "y", "lr"), "train"))
+        self._call("train", _bind(self.model.train, self._data(batch, lr=lr), ("params", "X", "y", "lr"), "train"))
+
+    def _loss_without_function(self, batch: Batch) -> float:
+        """Wrapped without ``loss=``: the loss named in ``diagnose(..., loss=...)`` (or identified) of the
+        outputs, else the number ``train`` returns when it takes a step of 0 (the loss before its update)."""
+        if self.kit_loss is not None:
+            return float(self.kit_loss(self.predict(batch), batch))
+        if self.model.train is None:
+            raise ModelInterfaceError(f"{self.label} was wrapped without loss=; pass loss= to wrap, or name a "
+                                      "standard loss in diagnose(..., loss=...)")
+        saved = self.snapshot()
+        try:
+            result = self._call("train", _bind(self.model.train, self._data(batch, lr=0.0),
+                                               ("params", "X", "y", "lr"), "train"))
+        finally:
+            self.load(saved)
+        value = _first_number(result)
+        if value is None:
+            raise ModelInterfaceError(f"{self.label} was wrapped without loss=, and train(...) returns a "
+                                      f"{type(result).__name__}, not the loss; pass loss= to wrap or to diagnose")
+        return value
+
+
+def _first_number(result: Any) -> float | None:
+    """The loss a training function returns: a number, or the first of a list of per-pass losses."""
+    if isinstance(result, list | tuple):
+        return next((v for v in (_first_number(item) for item in result) if v is not None), None)
+    if isinstance(result, bool | np.bool_):
+        return None
+    try:
+        array = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return float(array.reshape(-1)[0]) if array.size == 1 and np.isfinite(array).all() else None

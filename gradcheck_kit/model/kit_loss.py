@@ -9,6 +9,7 @@ model's outputs.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,13 +18,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..numeric.losses import cross_entropy, is_probabilities
-from .roles import positional_names
+from .roles import TARGET_NAMES, positional_names
 
 __all__ = ["STANDARD_LOSSES", "KitLoss", "loss_from_spec", "standard_loss"]
 
 _EPS = 1e-12
-#: Parameter names that mark a loss function's targets argument (``mse(y_true, y_pred)``).
-TARGET_NAMES = ("y", "Y", "y_true", "ytrue", "target", "targets", "t", "T", "labels", "label", "truth", "expected")
 
 
 def _clip(p: np.ndarray) -> np.ndarray:
@@ -52,6 +51,22 @@ def _ce(o: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.array([cross_entropy(o[i:i + 1], t[i:i + 1], probabilities=is_probabilities(o)) for i in range(len(o))])
 
 
+def _ce_grad(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+    if is_probabilities(o):
+        return -t / _clip(o)
+    shifted = np.exp(o - o.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True) - t
+
+
+#: ∂ℓ_i/∂o_i of each standard per-example loss, for (B, K) outputs and targets.
+_GRADIENTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "cross-entropy": _ce_grad,
+    "binary cross-entropy": lambda o, t: (o - t) / (_clip(o) * (1 - _clip(o))),
+    "half squared error": lambda o, t: o - t,
+    "squared error": lambda o, t: 2 * (o - t),
+}
+
+
 #: Per-example standard losses of (B, K) outputs and (B, K) targets: name → (per-example fn, description).
 STANDARD_LOSSES: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], str]] = {
     "cross-entropy": (_ce, "softmax cross-entropy (softmax applied by the kit when the outputs are scores)"),
@@ -75,6 +90,9 @@ _ENTRY_MEANS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], float]]] =
     "mean-bce": ("binary cross-entropy (the mean over every output of every example)",
                  lambda o, t: float(np.mean(_bce(o, t) / _rows(o).shape[1]))),
 }
+
+#: The per-example loss whose derivative each entry mean uses.
+_ENTRY_KEYS = {_ENTRY_MEANS["mean-mse"][0]: "squared error", _ENTRY_MEANS["mean-bce"][0]: "binary cross-entropy"}
 
 
 @dataclass(frozen=True)
@@ -108,20 +126,43 @@ class KitLoss:
         values = self.per_example(outputs, targets)
         return float(np.mean(values) if self.reduction == "mean" else np.sum(values))
 
-    def __call__(self, outputs: np.ndarray, batch: Any) -> float:
+    def __call__(self, outputs: np.ndarray, batch: Any, *, per_example: bool = False) -> float:
         """The loss of (B, K) output rows against the batch's targets. A standard loss reads rows; the
         user's own function gets outputs and targets in the model's own layout (columns stay columns,
-        per-example code gets one example at a time, averaged)."""
+        and for per-example code — ``per_example`` — one example at a time, averaged)."""
         if self.batch_fn is None or self.standard:
             rows = batch.target_rows
             targets = rows if outputs.shape[1] == 1 or rows.ndim == 2 else batch.one_hot(outputs.shape[1])
             return self.value(outputs, targets)
         if batch.layout == "columns":
             return self.value(outputs.T, batch.y)
-        if batch.layout == "pairs":
+        if batch.layout == "pairs" or (per_example and batch.layout == "rows"):
             return float(np.mean([self.value(outputs[i].reshape(batch.y[i].shape), batch.y[i])
                                   for i in range(batch.size)]))
         return self.value(outputs.reshape(batch.y.shape) if outputs.size == batch.y.size else outputs, batch.y)
+
+    def gradient(self, outputs: Any, targets: Any, *, columns: bool = False) -> np.ndarray | None:
+        """∂loss/∂outputs for ``outputs`` and ``targets`` in the model's own layout (examples as rows, or
+        as ``columns``) — what a backward that takes the outputs' gradient, ``backward(grad)``, is given;
+        ``None`` when the kit cannot say."""
+        if self.prime is not None:
+            return np.asarray(self.prime(outputs, targets), dtype=np.float64)
+        key = self.name if self.name in _GRADIENTS else _ENTRY_KEYS.get(self.name)
+        out = np.asarray(outputs, dtype=np.float64)
+        if key is None or out.ndim == 0:
+            return None
+        rows = out.T if columns and out.ndim == 2 else out.reshape(out.shape[0], -1)
+        t = np.asarray(targets)
+        t = t.T if columns and t.ndim == 2 else t.reshape(t.shape[0], -1) if t.ndim > 1 else t
+        if t.ndim == 1 and rows.shape[1] > 1:  # class labels
+            t = np.eye(rows.shape[1])[t.astype(int)]
+        t = np.asarray(t, dtype=np.float64).reshape(rows.shape)
+        grad = _GRADIENTS[key](rows, t)
+        if self.name not in _GRADIENTS:  # a mean over every entry
+            grad = grad / rows.size
+        elif self.reduction != "sum":
+            grad = grad / rows.shape[0]
+        return grad.T if columns and out.ndim == 2 else grad.reshape(out.shape)
 
     def describe(self) -> str:
         text = self.name if self.batch_fn is not None else f"{self.reduction} {self.name}"
@@ -165,7 +206,34 @@ def loss_from_spec(spec: Any) -> KitLoss:
     if not callable(spec):
         raise InputError(f"loss={spec!r}; expected a loss name such as 'mse' or 'cross_entropy', a function "
                          f"loss(outputs, targets), or a pair (loss, loss_derivative)", option="loss")
+    if prime is None and _is_criterion(spec):
+        return _criterion(spec)
     fn = _oriented(spec)
     name = getattr(spec, "__name__", type(spec).__name__)
     return KitLoss(name, None, batch_fn=lambda o, t: float(np.asarray(fn(o, t), dtype=np.float64).sum()),
                    prime=_oriented(prime) if prime is not None else None, source="loss= given")
+
+
+def _is_criterion(spec: Any) -> bool:
+    """A loss object as torch-like code writes it: ``criterion(outputs, targets)`` then ``backward()``."""
+    backward = getattr(spec, "backward", None)
+    return not inspect.isfunction(spec) and callable(backward) and not any(r for _, r in positional_names(backward))
+
+
+def _number(value: Any) -> float:
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, np.ndarray):
+        return float(item())
+    data = getattr(value, "data", value)
+    return float(np.asarray(data, dtype=np.float64).sum())
+
+
+def _criterion(spec: Any) -> KitLoss:
+    def value(o: np.ndarray, t: np.ndarray) -> float:
+        return _number(spec(o, t))
+
+    def prime(o: np.ndarray, t: np.ndarray) -> np.ndarray:
+        spec(o, t)
+        return np.asarray(spec.backward(), dtype=np.float64)
+
+    return KitLoss(type(spec).__name__, None, batch_fn=value, prime=prime, source="loss= given, its backward()")

@@ -86,6 +86,30 @@ class LayeredModel:
     loss: Any = None
 
 
+#: Names layer objects give their forward and backward methods (``forward_propagation(input)``,
+#: ``backward_propagation(output_error, learning_rate)``).
+FORWARD_NAMES = ("forward", "forward_propagation", "forward_prop", "fprop", "forward_pass")
+BACKWARD_NAMES = ("backward", "backward_propagation", "backward_prop", "bprop", "backward_pass", "backprop")
+
+
+def forward_method(obj: Any) -> Callable[..., Any] | None:
+    """A layer object's forward method, by any of `FORWARD_NAMES`."""
+    return next((m for m in (getattr(obj, n, None) for n in FORWARD_NAMES) if callable(m)), None)
+
+
+def backward_method(obj: Any) -> Callable[..., Any] | None:
+    """A layer object's backward method, by any of `BACKWARD_NAMES`."""
+    return next((m for m in (getattr(obj, n, None) for n in BACKWARD_NAMES) if callable(m)), None)
+
+
+def is_layer(obj: Any) -> bool:
+    return isinstance(obj, FunctionPair) or (forward_method(obj) is not None and backward_method(obj) is not None)
+
+
+def _missing(*args: Any) -> Any:
+    raise ModelInterfaceError("a function pair is called through its functions, not forward/backward")
+
+
 def _is_loss_layer(obj: Any) -> bool:
     return (hasattr(obj, "forward") and accepts(obj.forward, 2)) or callable(getattr(obj, "calculate", None))
 
@@ -111,8 +135,7 @@ def layered(layers: Sequence[Any], *, loss: Any = None) -> LayeredModel:
     elif isinstance(loss, str) or (isinstance(loss, tuple) and len(loss) == 2):
         loss = loss_from_spec(loss)
     for i, layer in enumerate(layers):
-        if not isinstance(layer, FunctionPair) and not (callable(getattr(layer, "forward", None))
-                                                         and callable(getattr(layer, "backward", None))):
+        if not is_layer(layer):
             raise ModelInterfaceError(
                 f"layer {i} ({type(layer).__name__}) has no forward(x)/backward(dout); expected a layer object or "
                 f"gradcheck_kit.pair(forward_fn, backward_fn, **params)"
@@ -122,8 +145,7 @@ def layered(layers: Sequence[Any], *, loss: Any = None) -> LayeredModel:
 
 def is_layer_sequence(model: Any) -> bool:
     """A list/tuple whose items all look like layers (auto-wrapped by `layered`)."""
-    return (isinstance(model, list | tuple) and len(model) >= 2
-            and all(isinstance(m, FunctionPair) or (hasattr(m, "forward") and hasattr(m, "backward")) for m in model))
+    return isinstance(model, list | tuple) and len(model) >= 2 and all(is_layer(m) for m in model)
 
 
 def _stored(obj: Any, names: tuple[str, ...]) -> Any:
@@ -154,7 +176,13 @@ class Layer:
                 slot.name = f"{self.id}.{local}"
                 self.slots[local] = slot
         self._cache: Any = None
-        params = positional_names(obj.backward) if not isinstance(obj, FunctionPair) else []
+        fwd, bwd = forward_method(obj), backward_method(obj)
+        if not isinstance(obj, FunctionPair) and (fwd is None or bwd is None):
+            raise ModelInterfaceError(f"{self.id} has no forward(x)/backward(dout) (looked for "
+                                      f"{'/'.join(FORWARD_NAMES)} and {'/'.join(BACKWARD_NAMES)})")
+        self._forward_fn: Callable[..., Any] = fwd or _missing
+        self._backward_fn: Callable[..., Any] = bwd or _missing
+        params = positional_names(bwd) if bwd is not None else []
         #: backward(dout, learning_rate) updates the weights itself: gradients are read off that update
         self.updates_itself = len(params) == 2 and (params[1][0] in LR_NAMES or "rate" in params[1][0])
         self.zero = next((getattr(obj, n) for n in ZERO_NAMES if callable(getattr(obj, n, None))), None)
@@ -167,7 +195,7 @@ class Layer:
                                           "cache)")
             out, self._cache = result
             return np.asarray(out)
-        result = self.obj.forward(x)
+        result = self._forward_fn(x)
         if result is None:
             result = _stored(self.obj, OUTPUT_NAMES)
             if result is None:
@@ -184,7 +212,7 @@ class Layer:
         elif self.updates_itself:
             dx, grads = self._self_updating_backward(dout)
         else:
-            result = self.obj.backward(dout)
+            result = self._backward_fn(dout)
             if result is None:
                 result = _stored(self.obj, DX_NAMES)
             dx, grads = (result[0] if isinstance(result, tuple) else result), self._param_grads()
@@ -216,7 +244,7 @@ class Layer:
         before = {k: np.array(s.read(), dtype=np.float64) for k, s in self.slots.items()}
         saved = {k: np.array(s.read(), copy=True) for k, s in self.slots.items()}
         try:
-            dx = self.obj.backward(dout, INFERENCE_LR)
+            dx = self._backward_fn(dout, INFERENCE_LR)
             grads = {k: (before[k] - np.asarray(s.read(), dtype=np.float64)) / INFERENCE_LR
                      for k, s in self.slots.items()}
         finally:

@@ -20,9 +20,13 @@ from .roles import positional_names
 if TYPE_CHECKING:
     from .object_reader import ObjectReader
 
-__all__ = ["implied_loss"]
+__all__ = ["implied_loss", "loss_functions"]
 
 COST_DERIVATIVE_NAMES = ("cost_derivative", "loss_derivative", "loss_prime", "cost_prime", "dloss")
+#: Attributes that hold the loss as a plain function of (targets, outputs) — ``net.use(mse, mse_prime)``.
+LOSS_FUNCTION_NAMES = ("loss", "loss_fn", "loss_function", "cost", "cost_fn", "cost_function", "criterion")
+LOSS_PRIME_NAMES = ("loss_prime", "loss_derivative", "loss_grad", "dloss", "cost_prime", "cost_derivative",
+                    "d_loss", "loss_fn_prime")
 LOSS_NAME_ATTRIBUTES = ("loss", "loss_name", "loss_fn", "cost", "objective")
 
 
@@ -84,3 +88,25 @@ def implied_loss(reader: ObjectReader, batch: Batch, outputs: np.ndarray | None)
     if reader.outputs_call is None:
         return None
     return _cost_object(reader, batch) or _from_derivative(reader, batch, outputs) or _named(reader)
+
+
+def _function_attribute(target: Any, names: tuple[str, ...]) -> tuple[str, Callable[..., Any]] | None:
+    """An attribute of the object itself (not a method) holding a function of two arguments."""
+    state = vars(target) if hasattr(target, "__dict__") else {}
+    for name in names:
+        value = state.get(name)
+        if callable(value) and not isinstance(value, type) and len(positional_names(value)) == 2:
+            return name, value
+    return None
+
+
+def loss_functions(target: Any) -> tuple[str, Any] | None:
+    """The loss an object keeps as functions: ``(description, (loss, loss_prime))``, or ``(description,
+    loss)`` without a derivative; ``None`` if it keeps none."""
+    found = _function_attribute(target, LOSS_FUNCTION_NAMES)
+    if found is None:
+        return None
+    prime = _function_attribute(target, LOSS_PRIME_NAMES)
+    if prime is None:
+        return found[0], found[1]
+    return f"{found[0]} and self.{prime[0]}", (found[1], prime[1])

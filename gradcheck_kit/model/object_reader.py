@@ -23,7 +23,7 @@ from .batch import Batch
 from .discovery import container_slots, find_arrays
 from .guard import private_copy
 from .kit_loss import KitLoss, loss_from_spec, standard_loss
-from .losses_implied import implied_loss
+from .losses_implied import implied_loss, loss_functions
 from .objects import ObjectView, first_number, first_output
 from .roles import (
     GRADIENT_NAMES,
@@ -31,8 +31,11 @@ from .roles import (
     OUTPUT_NAMES,
     STEP_NAMES,
     Call,
+    argument_roles,
     as_number,
+    composed_call,
     flatten_arrays,
+    initial_state,
     neutral_arguments,
     positional_names,
 )
@@ -117,10 +120,41 @@ class ObjectReader:
             params = positional_names(method)
             for per_example in (False, True):
                 n_data = (2 if takes_y else 1) if per_example else (len(batch.call_args()) if takes_y else 1)
-                fixed = neutral_arguments(params[n_data:], batch.size) if params else {}
+                fixed = neutral_arguments(params[n_data:], batch.size, initial_state(self.target)) if params else {}
                 if fixed is not None and (not params or len(params) >= n_data):
                     out.append(Call(name, method, per_example=per_example, takes_y=takes_y, fixed=fixed))
         return out
+
+    def _gradient_calls(self, batch: Batch) -> list[Call]:
+        """Gradient-like methods as ``(X, y)`` calls; or, when their parameters are named for the forward
+        pass's outputs or cache (``backward_pass(y_train, output)``, ``backward(cache)``), fed from it."""
+        out: list[Call] = []
+        for name in (*GRADIENT_NAMES, "loss"):
+            method = getattr(self.target, name, None)
+            roles = argument_roles(method) if callable(method) and not isinstance(method, type) else None
+            if roles is None or method is None:
+                out += self._calls((name,), batch)
+                continue
+            dloss = self._loss_derivative(batch) if "dout" in roles else None
+            if "dout" in roles and dloss is None:
+                continue
+            sources = self._calls((*OUTPUT_NAMES, *LOSS_NAMES), batch) if "cache" in roles else []
+            sources += [self.outputs_call] if self.outputs_call is not None else []
+            sources += self._calls(OUTPUT_NAMES, batch, takes_y=False)
+            out += [composed_call(name, method, roles, source, dloss) for source in sources if source.name != name]
+        return out
+
+    def _loss_derivative(self, batch: Batch) -> Callable[[Any, Any], Any] | None:
+        """∂loss/∂outputs for a backward that takes it (``backward(grad)``): from ``loss=`` (a criterion's
+        ``backward()``, your derivative, or a standard loss), or the loss functions the object keeps."""
+        kit = self.user_loss
+        if kit is None:
+            kept = loss_functions(self.target)
+            kit = loss_from_spec(kept[1]) if kept is not None and isinstance(kept[1], tuple) else None
+        if kit is None:
+            return None
+        columns = batch.layout == "columns"
+        return lambda outputs, y: kit.gradient(outputs, y, columns=columns)
 
     # -- outputs ---------------------------------------------------------------------------------
     def outputs(self, batch: Batch) -> np.ndarray | None:
@@ -202,9 +236,10 @@ class ObjectReader:
     def _gradient_role(self, batch: Batch, candidates: list[Any], container: tuple[str, list[Slot]] | None
                        ) -> tuple[Call | None, Callable[[Any], Mapping[str, Any]] | None, list[Slot]]:
         pool = container[1] if container else candidates
-        for call in self._calls((*GRADIENT_NAMES, "loss"), batch):
+        for call in self._gradient_calls(batch):
             result = self._try(call, batch)
-            if result is None or as_number(result) is not None:
+            if result is None or as_number(result) is not None or (isinstance(result, np.ndarray)
+                                                                    and "dout" in call.feeds):
                 stored = stored_gradient_call(self, call, batch, pool)
                 if stored is not None:
                     self.carries_loss = False

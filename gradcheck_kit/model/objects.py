@@ -93,7 +93,8 @@ class ObjectView(ModelView):
         if self.loss_call is None:
             if self.kit_loss is None:
                 raise ModelInterfaceError(f"{self.label} has no loss and no outputs to score")
-            return self.kit_loss(self.predict(batch), batch)
+            unit = self.gradient_call or self.outputs_call
+            return self.kit_loss(self.predict(batch), batch, per_example=unit is not None and unit.per_example)
         values = [as_loss_value(self.loss_reader(r), f"{self.label}.{self.loss_call.describe()}")
                   for r in self._invoke(self.loss_call, batch)]
         return float(np.mean(values))

@@ -32,9 +32,13 @@ __all__ = [
     "LR_NAMES",
     "OUTPUT_NAMES",
     "STEP_NAMES",
+    "TARGET_NAMES",
     "Call",
+    "argument_roles",
     "as_number",
+    "composed_call",
     "flatten_arrays",
+    "initial_state",
     "neutral_arguments",
     "positional_names",
 ]
@@ -49,11 +53,30 @@ GRADIENT_NAMES = ("backward", "backprop", "gradients", "grads", "gradient", "com
 STEP_NAMES = ("train", "step", "update", "update_mini_batch", "train_on_batch", "train_step", "sgd_step",
               "fit_batch", "update_params", "update_parameters", "update_network_parameters")
 LR_NAMES = ("lr", "learning_rate", "eta", "alpha", "step_size", "learningrate", "rate")
+#: Parameter names that mark a targets argument (``mse(y_true, y_pred)``, ``backward_pass(y_train, output)``).
+TARGET_NAMES = ("y", "Y", "y_true", "ytrue", "target", "targets", "t", "T", "labels", "label", "truth", "expected",
+                "y_train", "Y_train", "y_batch", "Y_batch", "ys", "goal", "goals")
+#: What a gradient method's parameters stand for, by their names: the inputs, the targets, the outputs
+#: of the forward pass, or the cache it returned (``backward_pass(y_train, output)``, ``backward(cache)``).
+ARGUMENT_ROLES: dict[str, tuple[str, ...]] = {
+    "x": ("x", "X", "inputs", "input", "x_train", "X_train", "x_batch", "X_batch", "xs", "features"),
+    "y": TARGET_NAMES,
+    "out": ("output", "outputs", "out", "y_pred", "ypred", "y_hat", "yhat", "pred", "preds", "prediction",
+            "predictions", "probs", "probabilities", "scores", "logits", "AL", "output_activations"),
+    "cache": ("cache", "caches", "cached", "memory", "ctx", "tape", "saved"),
+    "dout": ("grad", "dout", "d_out", "delta", "grad_output", "grad_out", "grad_outputs", "dvalues", "output_error",
+             "output_gradient", "upstream", "upstream_grad", "dy", "dL_dout", "dLdy", "doutput", "dA", "dZ",
+             "gradient", "error", "err", "d"),
+}
 #: Required arguments the kit gives a neutral value: regularisation strengths are 0 (with them at 0, a
 #: count such as the training-set size ``n`` does not matter and gets the batch size).
 NEUTRAL_ZERO = ("lmbda", "lambd", "lam", "lambda_", "reg", "reg_lambda", "l2", "weight_decay", "decay", "mu",
                 "momentum")
-NEUTRAL_COUNT = ("n", "N", "n_train", "num_examples", "m", "training_size")
+NEUTRAL_COUNT = ("n", "N", "n_train", "num_examples", "m", "training_size", "batch_size")
+#: A recurrent state the caller passes in; it gets zeros, as a training loop starts each sequence.
+NEUTRAL_STATE = ("h_prev", "hprev", "h0", "h_0", "h_init", "prev_h", "hidden", "initial_state", "state", "c_prev",
+                 "cprev", "c0", "c_0", "prev_c", "hidden_state")
+HIDDEN_SIZE_NAMES = ("hidden_size", "n_h", "hidden_dim", "n_hidden", "hidden_units", "num_hidden", "hsize", "H")
 
 
 def positional_names(func: Callable[..., Any]) -> list[tuple[str, bool]]:
@@ -66,9 +89,20 @@ def positional_names(func: Callable[..., Any]) -> list[tuple[str, bool]]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int) -> dict[str, Any] | None:
+def initial_state(target: Any) -> np.ndarray | None:
+    """A zero recurrent state, (H, 1) as column-vector RNN code keeps it, when the object says its hidden
+    size (``self.hidden_size``, ``self.n_h`` ...)."""
+    for name in HIDDEN_SIZE_NAMES:
+        size = getattr(target, name, None)
+        if isinstance(size, int | np.integer) and not isinstance(size, bool) and size > 0:
+            return np.zeros((int(size), 1))
+    return None
+
+
+def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int,
+                      state: np.ndarray | None = None) -> dict[str, Any] | None:
     """Values for required arguments beyond the data and the learning rate, or ``None`` if one of them
-    cannot be given a neutral value."""
+    cannot be given a neutral value. A recurrent state argument (``h_prev``) gets ``state`` (zeros)."""
     out: dict[str, Any] = {}
     for name, required in names:
         if not required:
@@ -77,6 +111,8 @@ def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int) -> dic
             out[name] = 0.0
         elif name in NEUTRAL_COUNT:
             out[name] = batch_size
+        elif name in NEUTRAL_STATE and state is not None:
+            out[name] = state.copy()
         else:
             return None
     return out
@@ -129,12 +165,19 @@ class Call:
     takes_y: bool = True
     fixed: dict[str, Any] = field(default_factory=dict)
     lr_arg: str | None = None
+    #: How the report names a call the kit composed (``backward_pass(y, forward_pass(x))``).
+    label: str = ""
+    #: What a composed call feeds the method (`ARGUMENT_ROLES`); with ``"dout"`` its result is the input
+    #: gradient, and the parameters' gradients are left on the object.
+    feeds: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        if self.label:
+            return self.label
         args = ("x, y" if self.takes_y else "x") if self.per_example else ("X, y" if self.takes_y else "X")
         if self.lr_arg:
             args += f", {self.lr_arg}"
-        args += "".join(f", {k}={v}" for k, v in self.fixed.items())
+        args += "".join(f", {k}={_shown(v)}" for k, v in self.fixed.items())
         return f"{self.name}({args})"
 
     def _args(self, X: Any, y: Any, batch: Batch, lr: float | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -172,3 +215,52 @@ class Call:
             args, kwargs = self._args(np.array(x), np.array(t), batch, lr)
             results.append(self.method(*args, **kwargs))
         return results
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"zeros{value.shape}" if not np.any(value) else f"<array {value.shape}>"
+    return repr(value)
+
+
+def argument_roles(method: Callable[..., Any]) -> tuple[str, ...] | None:
+    """The role of each required parameter of a gradient method, when their names say it and at least one
+    is the forward pass's outputs or cache (``backward_pass(y_train, output)`` → ``("y", "out")``);
+    ``None`` otherwise (the method is then called as ``(X, y)``)."""
+    names = [name for name, required in positional_names(method) if required]
+    roles = []
+    for name in names:
+        role = next((r for r, known in ARGUMENT_ROLES.items() if name in known), None)
+        if role is None:
+            return None
+        roles.append(role)
+    return tuple(roles) if {"out", "cache", "dout"} & set(roles) else None
+
+
+def _outputs_and_cache(result: Any) -> tuple[Any, Any]:
+    """A forward result's outputs (its first array, or the result itself) and cache (its last item)."""
+    if isinstance(result, tuple | list) and len(result) >= 2:
+        first = next((item for item in result if isinstance(item, np.ndarray)), result[0])
+        return first, result[-1]
+    return result, None
+
+
+def composed_call(name: str, method: Callable[..., Any], roles: tuple[str, ...], source: Call,
+                  dloss: Callable[[Any, Any], Any] | None = None) -> Call:
+    """``method`` fed from a forward call on the same data: ``backward_pass(y, forward_pass(x))``,
+    ``backward(forward(inputs, targets, h)[-1])``, or ``backward(∂loss/∂outputs)`` with ``dloss`` the
+    loss's derivative. It takes the data as ``source`` does, plus the targets."""
+
+    def run(X: Any, y: Any, *extra: Any) -> Any:
+        data = (X, y, *extra) if source.takes_y else (X,)
+        outputs, cache = _outputs_and_cache(source.method(*data, **source.fixed))
+        values = {"x": X, "y": y, "out": outputs, "cache": cache}
+        if "dout" in roles and dloss is not None:
+            values["dout"] = dloss(outputs, y)
+        return method(*[values[role] for role in roles])
+
+    made = source.describe()
+    args = {"x": "x" if source.per_example else "X", "y": "y", "out": made, "cache": f"the cache of {made}",
+            "dout": f"∂loss/∂{made}"}
+    label = f"{name}({', '.join(args[r] for r in roles)})"
+    return Call(name, run, per_example=source.per_example, takes_y=True, label=label, feeds=roles)

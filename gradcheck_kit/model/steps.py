@@ -18,7 +18,7 @@ import numpy as np
 
 from .batch import Batch
 from .kit_loss import KitLoss
-from .roles import LR_NAMES, STEP_NAMES, Call, neutral_arguments, positional_names
+from .roles import LR_NAMES, STEP_NAMES, Call, initial_state, neutral_arguments, positional_names
 from .slots import Slot
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["find_step"]
 
-ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes")
+ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
+             "n_iterations", "steps", "num_steps", "epoch")
 OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
 
 
@@ -65,10 +66,11 @@ def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch)
     if lr_arg is None and rest and rest[0][1] and rest[0][0] not in ONE_NAMES:
         lr_arg = rest[0][0]  # the one argument after the data is the rate, whatever its name
     others = [(n, req) for n, req in rest if n != lr_arg and n not in ONE_NAMES]
-    fixed = neutral_arguments(others, batch.size)
+    fixed = neutral_arguments(others, batch.size, initial_state(target))
     if fixed is None:
         return None
-    fixed.update({n: 1 for n, req in rest if n in ONE_NAMES and req})
+    fixed.update({n: 1 for n, req in rest if n in ONE_NAMES})  # one pass, also where the default is many
+    fixed.update({n: batch.size for n, req in rest if n in ("batch_size", "mini_batch_size")})  # in one step
     if lr_arg is not None:
         return Call(name, method, fixed=fixed, lr_arg=lr_arg)
     holder = _lr_holder(target)
