@@ -168,7 +168,7 @@ def option_fields() -> tuple[dataclasses.Field[Any], ...]:
     return tuple(f for f in dataclasses.fields(Settings) if "option" in f.metadata)
 
 
-def options_docstring(indent: str = "    ") -> str:
+def options_docstring(indent: str = "") -> str:
     """The numpydoc entries of every option, for `diagnose`'s docstring."""
     lines = []
     for f in option_fields():

@@ -283,6 +283,8 @@ CASES: list[Case] = [
     Case("char-rnn", "correct", _rnn()),
     Case("char-rnn", "no-dhnext", _rnn("no_dhnext"), ("h", ("truncated-backprop-through-time",))),
     Case("char-rnn", "last-3-steps-only", _rnn("last_k_steps"), ("", ("truncated-backprop-through-time",))),
+    Case("char-rnn", "dhnext-through-Whh-not-its-transpose", _rnn("dhnext_transposed"),
+         ("", ("truncated-backprop-through-time",))),
     Case("char-rnn", "tanh-derivative-of-the-preactivation", _rnn("tanh_preact"), ("h", ("gradient-mismatch",))),
     Case("char-rnn", "dby-skips-a-step", _rnn("dby_skip_step"), ("y", ("gradient-mismatch",))),
     Case("lstm", "correct", _lstm()),

@@ -66,7 +66,7 @@ def test_diagnose_takes_exactly_the_settings_options_with_the_same_defaults():
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
     assert [(p.name, p.default) for p in parameters] == [(f.name, f.default) for f in option_fields()]
     for f in option_fields():
-        assert f"\n    {f.name}\n" in (gk.diagnose.__doc__ or ""), f.name
+        assert f"\n{f.name}\n    " in (gk.diagnose.__doc__ or ""), f.name  # numpydoc: names at the margin
 
 
 def test_every_cli_flag_of_an_option_comes_from_settings():

@@ -163,3 +163,97 @@ def test_named_per_example_loss_takes_its_reduction_from_the_gradient():
                          progress=False)
     assert report.ok, report
     assert any("summed over the examples" in n for n in report.notes), report.notes
+
+
+# -- no loss and no standard loss agrees: cross-entropy only for softmax outputs, else ask ----------------------
+class WeightedSquaredError:
+    """Sigmoid outputs, one-hot targets, trained on a class-weighted squared error (no loss method)."""
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W1, self.b1 = rng.standard_normal((4, 6)) * 0.5, np.zeros(6)
+        self.W2, self.b2 = rng.standard_normal((6, 3)) * 0.5, np.zeros(3)
+        self.weights = np.array([1.0, 2.0, 3.0])
+
+    def forward(self, X):
+        self.h = 1 / (1 + np.exp(-(X @ self.W1 + self.b1)))
+        self.o = 1 / (1 + np.exp(-(self.h @ self.W2 + self.b2)))
+        return self.o
+
+    def train(self, X, y, lr):
+        o = self.forward(X)
+        d2 = self.weights * (o - y) / len(X) * o * (1 - o)
+        d1 = d2 @ self.W2.T * self.h * (1 - self.h)
+        self.W2 -= lr * self.h.T @ d2
+        self.b2 -= lr * d2.sum(axis=0)
+        self.W1 -= lr * X.T @ d1
+        self.b1 -= lr * d1.sum(axis=0)
+
+
+def test_a_loss_no_standard_loss_explains_asks_for_loss_instead_of_guessing():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
+    with pytest.raises(gk.ModelInterfaceError, match="name it with loss="):
+        gk.diagnose(WeightedSquaredError(), (X, Y), progress=False)
+
+
+def test_half_mean_squared_error_over_entries_is_identified():
+    class HalfMean(WeightedSquaredError):
+        def __init__(self):
+            super().__init__()
+            self.weights = np.ones(3) / 3  # ½·mean over every entry: (o − t) / (B·K)
+
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
+    report = gk.diagnose(HalfMean(), (X, Y), progress=False)
+    assert report.ok, report
+    assert any("half the mean squared error" in n for n in report.notes), report.notes
+
+
+# -- optimizer state in the training step -------------------------------------------------------------------
+class MomentumNet(WeightedSquaredError):
+    """A correct softmax network whose train step uses momentum (v = μv + (1 − μ)g; W -= lr·v)."""
+
+    def __init__(self, with_gradient=True):
+        super().__init__()
+        self.v = {k: np.zeros_like(getattr(self, k)) for k in ("W1", "b1", "W2", "b2")}
+        if not with_gradient:
+            self.gradients = None
+
+    def forward(self, X):
+        self.h = np.tanh(X @ self.W1 + self.b1)
+        z = self.h @ self.W2 + self.b2
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss(self, X, y):
+        return float(-np.mean(np.log(self.forward(X)[np.arange(len(y)), y])))
+
+    def gradients(self, X, y):
+        p = self.forward(X)
+        d = p.copy()
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        dh = d @ self.W2.T * (1 - self.h**2)
+        return {"W2": self.h.T @ d, "b2": d.sum(axis=0), "W1": X.T @ dh, "b1": dh.sum(axis=0)}
+
+    def train(self, X, y, lr):
+        grads = MomentumNet.gradients(self, X, y)
+        for k, g in grads.items():
+            self.v[k] = 0.9 * self.v[k] + 0.1 * g
+            getattr(self, k)[...] -= lr * self.v[k]
+
+
+def test_a_momentum_step_is_not_judged_as_plain_sgd():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    report = gk.diagnose(MomentumNet(), (X, y), lr=0.1, progress=False)
+    assert report.ok, report
+    assert any("keeps optimizer state" in n for n in report.notes), report.notes
+
+
+def test_no_gradient_is_read_off_a_step_that_keeps_optimizer_state():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    with pytest.raises(gk.ModelInterfaceError, match=r"also updates v\.W1, .* optimizer state"):
+        gk.diagnose(MomentumNet(with_gradient=False), (X, y), progress=False)

@@ -66,3 +66,12 @@ def test_bug_invisible_by_design_leaves_an_ok_report(case):
 def test_every_idiom_has_a_correct_network_and_a_bug():
     idioms = {c.idiom for c in CASES}
     assert idioms == {c.idiom for c in CORRECT} == {c.idiom for c in BUGS}
+
+
+def test_truncated_bptt_says_missing_only_when_the_gradients_are_smaller():
+    by_id = {c.id: c for c in CASES}
+    missing = run(by_id["char-rnn-no-dhnext"]).finding("truncated-backprop-through-time")
+    wrong = run(by_id["char-rnn-dhnext-through-Whh-not-its-transpose"]).finding("truncated-backprop-through-time")
+    assert missing is not None and wrong is not None
+    assert missing.evidence["smaller"] and "what is missing are the terms" in missing.message
+    assert not wrong.evidence["smaller"] and "missing or wrong" in wrong.message

@@ -398,6 +398,15 @@ def _analytic(ctx: Context, t: TensorCheck) -> np.ndarray:
     return t.table.analytic
 
 
+def _yours(ctx: Context) -> str:
+    return "your gradient" if ctx.view.own_gradient else f"the update {ctx.view.step_description()} makes"
+
+
+def _kit_loss_named(ctx: Context) -> str:
+    kit = getattr(ctx.view, "kit_loss", None)
+    return kit.describe() if kit is not None else "its own loss"
+
+
 @register(WEIGHT_DECAY)
 def check_weight_decay(ctx: Context) -> Iterator[Finding]:
     """analytic − numeric = c·W: a weight-decay term in the gradient but not the loss (c > 0) or the reverse."""
@@ -410,9 +419,9 @@ def check_weight_decay(ctx: Context) -> Iterator[Finding]:
     if ctx.view.capabilities.kit_loss:
         yield WEIGHT_DECAY.finding(
             severity="warning", layer=None,
-            message=f"for {listed}, the update your training step makes differs from the gradient of the kit's loss by "
-            f"exactly {fmt(c, 4)}·W: it applies L2 weight decay. The model has no loss(X, y), so the kit compares with "
-            f"plain mean cross-entropy, which has no such term; apart from it the gradients agree.",
+            message=f"for {listed}, {_yours(ctx)} differs from the gradient of the kit's loss by exactly "
+            f"{fmt(c, 4)}·W: it applies L2 weight decay. The model has no loss(X, y), so the kit compares with "
+            f"{_kit_loss_named(ctx)}, which has no such term; apart from it the gradients agree.",
             fix=f"Nothing to fix if the decay is intended. To have it checked, give the model a loss(X, y) that adds "
             f"0.5 * {fmt(c, 4)} * sum(W**2) over these weights.",
             evidence={"coefficient": c, "params": listed},

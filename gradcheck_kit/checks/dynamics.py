@@ -153,7 +153,7 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         fix=("Fix the gradient findings first; then " if ctx.gradient_is_wrong else "")
         + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
         + (
-            "normalise the inputs (X / 255 for pixels, or zero mean and unit variance per feature), "
+            f"normalise the inputs ({ctx.inputs.divide_by}), "
             if unnormalised
             else ""
         )

@@ -30,15 +30,20 @@ def _why(ctx: Context, layer: str, first: bool) -> str:
     if culprit is not None:
         why = (f"Checked on its own, {layer}'s backward is right: the wrong delta comes from {culprit}, whose own "
                f"backward fails (see backward-mismatch) and which has no parameters of its own to show it.")
-    elif not ctx.view.capabilities.chain:
+    elif ctx.view.kind == "function":
         why = "The inputs are checked independently, so this gradient is wrong by itself."
+    elif not ctx.view.capabilities.chain:
+        worst = _worst([t for t in ctx.tensors_of(layer) if t.verdict == "fail"])
+        why = (f"The layers here feed each other (through time), so one wrong term makes every layer's gradient "
+               f"wrong; {layer}'s own gradient is the furthest from right (norm ratio {fmt(worst.norm_ratio, 3)}, "
+               f"cosine {fmt(worst.cosine, 3)}), so the error most likely enters here.")
     elif first:
         why = ("This is the first wrong layer walking back from the loss: every layer between it and the loss "
                "agrees, so the error enters in this layer's backward step.")
     else:
         why = "The layer nearer the loss agrees, so this is a separate error entering here."
     inherited = ctx.attribution.inherited_from(layer)
-    if inherited:
+    if inherited and ctx.attribution.chain:
         why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
     return why
 

@@ -71,8 +71,7 @@ def check_inputs_normalised(ctx: Context) -> Iterator[Finding]:
             message=f"{scale.description}. The first layer's gradient scales with the inputs and its curvature with "
             "their square, so "
             f"a learning rate that suits the other layers overshoots there.",
-            fix="Scale inputs to about unit range: X / 255 for pixels, or (X - mean) / std per feature (fit on the "
-            "training set).",
+            fix=f"Scale inputs to about unit range: {scale.divide_by}.",
             evidence={"min": scale.low, "max": scale.high, "std": scale.std},
         )
 

@@ -31,7 +31,20 @@ def _layers_back(ctx: Context) -> list[tuple[str, list[TensorCheck]]]:
 
 @register(BACKWARD_MISMATCH, requires=("layered",))
 def check_layer_backwards(ctx: Context) -> Iterator[Finding]:
-    """One finding per layer whose backward is wrong on its own; the first, walking back, is marked."""
+    """One finding per layer whose backward is wrong on its own; the first, walking back, is marked. A
+    first layer's dx of the wrong shape is a warning: nothing uses it here, but it is wrong anywhere else."""
+    view = cast(LayeredView, ctx.view)
+    problem = view.layers[0].dx_problem if view.layers else None
+    if problem is not None:
+        layer = view.layers[0].id
+        yield BACKWARD_MISMATCH.finding(
+            severity="warning", layer=layer,
+            message=f"{layer}: backward returns dx of shape {problem[0]}, but the layer's input has shape "
+            f"{problem[1]}. As the first layer its dx feeds nothing here, so its parameters were still checked; "
+            f"placed after another layer it would break the backward pass.",
+            fix="Return dx with the shape of the layer's input (for x of shape (n, 1): weights.T @ output_gradient).",
+            evidence={"layer": layer, "dx_shape": str(problem[0]), "x_shape": str(problem[1])},
+        )
     first = True
     for layer, tensors in _layers_back(ctx):
         failing = [t for t in tensors if t.verdict == "fail"]

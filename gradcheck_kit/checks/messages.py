@@ -41,5 +41,5 @@ def counts(t: TensorCheck) -> str:
         text += f" and {failed_probes} of {len(random)} random directions"
     failed_along = [p.along for p in t.probes if p.along and p.judgement.status == "fail"]
     if failed_along:
-        text += f", and along {' and '.join(failed_along)} (a move that crosses no kink)"
+        text += f", and along {' and '.join(failed_along)} (a move that keeps the layer's kinks in place)"
     return text

@@ -48,6 +48,9 @@ def check_backprop_through_time(ctx: Context) -> Iterator[Finding]:
     if ctx.batch.layout != "sequence" or not ctx.gradient_is_wrong or T < 2:
         return
     failing = [t for t in ctx.measurement.tensors if t.verdict == "fail"]
+    ratios = [t.norm_ratio for t in failing if math.isfinite(t.norm_ratio)]
+    # terms missing leave the gradients smaller; a wrong (transposed, doubled) term need not
+    missing = bool(ratios) and float(np.median(ratios)) < 1
     longest = 0
     for steps in range(1, min(PREFIXES, T - 1) + 1):
         if not _agrees(ctx, steps):
@@ -56,14 +59,18 @@ def check_backprop_through_time(ctx: Context) -> Iterator[Finding]:
     if longest == 0:
         return
     tensors = ", ".join(t.param for t in failing)
+    what = ("what is missing are the terms that reach earlier steps (the failing gradients are smaller than the "
+            "true ones)" if missing else "the terms that reach earlier steps are missing or wrong (the failing "
+            "gradients are not uniformly smaller, so a wrong term — dhnext through Whh instead of Whh.T, or scaled "
+            "— is as likely as a missing one)")
     yield TRUNCATED_BPTT.finding(
         layer=ctx.attribution.first_wrong_layer,
         message=f"the gradient agrees with finite differences on the first {longest} step(s) of the sequence and "
         f"disagrees on all {T}: the backward pass does not carry the recurrent gradient (the hidden-state, or "
-        f"cell-state, gradient from later steps) back through every step. From a random initial state the first "
-        f"step's gradient is right, so each step's own derivatives are; what is missing are the terms that reach "
-        f"earlier steps (wrong: {tensors}).",
+        f"cell-state, gradient from later steps) back through every step correctly. From a random initial state "
+        f"the first step's gradient is right, so each step's own derivatives are; {what} (wrong: {tensors}).",
         fix="In the backward loop over time, add the gradient coming from step t+1 to step t's (dh = dy_t @ Why.T + "
-        "dhnext; for an LSTM also dc = dh * o * tanh'(c) + dc_next), and carry dhnext (dc_next) to step t-1.",
-        evidence={"steps": T, "steps_right": longest, "tensors": tensors[:200]},
+        "dhnext; for an LSTM also dc = dh * o * tanh'(c) + dc_next), and carry it to step t-1 through the transpose "
+        "of the recurrent matrix (dhnext = Whh.T @ dhraw).",
+        evidence={"steps": T, "steps_right": longest, "tensors": tensors[:200], "smaller": missing},
     )

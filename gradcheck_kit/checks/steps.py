@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..errors import GradcheckError
 from ..numeric.fitting import EXPLAINED, fit_scale, near
 from .codes import MISSING_BATCH_AVERAGE, STEP_MISMATCH
 from .context import Context
@@ -22,11 +23,20 @@ def check_training_step(ctx: Context) -> Iterator[Finding]:
     """A plain SGD step moves each tensor by −lr × its gradient. Read the gradient off one step of the
     model's own training method and compare it, tensor by tensor, with the gradient checked above: a
     factor of exactly B is a batch average missing in the step, another constant a wrong step. A step
-    that is no multiple of the gradient (momentum, Adam) is not judged."""
+    that keeps optimizer state (momentum, Adam) or is no multiple of the gradient is not judged."""
     lr = ctx.settings.lr
     if lr is None or ctx.gradient_is_wrong:
         return
-    stepped = ctx.view.inferred_gradients(ctx.batch, lr)
+    if ctx.view.optimizer_state(ctx.batch):
+        ctx.view.notes.add(f"{ctx.view.step_description()} keeps optimizer state "
+                           f"({', '.join(ctx.view.optimizer_state(ctx.batch)[:4])}), so it is not compared with "
+                           "−lr × the gradient")
+        return
+    try:
+        stepped = ctx.view.inferred_gradients(ctx.batch, lr)
+    except GradcheckError as exc:
+        ctx.view.notes.add(f"{ctx.view.step_description()} could not be compared with −lr × the gradient: {exc}")
+        return
     B = ctx.batch.size
     factors = {}
     for name, g in ctx.measurement.analytic.items():

@@ -46,6 +46,8 @@ class Attribution:
     culprits: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[LayerSummary, ...] = ()
     first_wrong_layer: str | None = None
+    #: False where layers feed each other (recurrent gates): origins are by their own evidence, not order.
+    chain: bool = True
 
     def inherited_from(self, origin: str) -> tuple[str, ...]:
         """Failing layers nearer the input that follow ``origin`` without a passing layer between."""
@@ -77,15 +79,17 @@ def _culprits(isolated: Sequence[TensorCheck], failing: Sequence[str]) -> dict[s
 
 
 def _deviation(tensors: Sequence[TensorCheck]) -> float:
-    """How far a layer's failing tensors are from right: |log ‖analytic‖/‖numeric‖|, or their relative error
-    when the norms agree (a wrong direction rather than a wrong size)."""
+    """How far a layer's failing tensors are from right: the larger of |log ‖analytic‖/‖numeric‖| (a wrong
+    size) and 1 − cosine (a wrong direction; 2 for a flipped sign); their relative error when both are tiny."""
     worst = 0.0
     for t in tensors:
         if t.verdict != "fail":
             continue
-        ratio = t.norm_ratio
+        ratio, cosine = t.norm_ratio, t.cosine
         size = abs(math.log(ratio)) if math.isfinite(ratio) and ratio > 0 else math.inf
-        worst = max(worst, size if size > 1e-3 else min(t.max_rel_error, 1.0) * 1e-3)
+        turn = 1.0 - cosine if math.isfinite(cosine) else 0.0
+        away = max(size, turn)
+        worst = max(worst, away if away > 1e-3 else min(t.max_rel_error, 1.0) * 1e-3)
     return worst
 
 
@@ -117,6 +121,8 @@ def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], l
         inherited[origin] = tuple(run)
     culprits = _culprits(isolated, failing)
     downstream = {layer for run in inherited.values() for layer in run}
+    if not chain:  # every failing layer that does not stand out is wrong through the ones that do
+        downstream = {layer for layer in failing if layer not in origins}
     summaries = []
     for layer in back:
         if not by_layer[layer]:
@@ -130,4 +136,4 @@ def attribute(tensors: Sequence[TensorCheck], isolated: Sequence[TensorCheck], l
         summaries.append(LayerSummary(layer, tuple(t.param for t in by_layer[layer]), verdict, role))
     own = next((t.layer for t in reversed(isolated) if t.verdict == "fail"), None)
     first = own if own is not None else (origins[0] if origins else None)
-    return Attribution(tuple(failing), tuple(origins), inherited, culprits, tuple(summaries), first)
+    return Attribution(tuple(failing), tuple(origins), inherited, culprits, tuple(summaries), first, chain)

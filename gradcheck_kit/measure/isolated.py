@@ -32,10 +32,11 @@ def _rounding(g: np.ndarray, out: np.ndarray) -> float:
 
 
 def kink_free_directions(x: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Moves of a layer's input that cross no kink of the common piecewise-linear layers, so they judge
-    a backward even where every random direction is inconclusive: scaling the input (ReLU, max-pool and
-    linear maps are positively homogeneous) and shifting every entry by the same amount (max-pool
-    windows keep their ties, so a backward that gives every tied maximum the gradient is caught)."""
+    """Moves of a layer's input that keep the kinks of common piecewise-linear layers where they are, so
+    they judge a backward even where every random direction is inconclusive: scaling the input (ReLU,
+    max-pool and linear maps are positively homogeneous: no kink is crossed) and shifting every entry by
+    the same amount (max-pool windows keep their ties, so a backward that gives every tied maximum the
+    gradient is caught; a ReLU input at exactly 0 is crossed, and judged inconclusive as usual)."""
     return [("the input's own direction (scaling it)", x.copy()), ("the shift of every input entry", np.ones_like(x))]
 
 
@@ -65,9 +66,15 @@ def measure_layers_in_isolation(view: LayeredView, batch: Batch, settings: Setti
             into.append(compare_tensor(f"{layer.id}.x", layer.id, work, dx, partial(phi, work), base,
                                        source_dtype=acts[i].dtype, loss_noise=noise,
                                        directions=kink_free_directions(x), **options))
+        # the layer's own regulariser (the loss's regularization_loss(layer)): a backward that adds its
+        # gradient is right on its own, whatever the rest of the network does
+        def with_penalty(at: np.ndarray, layer: Layer = layer, g: np.ndarray = g) -> float:
+            return phi(at, layer, g) + view.loss_layer.penalty(layer)
+
         for local, slot in layer.slots.items():
-            into.append(compare_tensor(slot.name, layer.id, view.params[slot.name], dparams[local], partial(phi, x_in),
-                                       base, source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
+            into.append(compare_tensor(slot.name, layer.id, view.params[slot.name], dparams[local],
+                                       partial(with_penalty, x_in), base + view.loss_layer.penalty(layer),
+                                       source_dtype=view.source_dtypes[slot.name], loss_noise=noise, **options))
     x = np.array(acts[-1], dtype=np.float64)
     base = view.loss_forward(x, y)
     dx = view.loss_backward()
@@ -96,7 +103,7 @@ def explain_isolated(view: LayeredView, batch: Batch, settings: Settings, isolat
             continue
         index, a, n = t.decisive_arrays()
         c, residual = fit_scale(a - n, view.params[t.param][index])
-        if whole[t.param].verdict == "pass" and residual < EXPLAINED and np.isfinite(c):
+        if whole[t.param].verdict == "pass" and residual < EXPLAINED and np.isfinite(c) and c > 0 and a.size >= 3:
             isolated[i] = replace(t, explained=f"its backward adds its own regulariser's gradient {c:.3g}·W, which "
                                                f"the whole network's loss includes")
     _explain_fused_loss(view, batch, settings, isolated, whole)

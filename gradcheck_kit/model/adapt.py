@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -112,6 +113,11 @@ def _reader(model: Any, loss: Any) -> Reader:
     held = held_layers(model, loss)
     if held is not None:
         return _LayeredReader(*held)
+    if isinstance(model, ModuleType):
+        raise ModelInterfaceError(
+            f"model is the module {model.__name__}: a module holds functions, not the weights. Name the weights and "
+            f"give the functions: gradcheck_kit.wrap({{'W1': W1, ...}}, train={model.__name__}.train) (an argument "
+            f"named like a weight gets it), or loss=/grads=/predict=")
     if isinstance(model, type):
         raise ModelInterfaceError(
             f"model is the class {model.__name__}, not an instance; did you mean {model.__name__}()?")

@@ -81,7 +81,7 @@ _ALIASES = {
     "bce": "mean-bce", "binary_crossentropy": "mean-bce", "binary_cross_entropy": "mean-bce", "log_loss": "mean-bce",
     "quadratic": "half squared error", "half_squared_error": "half squared error",
     "sse": "squared error", "squared_error": "squared error",
-    "mse": "mean-mse", "mean_squared_error": "mean-mse",
+    "mse": "mean-mse", "mean_squared_error": "mean-mse", "half_mse": "mean-half-mse",
 }
 #: Losses averaged over every entry (outputs and examples), as Keras, torch and scikit-learn define them.
 _ENTRY_MEANS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], float]]] = {
@@ -89,10 +89,13 @@ _ENTRY_MEANS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], float]]] =
                  lambda o, t: float(np.mean((_rows(o) - _rows(t)) ** 2))),
     "mean-bce": ("binary cross-entropy (the mean over every output of every example)",
                  lambda o, t: float(np.mean(_bce(o, t) / _rows(o).shape[1]))),
+    "mean-half-mse": ("half the mean squared error (½ the mean over every output of every example)",
+                      lambda o, t: float(0.5 * np.mean((_rows(o) - _rows(t)) ** 2))),
 }
 
 #: The per-example loss whose derivative each entry mean uses.
-_ENTRY_KEYS = {_ENTRY_MEANS["mean-mse"][0]: "squared error", _ENTRY_MEANS["mean-bce"][0]: "binary cross-entropy"}
+_ENTRY_KEYS = {_ENTRY_MEANS["mean-mse"][0]: "squared error", _ENTRY_MEANS["mean-bce"][0]: "binary cross-entropy",
+               _ENTRY_MEANS["mean-half-mse"][0]: "half squared error"}
 
 
 @dataclass(frozen=True)

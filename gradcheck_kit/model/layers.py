@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelInterfaceError
+from ..errors import GradcheckError, ModelInterfaceError
 from .batch import Batch
 from .discovery import accepts, container_slots, find_arrays, is_param_array
 from .kit_loss import KitLoss, loss_from_spec
 from .roles import LR_NAMES, positional_names
 from .slots import ItemSlot, Slot
 from .stored import ZERO_NAMES
-from .view import INFERENCE_LR, ModelView, as_loss_value
+from .view import INFERENCE_LR, ModelView, as_loss_value, gradient_key
 
 __all__ = ["FunctionPair", "LayeredModel", "LayeredView", "is_layer_sequence", "layered", "pair"]
 
@@ -165,6 +165,8 @@ class Layer:
         self.id = f"{index}:{kind}"
         #: The first layer's input gradient feeds nothing; code often skips it (returns None).
         self.first = index == 0
+        #: A first layer's dx of the wrong shape: (its shape, the input's) — a warning, not a stop.
+        self.dx_problem: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self.slots: dict[str, Slot] = {}
         if isinstance(obj, FunctionPair):
             for key in obj.params:
@@ -215,7 +217,8 @@ class Layer:
             result = self._backward_fn(dout)
             if result is None:
                 result = _stored(self.obj, DX_NAMES)
-            dx, grads = (result[0] if isinstance(result, tuple) else result), self._param_grads()
+            dx = result[0] if isinstance(result, tuple) else result
+            grads = self._returned_grads(result) or self._param_grads()
         if dx is None and self.first:
             return None, grads
         if dx is None:
@@ -223,9 +226,28 @@ class Layer:
                                       f"for self.{', self.'.join(DX_NAMES)})")
         dx = np.asarray(dx, dtype=np.float64)
         if dx.shape != np.shape(x):
+            if self.first:  # nothing uses it here; said as a warning, the parameters are still checked
+                self.dx_problem = (dx.shape, np.shape(x))
+                return None, grads
             raise ModelInterfaceError(f"{self.id}: backward returned dx of shape {dx.shape}, but the layer's input x "
                                       f"has shape {np.shape(x)}; expected dx with the shape of x")
         return dx, grads
+
+    def _returned_grads(self, result: Any) -> dict[str, np.ndarray]:
+        """Parameter gradients a backward returns after dx: ``(dx, {"W": dW, ...})`` or ``(dx, dW, db)`` in
+        the parameters' order (matched by shape)."""
+        if not isinstance(result, tuple) or len(result) < 2:
+            return {}
+        rest = result[1:]
+        if len(rest) == 1 and isinstance(rest[0], Mapping):
+            keyed = {gradient_key(set(self.slots), str(k)): v for k, v in rest[0].items()}
+            return {k: np.array(v, dtype=np.float64) for k, v in keyed.items() if k is not None}
+        arrays = [np.asarray(a) for a in rest if isinstance(a, np.ndarray)]
+        locals_ = list(self.slots)
+        if len(arrays) == len(locals_) and all(a.shape == np.shape(self.slots[k].read())
+                                               for a, k in zip(arrays, locals_, strict=True)):
+            return {k: np.array(a, dtype=np.float64) for a, k in zip(arrays, locals_, strict=True)}
+        return {}
 
     def _pair_backward(self, dout: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
         result = self.obj.backward_fn(dout, self._cache)
@@ -241,19 +263,18 @@ class Layer:
     def _self_updating_backward(self, dout: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
         """``backward(dout, lr)`` updates the weights: run it with a small rate on the private copy, read
         each parameter's gradient off the change, and put the weights back."""
-        before = {k: np.array(s.read(), dtype=np.float64) for k, s in self.slots.items()}
-        saved = {k: np.array(s.read(), copy=True) for k, s in self.slots.items()}
+        bound = {k: s.read() for k, s in self.slots.items()}
+        before = {k: np.array(a, dtype=np.float64) for k, a in bound.items()}
+        saved = {k: np.array(a, copy=True) for k, a in bound.items()}
         try:
             dx = self._backward_fn(dout, INFERENCE_LR)
             grads = {k: (before[k] - np.asarray(s.read(), dtype=np.float64)) / INFERENCE_LR
                      for k, s in self.slots.items()}
         finally:
-            for k, s in self.slots.items():
-                current = s.read()
-                if isinstance(current, np.ndarray) and current.shape == saved[k].shape and current.flags.writeable:
-                    np.copyto(current, saved[k])
-                else:
-                    s.write(saved[k])
+            for k, s in self.slots.items():  # the same arrays back in place (`self.W = self.W - lr * dW`
+                if s.read() is not bound[k]:  # rebinds: the kit keeps perturbing the array it bound)
+                    s.write(bound[k])
+                np.copyto(bound[k], saved[k])
         return dx, grads
 
     def _param_grads(self) -> dict[str, np.ndarray]:
@@ -293,14 +314,16 @@ class LossLayer:
         self.regularizer = regularizer if callable(regularizer) else None
 
     def _regularization(self) -> float:
-        total = 0.0
-        if self.regularizer is not None:
-            for layer in self.layers:
-                try:
-                    total += float(self.regularizer(layer.obj))
-                except Exception:
-                    continue  # layers without weights to regularise
-        return total
+        return sum(self.penalty(layer) for layer in self.layers)
+
+    def penalty(self, layer: Layer) -> float:
+        """The loss's regularisation term for one layer (``regularization_loss(layer)``), 0 without one."""
+        if self.regularizer is None:
+            return 0.0
+        try:
+            return float(self.regularizer(layer.obj))
+        except Exception:
+            return 0.0  # layers without weights to regularise
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> float:
         self._x, self._y = x, y
@@ -326,8 +349,12 @@ class LossLayer:
         if hasattr(self.obj, "backward"):
             arity = len(positional_names(self.obj.backward))
             if arity >= 2:  # nnfs: backward(dvalues, y_true), dvalues = what the loss was computed on
+                # (a combined softmax + loss keeps its softmax output; a plain loss may keep its per-sample
+                # losses there, which are not what its backward takes)
                 dvalues = _stored(self.obj, OUTPUT_NAMES)
-                result = self.obj.backward(dvalues if dvalues is not None else self._x, self._y)
+                if dvalues is None or self._x is None or dvalues.shape != np.shape(self._x):
+                    dvalues = self._x
+                result = self.obj.backward(dvalues, self._y)
             else:
                 result = self.obj.backward()
             if result is None:
@@ -359,14 +386,54 @@ class LayeredView(ModelView):
 
     def decide_layout(self, batch: Batch) -> None:
         """Run the layers on the whole batch; one example at a time if that fails, loses the batch axis,
-        mixes the examples (a softmax normalised over the whole array), or the backward pass cannot take
-        the batch (stacked column vectors that ``@`` broadcasts forward but not back)."""
+        the backward pass cannot take the batch (stacked column vectors that ``@`` broadcasts forward but
+        not back), or — for stacked column vectors only — the examples get mixed (a softmax normalised over
+        the whole array). Rows may be mixed on purpose (batch norm)."""
         self.per_example = False
         whole = batch.layout == "rows" and self._whole_batch_works(batch)
+        for layer in self.layers:
+            layer.dx_problem = None  # what the trial on the whole batch saw says nothing
         self.per_example = not whole and batch.layout != "columns"
         if self.per_example:
             self.notes.add("the layers take one example at a time: the loss and each gradient are means over the "
                            "examples")
+        self._drop_non_parameters(batch)
+
+    def _drop_non_parameters(self, batch: Batch) -> None:
+        """A layer's float arrays that do not change its output are not parameters: cached inputs and
+        outputs, stored or pre-allocated gradients, optimizer buffers. They are left out, and said."""
+        dropped = []
+        try:  # every example's input (a parameter may not matter for one: weights on an all-zero input)
+            runs = [self.activations(batch.take(slice(i, i + 1)) if self.per_example else batch)
+                    for i in range(min(batch.size, 8) if self.per_example else 1)]
+        except GradcheckError:
+            return
+        rng = np.random.default_rng(0)
+        for i, layer in enumerate(self.layers):
+            for local, slot in list(layer.slots.items()):
+                if slot.name in self.params and not any(
+                        self._moves_output(layer, acts[i], self.params[slot.name], rng) for acts in runs):
+                    del layer.slots[local]
+                    del self._owner[slot.name]
+                    self.unbind(slot.name)
+                    dropped.append(slot.name)
+        if dropped:
+            kinds = ", ".join(dict.fromkeys(name.split(".", 1)[-1] for name in dropped))
+            where = len({name.split(".", 1)[0] for name in dropped})
+            self.notes.add(f"arrays the layers keep but their outputs do not depend on (caches, stored gradients) "
+                           f"are not parameters: {kinds} (in {where} layer{'s' if where > 1 else ''})")
+
+    def _moves_output(self, layer: Layer, x: Any, array: np.ndarray, rng: np.random.Generator) -> bool:
+        saved = array.copy()
+        try:
+            reference = np.array(self.layer_forward(layer, x), dtype=np.float64)
+            array += 1e-3 * max(1.0, float(np.sqrt(np.mean(saved**2)))) * rng.standard_normal(array.shape)
+            moved = np.array(self.layer_forward(layer, x), dtype=np.float64)
+        except GradcheckError:
+            return True
+        finally:
+            np.copyto(array, saved)
+        return reference.shape != moved.shape or not np.array_equal(reference, moved)
 
     def _whole_batch_works(self, batch: Batch) -> bool:
         before = self.snapshot()
@@ -383,6 +450,11 @@ class LayeredView(ModelView):
             return False
         if out.ndim < 1 or out.shape[0] != batch.size or one.shape[:1] != (1,) or one.shape[1:] != out.shape[1:]:
             return False
+        X = np.asarray(batch.X)
+        if not (X.ndim >= 3 and X.shape[-1] == 1):
+            return True  # rows: a layer may mix the examples on purpose (batch norm)
+        # stacked column vectors: code written for one (D, 1) example at a time must not mix them (a
+        # softmax normalised over the whole array)
         scale = float(np.max(np.abs(out), initial=0.0)) if out.dtype.kind in "fc" else 1.0
         return bool(np.allclose(out[:1], one, rtol=1e-9, atol=1e-12 * max(1.0, scale)))
 

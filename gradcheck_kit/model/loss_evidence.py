@@ -62,7 +62,7 @@ def loss_candidates(outputs: np.ndarray, batch: Batch, named: KitLoss | None = N
     names += ["half squared error", "squared error"]
     source = "identified from the model's gradient"
     out = [standard_loss(n, reduction=r, source=source) for n in names for r in ("mean", "sum")]
-    out.append(standard_loss("mse", source=source))
+    out += [standard_loss("mse", source=source), standard_loss("half_mse", source=source)]
     if unit:
         out.append(standard_loss("bce", source=source))
     return out
@@ -83,7 +83,7 @@ def _directional(view: ModelView, batch: Batch, name: str, direction: np.ndarray
 
 
 def _score(candidate: KitLoss, batch: Batch, probes: list[tuple[float, float, list[np.ndarray]]],
-           scale: float) -> Evidence | None:
+           scale: float, agree_within: float = AGREE) -> Evidence | None:
     agree, closest = 0, np.inf
     for analytic, h, outs in probes:
         try:
@@ -98,7 +98,7 @@ def _score(candidate: KitLoss, batch: Batch, probes: list[tuple[float, float, li
             continue
         gap = abs(numeric - analytic) / size
         closest = min(closest, gap)
-        agree += gap <= AGREE
+        agree += gap <= agree_within
     return Evidence(candidate, agree, float(closest))
 
 
@@ -119,14 +119,17 @@ def identify_loss(view: ModelView, batch: Batch, *, seed: int = 0) -> None:
         h = STEP * max(1.0, float(np.sqrt(np.mean(array**2))) if array.size else 1.0)
         probes.append((float(np.sum(grads[name] * direction)), h, _directional(view, batch, name, direction, h)))
     scale = max((abs(analytic) for analytic, *_ in probes), default=0.0) or 1.0
-    scored = [e for e in (_score(c, batch, probes, scale) for c in candidates) if e is not None]
+    # parameters that stay float32 (not swappable for float64 copies) round at 1e-7: looser agreement
+    within = AGREE if all(a.dtype == np.float64 for a in view.params.values()) else 3e-2
+    scored = [e for e in (_score(c, batch, probes, scale, within) for c in candidates) if e is not None]
     best = max(scored, key=lambda e: (e.agree, -candidates.index(e.loss)), default=None)
     if named is not None:
         chosen = best.loss if best is not None and best.agree else named
-        view.kit_loss = replace(chosen, undecided="", identified=chosen is not named)
+        view.kit_loss = replace(chosen, undecided="")  # named by the user: a sum is worth its warning
         sums = chosen.reduction == "sum"
-        view.notes.add(f"loss: {named.name} ({named.source})"
-                       + (", summed over the examples: the model's gradient is that of the sum" if sums else ""))
+        view.notes.add(f"loss: {view.kit_loss.describe()}"
+                       + (", summed over the examples: the model's gradient is that of the sum (were the loss an "
+                          "average, the gradient would lack its 1/B)" if sums else ""))
         return
     if best is None or best.agree == 0:
         paired = _natural_pairing(candidates, outputs, batch)
@@ -148,12 +151,12 @@ def identify_loss(view: ModelView, batch: Batch, *, seed: int = 0) -> None:
 
 def _natural_pairing(candidates: list[KitLoss], outputs: np.ndarray, batch: Batch) -> KitLoss | None:
     """The loss that goes with the outputs when the gradient says nothing: cross-entropy, for softmax
-    outputs or class targets (labels or one-hot). For sigmoid, tanh or linear outputs against other
-    targets there is no single natural loss (cross-entropy or squared error), so there is none."""
+    outputs (probability rows) against class targets (labels or one-hot). Any other outputs have no
+    single natural loss (cross-entropy or squared error, or one of the user's own), so there is none."""
     targets = batch.target_rows
     classes = (targets.ndim == 1 and targets.dtype.kind in "iu") or (
         targets.ndim == 2 and bool(np.all((targets == 0) | (targets == 1))))
-    if not (classes or is_probabilities(outputs)):
+    if not (classes and is_probabilities(outputs)):
         return None
     return next((c for c in candidates if c.name == "cross-entropy" and c.reduction == "mean"), None)
 

@@ -420,16 +420,40 @@ class ObjectReader:
         raised = [(c, e) for c, e in self.failures if not c.per_example and c.name in GRADIENT_NAMES]
         if raised:
             return self._call_error(*raised[0])
-        have = [f"{n} ({n})" for n in OUTPUT_NAMES + LOSS_NAMES + GRADIENT_NAMES + STEP_NAMES
-                if callable(getattr(self.target, n, None))]
+        takes_dout = [n for n in GRADIENT_NAMES if callable(m := getattr(self.target, n, None))
+                      and "dout" in (argument_roles(m) or ())]
+        if takes_dout:
+            return ModelInterfaceError(
+                f"{self.label}.{takes_dout[0]}(...) takes the gradient of the loss with respect to the outputs, and "
+                f"the model keeps no loss: name it with loss= — your criterion object (with a backward()), "
+                f"(loss_fn, loss_derivative), or a standard loss such as loss='cross_entropy'")
+        have = [self._why_not(n, batch) for n in dict.fromkeys(OUTPUT_NAMES + LOSS_NAMES + GRADIENT_NAMES + STEP_NAMES)
+                if callable(getattr(self.target, n, None)) and not isinstance(getattr(self.target, n), type)]
         return ModelInterfaceError(
             f"{self.label} offers no interface gradcheck_kit can check. Looked for: a gradient method "
             f"backward(X, y)/gradients/grads/backprop (or per example, backprop(x, y)) returning a dict, a list of "
             f"arrays or (loss, grads), or leaving them on the object; a CS231n-style loss(X, y) returning (loss, "
             f"grads); a training step train(X, y, lr)/step/update/update_mini_batch/train_on_batch updating the "
-            f"weights in place. Found: {', '.join(dict.fromkeys(have)) or 'none of these'}. For plain functions use "
+            f"weights in place. Found: {'; '.join(have) or 'none of these'}. For plain functions use "
             f"gradcheck_kit.wrap(...)."
         )
+
+    def _why_not(self, name: str, batch: Batch) -> str:
+        """A found method and why it was not used: its signature, and what went wrong."""
+        method = getattr(self.target, name)
+        params = positional_names(method)
+        signature = f"{name}({', '.join(n for n, _ in params)})"
+        if self.outputs_call is not None and name == self.outputs_call.name:
+            return f"{signature}: read for the outputs (it gives no gradient)"
+        failed = next((e for c, e in self.failures if c.name == name), None)
+        if failed is not None:
+            return f"{signature} raised {type(failed).__name__}"
+        if name in STEP_NAMES:
+            return f"{signature}: no learning rate among its arguments or on the object (self.lr, an optimizer)"
+        if not self._calls((name,), batch):
+            unknown = [n for n, required in params[2:] if required]
+            return f"{signature}: the kit cannot give {', '.join(unknown) or 'its arguments'}"
+        return f"{signature}: returned nothing the kit can read"
 
 
 def _loss_of(call: Call, batch: Batch) -> Any:

@@ -101,6 +101,7 @@ class ObjectView(ModelView):
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:
+            self.require_plain_step(batch)
             return self.inferred_gradients(batch, INFERENCE_LR)
         call = f"{self.label}.{self.gradient_call.describe()}"
         results = [match_gradients(self.gradient_reader(r), self.shapes, call)

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
 from ..numeric.fitting import fit_scale, near
 from .batch import Batch
+from .discovery import find_arrays
 from .naming import is_recurrent, order_layers
 from .naming import layer_map as names_to_layers
 from .notes import Notes
@@ -33,6 +34,8 @@ INFERENCE_LR = 1e-4
 #: Relative mismatch between one whole step and the sum of single-example steps above which the step
 #: may loop over the examples (rounding in ``(before - after) / lr`` stays orders of magnitude below).
 LOOP_DRIFT = 1e-7
+#: Examples a step is tried on to tell whether it loops over them.
+LOOP_PROBE = 8
 
 
 def as_loss_value(value: Any, call: str) -> float:
@@ -206,6 +209,7 @@ class ModelView:
         #: divided by to give the gradient of the batch loss (B when the loss is a mean, 1 when a sum).
         self.step_per_example: float | None = None
         self._step_loops: bool | None = None
+        self._optimizer_state: list[str] | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -301,6 +305,16 @@ class ModelView:
         if value is None:
             raise ModelInterfaceError(f"parameter {name!r} disappeared from the model during a call")
         return np.asarray(value)
+
+    def unbind(self, name: str) -> None:
+        """Stop treating ``name`` as a parameter (a cache or a stored gradient): its original is put back."""
+        slot = self._slots.pop(name)
+        original = self._originals.pop(name)
+        if slot.read() is not original:
+            with contextlib.suppress(Exception):
+                slot.write(original)
+        self.params.pop(name, None)
+        self.source_dtypes.pop(name, None)
 
     def release(self) -> None:
         """Put the original objects back in their slots (matters only for a live, non-copied model)."""
@@ -421,6 +435,54 @@ class ModelView:
             self.load(before)
         return {name: (before[name] - after[name]) / lr for name in before}
 
+    def optimizer_state(self, batch: Batch) -> list[str]:
+        """Float arrays the training step changes that are neither parameters nor caches a loss or
+        gradient computation rewrites — momentum velocities, Adam moments. With them, a step is not
+        −lr × the gradient, and no gradient is read off it. Found once, on the private copy."""
+        if self._optimizer_state is None:
+            self._optimizer_state = self._find_optimizer_state(batch)
+        return self._optimizer_state
+
+    def _others(self) -> dict[str, np.ndarray]:
+        mine = {id(a) for a in self.params.values()} | {id(self._slots[n].read()) for n in self.params}
+        return {slot.name: np.array(value, copy=True) for slot in find_arrays(self.target)
+                if id(value := slot.read()) not in mine}
+
+    def _find_optimizer_state(self, batch: Batch) -> list[str]:
+        if not self.can_train or not hasattr(self.target, "__dict__"):
+            return []
+        before = self.snapshot()
+        self._restore_state()
+        try:
+            start = self._others()
+            self.loss(batch)
+            if self.own_gradient:
+                self.gradients(batch)
+            computed = _changed(start, self._others())
+            self._restore_state()
+            start = self._others()
+            self._train(batch, INFERENCE_LR)
+            stepped = _changed(start, self._others())
+        except GradcheckError:
+            return []
+        finally:
+            self.load(before)
+            self._restore_state()
+        leaves = {n.rsplit(".", 1)[-1].split("[")[0] for n in self.params}
+        return [name for name in stepped if name not in computed  # nor stored gradients (grad_kernel, dW)
+                and not _names_a_gradient(leaves, name.rsplit(".", 1)[-1].split("[")[0])]
+
+    def require_plain_step(self, batch: Batch) -> None:
+        """Raise when the gradient would be read off a step that keeps optimizer state."""
+        state = self.optimizer_state(batch)
+        if state:
+            raise ModelInterfaceError(
+                f"{self.label} has no gradient method, and its training step {self.step_description()} also updates "
+                f"{', '.join(state[:6])}{' ...' if len(state) > 6 else ''} — optimizer state (momentum, Adam "
+                f"moments), so its move is not −lr × the gradient and no gradient can be read off it. Give the model "
+                f"a gradient method (backward(X, y) returning the gradients), or pass its gradient function through "
+                f"gradcheck_kit.wrap(params, loss=..., grads=...)")
+
     def inferred_gradients(self, batch: Batch, lr: float) -> dict[str, np.ndarray]:
         """Gradient read off the model's own training step as ``(before - after) / lr``; weights put back.
 
@@ -436,7 +498,7 @@ class ModelView:
         if not self._step_loops:
             return self._step_gradient(batch, lr)
         singles = [self._step_gradient(batch.take(slice(i, i + 1)), lr) for i in range(batch.size)]
-        scale = self.step_per_example or 1.0
+        scale = float(batch.size) if (self.step_per_example or 1.0) > 1 else 1.0
         return {name: np.sum([g[name] for g in singles], axis=0) / scale for name in self.params}
 
     def _decide_step_loops(self, batch: Batch) -> bool:
@@ -445,6 +507,9 @@ class ModelView:
         Evidence, at the small `INFERENCE_LR`: the whole step matches a multiple of the sum of
         single-example steps (taken from the same weights) only up to a drift that shrinks in proportion
         when lr does. A step that computes one gradient at fixed weights matches to rounding at any lr."""
+        batch = batch.take(slice(0, LOOP_PROBE))  # a property of the code: a few examples tell
+        if batch.size < 2:
+            return False
         singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
         total = _flat({name: np.sum([g[name] for g in singles], axis=0) for name in self.params})
         drifts = []
@@ -454,7 +519,7 @@ class ModelView:
             drifts.append(residual)
         if not (math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4):
             return False
-        self.step_per_example = self._loss_reduction(batch)
+        self.step_per_example = self._loss_reduction(batch)  # 1 or this sub-batch's size: scaled below
         self.notes.add(
             f"{self.step_description()} loops over the examples (each one moves the weights for the next): the "
             "gradient is read off one step per example, all from the same weights"
@@ -502,3 +567,20 @@ class ModelView:
 
 def _flat(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays.values()])
+
+
+def _changed(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> list[str]:
+    """Names whose array is new, or differs in shape or value."""
+    return [name for name, value in after.items()
+            if name not in before or before[name].shape != value.shape or not np.array_equal(before[name], value,
+                                                                                              equal_nan=True)]
+
+
+def _names_a_gradient(params: set[str], name: str) -> bool:
+    """``dW``, ``grad_kernel``, ``W_grad``, ``W_diff``, ``d_W`` beside parameter ``W`` (not ``W`` itself, which
+    under another owner — ``v.W`` — is an optimizer's buffer)."""
+    stems = (name[1:] if name.startswith("d") else "", name[2:] if name.startswith("d_") else "",
+             name.removeprefix("grad_") if name.startswith("grad_") else "",
+             name.removesuffix("_grad") if name.endswith("_grad") else "",
+             name.removesuffix("_diff") if name.endswith("_diff") else "")
+    return any(stem and stem in params for stem in stems)

@@ -26,7 +26,7 @@ def is_probabilities(outputs: np.ndarray, *, atol: float = 1e-6) -> bool:
 def log_probabilities(outputs: np.ndarray, *, probabilities: bool) -> np.ndarray:
     """Log-probabilities from probability rows or from raw scores (log-softmax)."""
     if probabilities:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 → -inf; a negative output → nan, judged later
             return np.log(outputs)
     shifted = outputs - outputs.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -119,7 +119,9 @@ class Report:
                 where = f"; wrong gradient for input(s): {', '.join(wrong)}" if wrong else ""
             else:
                 first = self.first_wrong_layer
-                where = f"; first wrong layer walking back from the loss: {first}" if first else ""
+                how = ("first wrong layer walking back from the loss" if self.attribution.chain
+                       else "the error most likely enters at")
+                where = f"; {how}: {first}" if first else ""
             return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
         if not self.complete:
             wrong = [t.param for t in self.tensors if t.verdict == "fail"]

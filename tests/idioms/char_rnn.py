@@ -67,6 +67,7 @@ ix_to_char = {i: ch for i, ch in enumerate(CHARS)}
 VARIANTS = {
     None: 'correct',
     'no_dhnext': 'hidden-state gradient from the future (dhnext) not carried',
+    'dhnext_transposed': 'dhnext carried through Whh instead of Whh.T (a wrong, not a missing, term)',
     'last_k_steps': 'only the last 3 time steps are backpropagated',
     'tanh_preact': 'tanh derivative computed from the pre-activation instead of the activation',
     'dby_skip_step': 'dby misses time step 0',
@@ -147,7 +148,7 @@ class CharRNN(object):
             dbh += dhraw
             dWxh += np.dot(dhraw, xs[t].T)
             dWhh += np.dot(dhraw, hs[t - 1].T)
-            dhnext = np.dot(Whh.T, dhraw)
+            dhnext = np.dot(Whh, dhraw) if self.bug == 'dhnext_transposed' else np.dot(Whh.T, dhraw)
         for dparam in [dWxh, dWhh, dWhy, dbh, dby]:
             np.clip(dparam, -self.clip, self.clip, out=dparam)  # against exploding gradients
         return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]
