@@ -18,7 +18,21 @@ from typing import Any
 import numpy as np
 
 from tests.idioms import accumulating as acc
-from tests.idioms import char_rnn, cnn_layers, layer_objects, lstm, ng_style, nielsen, nnfs_style, online_sgd
+from tests.idioms import (
+    char_rnn,
+    cnn_layers,
+    dict_class,
+    grokking,
+    gru_gates,
+    layer_network,
+    layer_objects,
+    lstm,
+    ng_style,
+    nielsen,
+    nnfs_style,
+    online_sgd,
+    torchlike,
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,52 @@ def _online(bug: str | None = None, looping: bool = False, lr: float | None = No
     return build
 
 
+# -- torch-like modules in numpy: Parameter(.data, .grad), backward(grad), a criterion with backward() ---------
+def _torch(variant: str = "correct", loss_name: str | None = None) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        model, criterion = torchlike.build_variant(variant)
+        return model, torchlike.make_data(), {"loss": loss_name or criterion}
+    return build
+
+
+# -- a GRU with per-gate attributes: forward(inputs, targets, h_prev) -> (loss, cache), backward(cache) -----
+def _gru(variant: str = "correct", whole_data: bool = False) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        net = gru_gates.VARIANTS[variant](3, 5, 2, seed=0)
+        data = gru_gates.make_sequences()
+        if whole_data:  # every sequence, each from a zero state (the kit gives h_prev zeros)
+            return net, data, {}
+        inputs, targets = data[0]
+        return net, (inputs, targets, np.zeros((5, 1))), {}
+    return build
+
+
+# -- a Medium tutorial's Network: layers in a list, forward_propagation/backward_propagation, use(mse, mse_prime) ---
+def _network(bug: str | None = None, activation: str = "tanh") -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        return layer_network.make_network(bug=bug, seed=0, activation=activation), layer_network.make_data(), {}
+    return build
+
+
+# -- a course class: params dict (activations written into it too), forward_pass(x), backward_pass(y, output) ---
+def _dict_class(cls: Any = dict_class.DeepNeuralNetwork) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        net = cls(dict_class.SIZES, epochs=1, l_rate=0.5, seed=0)
+        return net, dict_class.make_data(), {}
+    return build
+
+
+# -- Grokking Deep Learning: bare arrays and a train function, named in wrap ------------------------------------
+def _grokking(bug: str | None = None) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        import gradcheck_kit as gk
+
+        w01, w12 = grokking.init_weights(4, 4, seed=1)
+        model = gk.wrap({"weights_0_1": w01, "weights_1_2": w12}, train=partial(grokking.train, bug=bug))
+        return model, grokking.make_streetlights(), {}
+    return build
+
+
 KINKS_ONLY = "differs from the correct code only at inputs exactly 0, where no finite difference can judge it"
 N_HIDDEN = "the L2 strength lmbda is an argument of update_mini_batch, which the kit can only pass as 0"
 BCE_GRADIENT = ("without a loss named, o − t through a sigmoid is exactly the gradient of binary cross-entropy: the "
@@ -279,6 +339,37 @@ CASES: list[Case] = [
          ("2", ("missing-output-derivative",))),
     Case("online", "loop-hidden-derivative-of-outputs", _online("hidden_derivative_of_outputs", looping=True),
          ("1", ("gradient-mismatch",))),
+    # a tutorial's Network of layer objects
+    Case("layer-network", "correct", _network(), note="read through its layers"),
+    Case("layer-network", "correct-sigmoid", _network(activation="sigmoid")),
+    Case("layer-network", "mse-prime-without-its-mean", _network("mse_prime_no_mean"), ("6:mse",
+         ("backward-mismatch",))),
+    Case("layer-network", "derivative-of-the-output", _network("prime_of_output", activation="sigmoid"),
+         ("5:", ("backward-mismatch",))),
+    Case("layer-network", "transposed-middle-weights", _network("transposed_middle"), ("2:", ("transposed-gradient",))),
+    Case("layer-network", "first-bias-sign", _network("bias_sign_first"), ("0:", ("sign-flipped",))),
+    # a course class with a params dict and per-example passes
+    Case("dict-class", "correct", _dict_class(), note="backward_pass(y, forward_pass(x))"),
+    Case("dict-class", "softmax-derivative-again", _dict_class(dict_class.SoftmaxDerivativeAgain),
+         ("3", ("doubled-softmax-derivative",))),
+    Case("dict-class", "transposed-W2", _dict_class(dict_class.TransposedW2), ("2", ("transposed-gradient",))),
+    Case("dict-class", "sigmoid-derivative-at-A1", _dict_class(dict_class.SigmoidPrimeAtA1), ("1",
+         ("gradient-mismatch",))),
+    # Grokking Deep Learning
+    Case("grokking", "correct", _grokking(), note="train(...) returns"),
+    Case("grokking", "no-batch-average", _grokking("no_batch_average"), ("2", ("missing-batch-average",))),
+    Case("grokking", "relu-mask-always-true", _grokking("relu_mask"), ("1", ("gradient-mismatch",))),
+    Case("grokking", "transposed-0-1", _grokking("transposed_0_1"), ("1", ("transposed-gradient",))),
+    Case("grokking", "sign-1-2", _grokking("sign_1_2"), ("2", ("sign-flipped",))),
+    # torch-like modules
+    Case("torchlike", "correct", _torch(), note="CrossEntropyLoss"),
+    Case("torchlike", "correct-loss-named", _torch(loss_name="cross_entropy")),
+    Case("torchlike", "criterion-without-batch-mean", _torch("loss_no_batch_mean"), ("fc3",
+         ("missing-batch-average",))),
+    Case("torchlike", "transposed-hidden-weight", _torch("transposed_hidden_weight_grad"),
+         ("fc2", ("transposed-gradient",))),
+    Case("torchlike", "shared-relu", _torch("shared_relu"), ("fc1", ("gradient-mismatch",))),
+    Case("torchlike", "output-bias-sign", _torch("neg_bias_grad"), ("fc3", ("sign-flipped",))),
     # recurrent
     Case("char-rnn", "correct", _rnn()),
     Case("char-rnn", "no-dhnext", _rnn("no_dhnext"), ("h", ("truncated-backprop-through-time",))),
@@ -287,6 +378,13 @@ CASES: list[Case] = [
          ("", ("truncated-backprop-through-time",))),
     Case("char-rnn", "tanh-derivative-of-the-preactivation", _rnn("tanh_preact"), ("h", ("gradient-mismatch",))),
     Case("char-rnn", "dby-skips-a-step", _rnn("dby_skip_step"), ("y", ("gradient-mismatch",))),
+    Case("gru", "correct", _gru()),
+    Case("gru", "correct-every-sequence", _gru(whole_data=True), note="h_prev=zeros(5, 1)"),
+    Case("gru", "no-bptt", _gru("no_bptt"), ("", ("truncated-backprop-through-time",))),
+    Case("gru", "no-bptt-every-sequence", _gru("no_bptt", whole_data=True), ("", ("gradient-mismatch",))),
+    Case("gru", "Uh-transposed", _gru("uh_transposed"), ("h", ("transposed-gradient",))),
+    Case("gru", "update-gate-sign", _gru("update_gate_sign"), ("z", ("gradient-mismatch",))),
+    Case("gru", "reset-gate-tanh-derivative", _gru("reset_gate_tanh_deriv"), ("r", ("gradient-mismatch",))),
     Case("lstm", "correct", _lstm()),
     Case("lstm", "forget-gate-sigmoid-derivative-dropped", _lstm("forget_no_sigmoid"), ("f", ("gradient-mismatch",))),
     Case("lstm", "output-gate-missing-tanh-c", _lstm("output_no_tanh_c"), ("o", ("gradient-mismatch",))),

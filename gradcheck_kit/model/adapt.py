@@ -171,6 +171,13 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
     data = as_batch(batch)
     reader = _reader(model, loss)
     outputs = reader.outputs(data)
+    if outputs is not None and not data.comparable(outputs.shape[1]) and isinstance(reader, ObjectReader):
+        # real-valued targets of another width (a sequence's targets, a predict that returns the last step):
+        # those outputs are not what the loss compares, so the checks that read outputs do without them
+        reader.notes.append(f"{reader.outputs_call.describe() if reader.outputs_call else 'the outputs'} gives "
+                            f"{outputs.shape[1]} values per example and the targets have "
+                            f"{data.target_rows.reshape(data.size, -1).shape[1]}: its outputs are not used")
+        reader.outputs_call, outputs = None, None
     if outputs is not None:
         data.check_labels(outputs.shape[1])
     view = reader.view(data, outputs)

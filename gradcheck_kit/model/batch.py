@@ -154,6 +154,17 @@ class Batch:
         targets[np.arange(self.size), self.labels()] = 1.0
         return targets
 
+    def comparable(self, n_outputs: int) -> bool:
+        """Whether outputs with ``n_outputs`` columns can be scored against these targets: class labels or
+        one-hot rows always (a mismatch is the user's error, said by `check_labels`), real-valued targets
+        only with as many values per example."""
+        y = self.target_rows
+        if y.ndim == 1 or n_outputs < 2:
+            return True
+        rows = np.asarray(y).reshape(self.size, -1)
+        classes = rows.dtype.kind in "iub" or bool(np.all((rows == 0) | (rows == 1)))
+        return classes or rows.shape[1] == n_outputs
+
     def check_labels(self, n_outputs: int) -> None:
         """Raise `InputError` unless ``y`` fits a model with ``n_outputs`` output columns.
 
