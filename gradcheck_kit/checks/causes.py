@@ -369,6 +369,8 @@ def _failing(ctx: Context) -> Iterator[tuple[str, TensorCheck]]:
     for layer in ctx.attribution.origins:
         if explained and layer == ctx.output_layer:
             continue  # a wrong output delta scales every tensor; it is named once, not per tensor
+        if ctx.attribution.culprit(layer) is not None:
+            continue  # its own backward is right: the factor comes from the culprit (backward-mismatch says it)
         for t in ctx.tensors_of(layer):
             if t.verdict == "fail":
                 seen.add(t.param)
