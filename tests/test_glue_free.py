@@ -4,6 +4,8 @@ code for — and causes named the same whether or not ``predict=`` is given."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -257,3 +259,54 @@ def test_no_gradient_is_read_off_a_step_that_keeps_optimizer_state():
     X, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
     with pytest.raises(gk.ModelInterfaceError, match=r"also updates v\.W1, .* optimizer state"):
         gk.diagnose(MomentumNet(with_gradient=False), (X, y), progress=False)
+
+
+# -- a list of layers with a standard loss by name; functions that take their forward function -----------------
+@pytest.mark.parametrize(("task", "loss"), [("tanh_mse", "mse"), ("tanh_mse", "quadratic"),
+                                            ("softmax_cce", "cross_entropy"), ("sigmoid_bce", "bce")])
+def test_layers_take_a_standard_loss_by_name(task, loss):
+    from tests.idioms import layer_objects
+
+    network, _, _ = layer_objects.build_network(task=task)
+    report = gk.diagnose(network, layer_objects.make_data(task=task), loss=loss, progress=False)
+    assert report.ok, report
+
+
+def test_layers_with_a_named_loss_still_catch_a_bug():
+    from tests.idioms import layer_objects
+
+    network, _, _ = layer_objects.build_network(task="tanh_mse", bug="bias_sign_flip")
+    report = gk.diagnose(network, layer_objects.make_data(task="tanh_mse"), loss="mse", progress=False)
+    assert "sign-flipped" in {f.code for f in report.errors}, report
+
+
+def forward_prop(data, one_hot_labels, params):
+    """Course style: returns the hidden layer, the outputs and the cost."""
+    h = 1 / (1 + np.exp(-(data @ params["W1"] + params["b1"])))
+    z = h @ params["W2"] + params["b2"]
+    out = np.exp(z - z.max(axis=1, keepdims=True))
+    out /= out.sum(axis=1, keepdims=True)
+    return h, out, -np.sum(one_hot_labels * np.log(out)) / len(data)
+
+
+def backward_prop(data, one_hot_labels, params, forward_prop_func, bug=None):
+    h, out, _ = forward_prop_func(data, one_hot_labels, params)
+    d2 = (out - one_hot_labels) / len(data)
+    d1 = d2 @ params["W2"].T * h * (1 - h)
+    scale = len(data) if bug == "W2_not_averaged" else 1
+    return {"W1": data.T @ d1, "b1": d1.sum(axis=0), "W2": scale * h.T @ d2, "b2": d2.sum(axis=0)}
+
+
+@pytest.mark.parametrize("bug", [None, "W2_not_averaged"])
+def test_functions_get_their_forward_function_and_a_tuple_loss_is_read(bug):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, 5)), np.eye(3)[rng.integers(0, 3, 20)]
+    params = {"W1": rng.standard_normal((5, 4)), "b1": np.zeros(4), "W2": rng.standard_normal((4, 3)),
+              "b2": np.zeros(3)}
+    model = gk.wrap(params, loss=forward_prop, grads=partial(backward_prop, bug=bug))
+    report = gk.diagnose(model, (X, Y), progress=False)
+    assert any("grads=backward_prop" in n for n in report.notes), report.notes
+    if bug is None:
+        assert report.ok, report
+    else:
+        assert report.first_wrong_layer == "2" and "missing-batch-average" in {f.code for f in report.errors}

@@ -45,6 +45,11 @@ class Reader(Protocol):
 FUNCTION_ROLES = ("forward", "predict", "loss", "grads", "train")
 
 
+def _function_name(func: Any, default: str) -> str:
+    """A function's name, also through functools.partial (``partial(backward_prop, reg=0.1)``)."""
+    return str(getattr(getattr(func, "func", func), "__name__", default))
+
+
 class _FunctionalReader:
     def __init__(self, model: FunctionalModel, loss: Any = None) -> None:
         self.view_ = FunctionalView(model)
@@ -58,7 +63,7 @@ class _FunctionalReader:
 
     def outputs(self, batch: Batch) -> np.ndarray | None:
         view = self.view_
-        given = [f"{role}={getattr(getattr(view.model, role), '__name__', role)}" for role in FUNCTION_ROLES
+        given = [f"{role}={_function_name(getattr(view.model, role), role)}" for role in FUNCTION_ROLES
                  if getattr(view.model, role) is not None]
         view.notes.add(f"functions: {', '.join(given)}; parameters: {', '.join(view.names)}", first=True)
         if not view.can_predict:

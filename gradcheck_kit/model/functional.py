@@ -28,8 +28,9 @@ __all__ = ["FunctionalModel", "FunctionalView", "wrap"]
 #: What a parameter name of the user's functions stands for.
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "params": ("params", "parameters", "p", "theta", "weights", "model", "net", "W_dict", "param"),
-    "X": ("X", "x", "inputs", "input", "data", "A0", "A_prev", "features", "images", "xb"),
-    "y": ("y", "Y", "targets", "target", "labels", "label", "t", "T", "y_true", "yb"),
+    "X": ("X", "x", "inputs", "input", "data", "A0", "A_prev", "features", "images", "xb", "train_data"),
+    "y": ("y", "Y", "targets", "target", "labels", "label", "t", "T", "y_true", "yb", "one_hot_labels",
+          "labels_onehot", "onehot_labels", "y_onehot", "Y_onehot", "train_labels"),
     "output": ("AL", "A", "A3", "A2", "A_L", "out", "output", "outputs", "y_pred", "yhat", "y_hat", "scores",
                "probs", "logits", "pred", "preds", "predictions", "a", "o", "activations", "h"),
     "cache": ("cache", "caches", "store", "memory", "ctx"),
@@ -46,6 +47,9 @@ WHOLE_BATCH = ("batch_size", "mini_batch_size")
 def _role(name: str, values: Mapping[str, Any]) -> str | None:
     if f"param:{name}" in values:  # a parameter passed by its own name: train(X, y, weights_0_1, ...)
         return f"param:{name}"
+    for suffix in ("_func", "_fn", "_function"):  # backward_prop(..., forward_prop_func): the wrapped forward_prop
+        if name.endswith(suffix) and f"func:{name[:-len(suffix)]}" in values:
+            return f"func:{name[:-len(suffix)]}"
     return next((role for role, names in ROLE_NAMES.items() if name in names), None)
 
 
@@ -183,6 +187,10 @@ class FunctionalView(ModelView):
         each parameter by its own key."""
         values: dict[str, Any] = {"params": self.working, "X": batch.X, "y": batch.y, "B": batch.size, **more}
         values.update({f"param:{k}": v for k, v in self.working.items()})
+        for func in (self.model.loss, self.model.grads, self.model.forward, self.model.predict, self.model.train):
+            name = getattr(getattr(func, "func", func), "__name__", None)
+            if func is not None and name:
+                values[f"func:{name}"] = getattr(func, "func", func)
         return values
 
     def _values(self, batch: Batch) -> dict[str, Any]:
@@ -198,6 +206,10 @@ class FunctionalView(ModelView):
         values = self._values(batch)
         classic = ("output", "y") if self.model.forward is not None else ("params", "X", "y")
         value = self._call("loss", _bind(self.model.loss, values, classic, "loss"))
+        if isinstance(value, tuple | list):  # forward_prop(...) -> (h, output, cost): the one number is the loss
+            numbers = [v for v in value if _first_number(v) is not None and np.ndim(v) == 0]
+            if len(numbers) == 1:
+                value = numbers[0]
         return as_loss_value(value, f"{self.label} loss")
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:

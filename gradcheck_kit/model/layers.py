@@ -308,6 +308,8 @@ class LossLayer:
         self._dx: np.ndarray | None = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
+        #: The layers take one example at a time: a standard loss sees its outputs as one row.
+        self.one_example = False
         self.layers = layers
         regularizer = getattr(obj, "regularization_loss", None) or getattr(getattr(obj, "loss", None),
                                                                             "regularization_loss", None)
@@ -328,9 +330,12 @@ class LossLayer:
     def forward(self, x: np.ndarray, y: np.ndarray) -> float:
         self._x, self._y = x, y
         if isinstance(self.obj, KitLoss):
+            if self.obj.prime is None and self.obj.standard:
+                rows, targets = self._as_rows(x, y)  # a standard loss of the outputs, as rows
+                return self.obj.value(rows, targets)
             if self.obj.prime is None:
                 raise ModelInterfaceError(f"{self.id}: a list of layers needs the loss's derivative too: pass "
-                                          f"loss=(loss, loss_derivative)")
+                                          f"loss=(loss, loss_derivative), or a standard loss by name")
             return self.obj.value(x, y)
         if hasattr(self.obj, "forward") or hasattr(self.obj, "calculate"):
             method = self.obj.calculate if callable(getattr(self.obj, "calculate", None)) else self.obj.forward
@@ -343,7 +348,23 @@ class LossLayer:
         self._dx = np.asarray(result[1], dtype=np.float64)
         return as_loss_value(result[0], f"{self.id}(x, y)[0]")
 
+    def _as_rows(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs as (B, K) rows (one example's as one row) and targets as matching rows (labels one-hot)."""
+        out = np.asarray(x, dtype=np.float64)
+        rows = out.reshape(1, -1) if self.one_example else out.reshape(out.shape[0], -1)
+        t = np.asarray(y)
+        if t.dtype.kind in "iu" and t.size == rows.shape[0] and rows.shape[1] > 1:
+            t = np.eye(rows.shape[1])[t.reshape(-1)]
+        return rows, np.asarray(t, dtype=np.float64).reshape(rows.shape)
+
     def backward(self) -> np.ndarray:
+        if isinstance(self.obj, KitLoss) and self.obj.prime is None and self._x is not None:
+            rows, targets = self._as_rows(self._x, self._y)
+            grad = self.obj.gradient(rows, targets)
+            if grad is None:
+                raise ModelInterfaceError(f"{self.id}: the kit has no derivative for this loss; pass "
+                                          f"loss=(loss, loss_derivative)")
+            return grad.reshape(np.shape(self._x))
         if isinstance(self.obj, KitLoss) and self.obj.prime is not None:
             return np.asarray(self.obj.prime(self._x, self._y), dtype=np.float64)  # type: ignore[arg-type]
         if hasattr(self.obj, "backward"):
@@ -394,6 +415,7 @@ class LayeredView(ModelView):
         for layer in self.layers:
             layer.dx_problem = None  # what the trial on the whole batch saw says nothing
         self.per_example = not whole and batch.layout != "columns"
+        self.loss_layer.one_example = self.per_example
         if self.per_example:
             self.notes.add("the layers take one example at a time: the loss and each gradient are means over the "
                            "examples")
