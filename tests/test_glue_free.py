@@ -310,3 +310,67 @@ def test_functions_get_their_forward_function_and_a_tuple_loss_is_read(bug):
         assert report.ok, report
     else:
         assert report.first_wrong_layer == "2" and "missing-batch-average" in {f.code for f in report.errors}
+
+
+def test_training_checks_run_on_a_single_sigmoid_output():
+    class Binary:
+        def __init__(self):
+            self.W, self.b = np.random.default_rng(0).normal(size=(2, 1)), np.zeros(1)
+
+        def forward(self, X):
+            return 1 / (1 + np.exp(-(X @ self.W + self.b)))
+
+        def train(self, X, y, lr):
+            d = (self.forward(X) - y.reshape(-1, 1)) / len(X)  # binary cross-entropy
+            self.W -= lr * X.T @ d
+            self.b -= lr * d.sum(axis=0)
+
+    X, y = np.random.default_rng(1).normal(size=(8, 2)), np.array([0, 1] * 4)
+    for lr in (0.1, 50.0):
+        report = gk.diagnose(Binary(), (X, y), lr=lr, progress=False)
+        assert report.complete and "lr-checks-skipped" not in report.codes(), report
+
+
+# -- dropout drawn from numpy's global generator, with no seed ------------------------------------------------
+class DropoutNet:
+    """CS231n style: params dict, loss(X, y=None) -> (loss, grads), inverted dropout from np.random."""
+
+    def __init__(self, p=0.5, bug=None):
+        rng = np.random.default_rng(0)
+        self.params = {"W1": rng.standard_normal((5, 8)) * 0.5, "b1": np.zeros(8),
+                       "W2": rng.standard_normal((8, 3)) * 0.5, "b2": np.zeros(3)}
+        self.p, self.bug = p, bug
+
+    def loss(self, X, y=None):
+        P = self.params
+        h = np.maximum(0, X @ P["W1"] + P["b1"])
+        mask = (np.random.rand(*h.shape) < self.p) / self.p
+        hd = h * mask
+        scores = hd @ P["W2"] + P["b2"]
+        if y is None:
+            return scores
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        prob = e / e.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(prob[np.arange(len(y)), y]))
+        d = prob.copy()
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        dhd = d @ P["W2"].T
+        dh = (dhd if self.bug == "mask_not_applied" else dhd * mask) * (h > 0)
+        return loss, {"W2": hd.T @ d, "b2": d.sum(axis=0), "W1": X.T @ dh, "b1": dh.sum(axis=0)}
+
+
+@pytest.mark.parametrize("bug", [None, "mask_not_applied"])
+def test_dropout_from_the_global_generator_is_checked_with_one_mask(bug):
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+    np.random.seed(7)
+    state = np.random.get_state()[1].copy()
+    report = gk.diagnose(DropoutNet(bug=bug), (X, y), progress=False)
+    assert np.array_equal(np.random.get_state()[1], state)  # the caller's generator is untouched
+    assert "nondeterministic-forward" not in report.codes()
+    assert any("global random generator" in n for n in report.notes), report.notes
+    if bug is None:
+        assert report.ok, report
+    else:
+        assert report.first_wrong_layer == "1", report

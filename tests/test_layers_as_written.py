@@ -233,3 +233,86 @@ def test_a_first_layers_wrong_shaped_dx_is_a_warning_and_the_rest_is_checked(col
     assert warning is not None and warning.severity == "warning", report
     assert "(1, 3)" in warning.message and "(3, 1)" in warning.message
     assert report.ok and len(report.tensors) == 4
+
+
+# -- a softmax layer written for cross-entropy's upstream gradient (one non-zero entry), as a CNN tutorial does --
+class SoftmaxLayer:
+    """Fully connected + softmax; backprop(d_L_d_out, learn_rate) uses only the non-zero entry of d_L_d_out."""
+
+    def __init__(self, input_len, nodes, rng):
+        self.weights = rng.standard_normal((input_len, nodes)) / input_len
+        self.biases = np.zeros(nodes)
+
+    def forward(self, input):
+        self.last_input = input.flatten()
+        self.last_totals = self.last_input @ self.weights + self.biases
+        exp = np.exp(self.last_totals)
+        return exp / np.sum(exp, axis=0)
+
+    def backprop(self, d_L_d_out, learn_rate):
+        for i, gradient in enumerate(d_L_d_out):
+            if gradient == 0:
+                continue
+            t_exp = np.exp(self.last_totals)
+            S = np.sum(t_exp)
+            d_out_d_t = -t_exp[i] * t_exp / (S**2)
+            d_out_d_t[i] = t_exp[i] * (S - t_exp[i]) / (S**2)
+            d_L_d_t = gradient * d_out_d_t
+            d_L_d_inputs = self.weights @ d_L_d_t
+            self.weights -= learn_rate * np.outer(self.last_input, d_L_d_t)
+            self.biases -= learn_rate * d_L_d_t
+            return d_L_d_inputs
+        return np.zeros(self.last_input.shape)
+
+
+class ReluLayer:
+    def __init__(self, bug=None):
+        self.bug = bug
+
+    def forward(self, input):
+        self.last_input = input
+        return np.maximum(input, 0)
+
+    def backprop(self, d_L_d_out, learn_rate):
+        return d_L_d_out * (self.last_input > (-0.5 if self.bug == "threshold" else 0))
+
+
+class HiddenLayer:
+    def __init__(self, n_in, n_out, rng):
+        self.weights = rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)
+        self.biases = np.zeros(n_out)
+
+    def forward(self, input):
+        self.last_input = input
+        return input @ self.weights + self.biases
+
+    def backprop(self, d_L_d_out, learn_rate):
+        d_in = self.weights @ d_L_d_out
+        self.weights -= learn_rate * np.outer(self.last_input, d_L_d_out)
+        self.biases -= learn_rate * d_L_d_out
+        return d_in
+
+
+def cross_entropy_of_probs(out, label):
+    return -np.log(out[label])
+
+
+def cross_entropy_prime(out, label):
+    gradient = np.zeros(len(out))
+    gradient[label] = -1 / out[label]
+    return gradient
+
+
+@pytest.mark.parametrize("bug", [None, "threshold"])
+def test_a_layer_written_for_its_networks_upstream_gradient_is_not_blamed(bug):
+    rng = np.random.default_rng(0)
+    layers = [HiddenLayer(6, 5, rng), ReluLayer(bug), SoftmaxLayer(5, 3, rng)]
+    data = np.random.default_rng(1)
+    X, y = data.standard_normal((8, 6)), data.integers(0, 3, 8)
+    report = gk.diagnose(layers, (X, y), loss=(cross_entropy_of_probs, cross_entropy_prime), progress=False)
+    assert not any(f.layer == "2:SoftmaxLayer" for f in report.errors), report
+    if bug is None:
+        assert report.ok, report
+        assert any("right for the upstream gradient this network gives it" in n for n in report.notes), report.notes
+    else:
+        assert report.first_wrong_layer == "1:ReluLayer", report

@@ -429,14 +429,23 @@ def check_weight_decay(ctx: Context) -> Iterator[Finding]:
             evidence={"coefficient": c, "params": listed},
         )
         return
-    direction = ("the gradient has the term but the loss does not" if c > 0
-                 else "the loss has the term but the gradient does not")
+    direction = ("the gradient has a weight-decay term the loss does not have" if c > 0
+                 else "the loss has a weight-decay term whose gradient the gradient lacks")
+    biases = [n for n in names if _is_bias(ctx, n)]
+    note = (f" {', '.join(biases)} {'is a bias' if len(biases) == 1 else 'are biases'}: usually not regularised at "
+            f"all." if biases else "")
     yield WEIGHT_DECAY.finding(
         layer=layers[0] if len(layers) == 1 else None,
-        message=f"for {listed}, analytic − numeric = {fmt(c, 4)}·W exactly (relative residual below {fmt(EXPLAINED)}): "
-                "a "
-        f"weight-decay term {fmt(abs(c), 4)}·W that {direction}. The rest of the gradient agrees.",
-        fix=(f"Add 0.5 * {fmt(c, 4)} * sum(W**2) to the loss, or drop {fmt(c, 4)} * W from the gradient."
-             if c > 0 else f"Add {fmt(-c, 4)} * W (the gradient of the L2 term) to each of these gradients."),
+        message=f"for {listed}, analytic − numeric = {fmt(c, 4)} × the tensor's own values, exactly (relative "
+        f"residual below {fmt(EXPLAINED)}): {direction}. The rest of the gradient agrees.{note}",
+        fix=(f"Add 0.5 * {fmt(c, 4)} * sum(p**2) over these tensors to the loss, or drop {fmt(c, 4)} * p from "
+             f"their gradients{' (for biases, drop it)' if biases else ''}."
+             if c > 0 else f"Add {fmt(-c, 4)} * p (the gradient of the L2 term) to each of these gradients."),
         evidence={"coefficient": c, "params": listed},
     )
+
+
+def _is_bias(ctx: Context, name: str) -> bool:
+    """A bias by name (b2, bias, biases) or shape (one axis longer than 1, beside a matrix in its layer)."""
+    leaf = name.rsplit(".", 1)[-1].split("[", maxsplit=1)[0].lower()
+    return leaf.startswith("b") and not leaf.startswith("beta")

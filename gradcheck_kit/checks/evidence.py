@@ -65,7 +65,7 @@ class InputScale:
         """How to bring these inputs to unit range, with their own numbers (``X / 16`` for 0..16 pixels)."""
         if self.low >= 0 and math.isfinite(self.high) and self.high > 0:
             top = int(self.high) if float(self.high).is_integer() else self.high
-            return f"X / {top:g} — their maximum — or (X - mean) / std per feature, fit on the training set"
+            return f"X / {top:.4g} — their maximum — or (X - mean) / std per feature, fit on the training set"
         return "(X - mean) / std per feature, fit on the training set"
 
 

@@ -39,12 +39,14 @@ def _why(ctx: Context, layer: str, first: bool) -> str:
                f"cosine {fmt(worst.cosine, 3)}), so the error most likely enters here.")
     elif first:
         why = ("This is the first wrong layer walking back from the loss: every layer between it and the loss "
-               "agrees, so the error enters in this layer's backward step.")
+               "agrees, so the error enters in this layer's backward step — or in a step without parameters (an "
+               "activation, a normalisation) between it and the next layer toward the loss.")
     else:
         why = "The layer nearer the loss agrees, so this is a separate error entering here."
     inherited = ctx.attribution.inherited_from(layer)
     if inherited and ctx.attribution.chain:
-        why += f" Layer(s) {', '.join(inherited)} nearer the input also disagree, as they inherit this layer's delta."
+        why += (f" Layer(s) {', '.join(inherited)} nearer the input also disagree: they receive this layer's delta, "
+                f"so fix this one first and check again.")
     return why
 
 

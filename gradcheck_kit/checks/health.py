@@ -80,8 +80,8 @@ def check_inputs_normalised(ctx: Context) -> Iterator[Finding]:
 def check_initial_loss(ctx: Context) -> Iterator[Finding]:
     """A loss far above log K means confident wrong predictions: an untrained net's init is too large."""
     out = ctx.outputs
-    if out is None or ctx.batch.size < 8:
-        return  # one or two examples can be confidently wrong by chance
+    if out is None or ctx.batch.size < 8 or out.raw.shape[1] < 2:
+        return  # one or two examples can be confidently wrong by chance; one output is no softmax
     ce = out.mean_cross_entropy(out.raw)
     chance = math.log(out.n_classes)
     if math.isfinite(ce) and ce > 3 * chance and ce > chance + 2:

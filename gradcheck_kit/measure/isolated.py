@@ -107,6 +107,67 @@ def explain_isolated(view: LayeredView, batch: Batch, settings: Settings, isolat
             isolated[i] = replace(t, explained=f"its backward adds its own regulariser's gradient {c:.3g}·W, which "
                                                f"the whole network's loss includes")
     _explain_fused_loss(view, batch, settings, isolated, whole)
+    _explain_by_real_upstream(view, batch, settings, isolated)
+
+
+def _upstream(view: LayeredView, batch: Batch, index: int) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """The layers' inputs and the gradient the network's own backward pass hands layer ``index`` (for the
+    first example when the layers take one at a time)."""
+    acts = view.activations(batch)
+    y = batch.example(0)[1] if view.per_example else batch.y
+    view.loss_forward(np.asarray(acts[-1], dtype=np.float64), y)
+    g: np.ndarray | None = view.loss_backward()
+    for j in range(len(view.layers) - 1, index, -1):
+        if g is None:
+            return None
+        g = view.layer_backward(view.layers[j], g, acts[j])[0]
+    if g is None:
+        return None
+    return view.activations(batch), np.asarray(g, dtype=np.float64)  # forward again: caches for layer index
+
+
+def _explain_by_real_upstream(view: LayeredView, batch: Batch, settings: Settings, isolated: list[TensorCheck]) -> None:
+    """A layer whose backward fails for a random upstream gradient but is right for the one the network
+    gives it (a softmax backward written for cross-entropy's one non-zero entry): right here, and said."""
+    for index, layer in enumerate(view.layers):
+        failing = [i for i, t in enumerate(isolated) if t.layer == layer.id and t.verdict == "fail"]
+        if not failing:
+            continue
+        found = _upstream(view, batch, index)
+        if found is None:
+            continue
+        acts, g = found
+        x = np.array(acts[index], dtype=np.float64)
+        dx, dparams = view.layer_backward(layer, g, x)
+        base = float(np.vdot(g, view.layer_forward(layer, x)))
+
+        def phi(at: np.ndarray, layer: Layer = layer, g: np.ndarray = g) -> float:
+            return float(np.vdot(g, view.layer_forward(layer, at)))
+
+        options: dict[str, Any] = {"tolerance": settings.tolerance, "rng": np.random.default_rng(settings.seed + 6),
+                                   "max_entries": settings.max_entries, "probes": settings.probes,
+                                   "exhaustive": False, "eps": settings.eps}
+        checks = []
+        for i in failing:
+            t = isolated[i]
+            if t.param.endswith(".x"):
+                if dx is None or dx.shape != x.shape:
+                    break
+                work = x.copy()
+                checks.append(compare_tensor(t.param, layer.id, work, dx, partial(phi, work), base,
+                                             source_dtype=np.dtype(np.float64), directions=kink_free_directions(x),
+                                             **options))
+            else:
+                local = next(k for k, slot in layer.slots.items() if slot.name == t.param)
+                checks.append(compare_tensor(t.param, layer.id, view.params[t.param], dparams[local],
+                                             partial(phi, x), base + 0.0, source_dtype=view.source_dtypes[t.param],
+                                             **options))
+        if len(checks) == len(failing) and all(c.verdict == "pass" for c in checks):
+            reason = ("its backward is right for the upstream gradient this network gives it, though not for an "
+                      "arbitrary one (it assumes that gradient's form, e.g. the single non-zero entry of "
+                      "cross-entropy's)")
+            for i in failing:
+                isolated[i] = replace(isolated[i], explained=reason)
 
 
 def _explain_fused_loss(view: LayeredView, batch: Batch, settings: Settings, isolated: list[TensorCheck],

@@ -86,6 +86,10 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
         return m
     again = view.loss(batch)
     m.repeat_spread = abs(again - m.base_loss) if math.isfinite(again) else math.inf
+    if m.repeat_spread > 0 and view.pin_global_random():
+        m.base_loss = view.loss(batch)  # the same draws on every call from now on (see `pin_global_random`)
+        again = view.loss(batch)
+        m.repeat_spread = abs(again - m.base_loss) if math.isfinite(again) else math.inf
     m.step = "computing the analytic gradient"
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"

@@ -36,9 +36,15 @@ class Outputs:
 
     @property
     def n_classes(self) -> int:
-        return int(self.raw.shape[1])
+        """Classes the outputs score: K, or 2 for one sigmoid (or logit) output."""
+        return max(2, int(self.raw.shape[1]))
 
     def probs_of(self, raw: np.ndarray) -> np.ndarray:
+        """Class probabilities (B, n_classes); one output column is P(class 1), beside 1 − it."""
+        if raw.shape[1] == 1:
+            with np.errstate(over="ignore"):
+                p = raw if np.all((raw >= 0) & (raw <= 1)) else 1 / (1 + np.exp(-raw))
+            return np.hstack([1 - p, p])
         return softmax(raw) if self.are_scores else raw
 
     def logits_of(self, raw: np.ndarray) -> np.ndarray:

@@ -210,6 +210,9 @@ class ModelView:
         self.step_per_example: float | None = None
         self._step_loops: bool | None = None
         self._optimizer_state: list[str] | None = None
+        #: numpy's global generator state every call starts from, once pinned (`pin_global_random`).
+        self._random_state: Any = None
+        self._last_batch: Batch | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -325,8 +328,28 @@ class ModelView:
                 slot.write(self._originals[name])
 
     # -- calls into user code ---------------------------------------------------------------------
+    def pin_global_random(self) -> bool:
+        """A forward that draws from numpy's global generator (dropout masks with ``np.random.rand``) gives a
+        different loss on every call. From now on every call into the model starts from one saved state of
+        that generator, so it draws the same numbers each time; kept only if the loss then repeats. The
+        caller's generator state is put back by the guard after the run."""
+        batch = self._last_batch
+        if batch is None:
+            return False
+        self._random_state = np.random.get_state()
+        first, second = self.loss(batch), self.loss(batch)
+        if first == second:
+            self.notes.add("the forward pass draws from numpy's global random generator (dropout, noise): every "
+                           "call starts from the same generator state, so each draws the same numbers and the "
+                           "gradient is checked for those")
+            return True
+        self._random_state = None
+        return False
+
     def _call(self, what: str, func: Callable[..., Any], *args: Any) -> Any:
         self.calls[what] += 1
+        if self._random_state is not None:
+            np.random.set_state(self._random_state)
         try:
             return func(*args)
         except (KeyboardInterrupt, SystemExit, GradcheckError):
@@ -353,6 +376,7 @@ class ModelView:
 
     def loss(self, batch: Batch) -> float:
         """The batch loss at the current working parameters."""
+        self._last_batch = batch
         return self._guarded(self._loss, batch)
 
     def gradients(self, batch: Batch) -> dict[str, np.ndarray]:

@@ -48,10 +48,12 @@ def _tensor_table(report: Report, width: int) -> Table:
     for summary in report.layers:
         params = [by_param[p] for p in summary.params if p in by_param]
         mark = MARKS.get(summary.role)
+        # by the layer's name (wide), or by its first failing tensor: never on a row that passes
+        marked = 0 if wide else next((j for j, t in enumerate(params) if t.verdict == "fail"), 0)
         for i, t in enumerate(params):
             cells = display_row(t)
             first = Text(summary.layer if (wide and i == 0) else ("" if wide else t.param))
-            if mark and i == 0:
+            if mark and i == marked:
                 first.append(mark, style="bold red" if summary.role == "origin" else "dim")
             row: list[RenderableType] = [first]
             if wide:
