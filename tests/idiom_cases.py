@@ -31,6 +31,7 @@ from tests.idioms import (
     nielsen,
     nnfs_style,
     online_sgd,
+    rnn_seq2one,
     torchlike,
 )
 
@@ -213,6 +214,13 @@ def _grokking(bug: str | None = None) -> Builder:
     return build
 
 
+# -- a many-to-one RNN: forward(inputs) -> (y, h), backprop(d_y, learn_rate) updating in place --------------
+def _seq2one(bug: str | None = None) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        return rnn_seq2one.RNN(7, 2, bug=bug), rnn_seq2one.make_data(), {"loss": "cross_entropy"}
+    return build
+
+
 KINKS_ONLY = "differs from the correct code only at inputs exactly 0, where no finite difference can judge it"
 N_HIDDEN = "the L2 strength lmbda is an argument of update_mini_batch, which the kit can only pass as 0"
 BCE_GRADIENT = ("without a loss named, o − t through a sigmoid is exactly the gradient of binary cross-entropy: the "
@@ -385,6 +393,9 @@ CASES: list[Case] = [
     Case("gru", "Uh-transposed", _gru("uh_transposed"), ("h", ("transposed-gradient",))),
     Case("gru", "update-gate-sign", _gru("update_gate_sign"), ("z", ("gradient-mismatch",))),
     Case("gru", "reset-gate-tanh-derivative", _gru("reset_gate_tanh_deriv"), ("r", ("gradient-mismatch",))),
+    Case("rnn-seq2one", "correct", _seq2one(), note="backprop(∂loss/∂forward(x), lr)"),
+    Case("rnn-seq2one", "bptt-one-step", _seq2one("bptt_one_step"), ("h", ("gradient-mismatch",))),
+    Case("rnn-seq2one", "dWhh-sign", _seq2one("dWhh_sign"), ("h", ("sign-flipped",))),
     Case("lstm", "correct", _lstm()),
     Case("lstm", "forget-gate-sigmoid-derivative-dropped", _lstm("forget_no_sigmoid"), ("f", ("gradient-mismatch",))),
     Case("lstm", "output-gate-missing-tanh-c", _lstm("output_no_tanh_c"), ("o", ("gradient-mismatch",))),

@@ -374,3 +374,33 @@ def test_dropout_from_the_global_generator_is_checked_with_one_mask(bug):
         assert report.ok, report
     else:
         assert report.first_wrong_layer == "1", report
+
+
+@pytest.mark.parametrize("bug", [None, "W2_not_averaged"])
+def test_a_wrapped_forward_that_returns_its_cost_gives_the_loss(bug):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, 5)), np.eye(3)[rng.integers(0, 3, 20)]
+    params = {"W1": rng.standard_normal((5, 4)), "b1": np.zeros(4), "W2": rng.standard_normal((4, 3)),
+              "b2": np.zeros(3)}
+    model = gk.wrap(params, forward=forward_prop, backward=partial(backward_prop, bug=bug))
+    report = gk.diagnose(model, (X, Y), progress=False)
+    assert any("the cost forward(...) returns" in n for n in report.notes), report.notes
+    assert report.ok is (bug is None), report
+
+
+def test_weights_kept_as_python_floats_get_a_clear_error():
+    class Scalars:
+        def __init__(self):
+            self.w1, self.w2, self.b1 = 0.5, -0.3, 0.0
+
+        def feedforward(self, x):
+            return 1 / (1 + np.exp(-(self.w1 * x[0] + self.w2 * x[1] + self.b1)))
+
+        def train(self, data, all_y_trues, learn_rate=0.1):
+            for x, y_true in zip(data, all_y_trues, strict=True):
+                d = -2 * (y_true - self.feedforward(x))
+                self.w1 -= learn_rate * d * x[0]
+
+    X, y = np.random.default_rng(0).normal(size=(4, 2)), np.array([0.0, 1.0, 1.0, 0.0])
+    with pytest.raises(gk.ModelInterfaceError, match=r"keeps its weights as Python floats \(w1, w2, b1\)"):
+        gk.diagnose(Scalars(), (X, y), progress=False)

@@ -66,6 +66,10 @@ class _FunctionalReader:
         given = [f"{role}={_function_name(getattr(view.model, role), role)}" for role in FUNCTION_ROLES
                  if getattr(view.model, role) is not None]
         view.notes.add(f"functions: {', '.join(given)}; parameters: {', '.join(view.names)}", first=True)
+        if view.model.loss is None and view.model.forward is not None and view.kit_loss is not None \
+                and view.kit_loss.undecided == "loss" and "cost" in view.forward_parts(batch):
+            view.kit_loss = None  # forward returns its own cost: that is the loss, nothing to identify
+            view.notes.add("loss: the cost forward(...) returns beside its outputs")
         if not view.can_predict:
             return None
         raw = np.asarray(view._predict(batch))  # as returned: class labels are integers

@@ -193,11 +193,15 @@ class FunctionalView(ModelView):
                 values[f"func:{name}"] = getattr(func, "func", func)
         return values
 
+    def forward_parts(self, batch: Batch) -> dict[str, Any]:
+        """What the wrapped forward returns, by role (output, cache, and a cost if it returns one)."""
+        return self._values(batch)
+
     def _values(self, batch: Batch) -> dict[str, Any]:
         values = self._data(batch)
         if self.model.forward is not None:
             result = self._call("forward", _bind(self.model.forward, values, ("X", "params"), "forward"))
-            values["output"], values["cache"] = (result[0], result[1]) if isinstance(result, tuple) else (result, None)
+            values.update(_forward_parts(result))
         return values
 
     def _loss(self, batch: Batch) -> float:
@@ -249,6 +253,8 @@ class FunctionalView(ModelView):
         outputs, else the number ``train`` returns when it takes a step of 0 (the loss before its update)."""
         if self.kit_loss is not None:
             return float(self.kit_loss(self.predict(batch), batch))
+        if self.model.forward is not None and (cost := self._values(batch).get("cost")) is not None:
+            return float(cost)  # forward_prop(...) -> (h, output, cost)
         if self.model.train is None:
             raise ModelInterfaceError(f"{self.label} was wrapped without loss=; pass loss= to wrap, or name a "
                                       "standard loss in diagnose(..., loss=...)")
@@ -276,3 +282,25 @@ def _first_number(result: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return float(array.reshape(-1)[0]) if array.size == 1 and np.isfinite(array).all() else None
+
+
+def _forward_parts(result: Any) -> dict[str, Any]:
+    """A forward's result by role: ``out`` → output; ``(AL, caches)`` → output and cache; a tuple holding one
+    number as well (``(h, output, cost)``) → that number is the cost, the last array the output."""
+    if not isinstance(result, tuple):
+        return {"output": result, "cache": None}
+    numbers = [i for i, v in enumerate(result) if _is_scalar(v)]
+    if len(numbers) == 1 and len(result) >= 2:
+        rest = [v for i, v in enumerate(result) if i != numbers[0]]
+        arrays = [v for v in rest if isinstance(v, np.ndarray)]
+        output = arrays[-1] if arrays else rest[0]
+        return {"output": output, "cache": rest[0] if len(rest) > 1 else None, "cost": result[numbers[0]]}
+    return {"output": result[0], "cache": result[1] if len(result) > 1 else None}
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | float | np.integer | np.floating):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "f"

@@ -144,7 +144,8 @@ class KitLoss:
                                   for i in range(batch.size)]))
         return self.value(outputs.reshape(batch.y.shape) if outputs.size == batch.y.size else outputs, batch.y)
 
-    def gradient(self, outputs: Any, targets: Any, *, columns: bool = False) -> np.ndarray | None:
+    def gradient(self, outputs: Any, targets: Any, *, columns: bool = False, one_example: bool = False
+                 ) -> np.ndarray | None:
         """∂loss/∂outputs for ``outputs`` and ``targets`` in the model's own layout (examples as rows, or
         as ``columns``) — what a backward that takes the outputs' gradient, ``backward(grad)``, is given;
         ``None`` when the kit cannot say."""
@@ -154,9 +155,14 @@ class KitLoss:
         out = np.asarray(outputs, dtype=np.float64)
         if key is None or out.ndim == 0:
             return None
-        rows = out.T if columns and out.ndim == 2 else out.reshape(out.shape[0], -1)
-        t = np.asarray(targets)
-        t = t.T if columns and t.ndim == 2 else t.reshape(t.shape[0], -1) if t.ndim > 1 else t
+        if one_example:  # one example's outputs, whatever their shape ((K,), (K, 1)): one row
+            rows = out.reshape(1, -1)
+            t = np.asarray(targets)
+            t = t.reshape(1) if t.size == 1 and rows.shape[1] > 1 else t.reshape(1, -1)
+        else:
+            rows = out.T if columns and out.ndim == 2 else out.reshape(out.shape[0], -1)
+            t = np.asarray(targets)
+            t = t.T if columns and t.ndim == 2 else t.reshape(t.shape[0], -1) if t.ndim > 1 else t
         if t.ndim == 1 and rows.shape[1] > 1:  # class labels
             t = np.eye(rows.shape[1])[t.astype(int)]
         t = np.asarray(t, dtype=np.float64).reshape(rows.shape)
@@ -165,7 +171,7 @@ class KitLoss:
             grad = grad / rows.size
         elif self.reduction != "sum":
             grad = grad / rows.shape[0]
-        return grad.T if columns and out.ndim == 2 else grad.reshape(out.shape)
+        return grad.T if columns and out.ndim == 2 and not one_example else grad.reshape(out.shape)
 
     def describe(self) -> str:
         text = self.name if self.batch_fn is not None else f"{self.reduction} {self.name}"

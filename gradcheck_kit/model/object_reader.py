@@ -28,6 +28,7 @@ from .objects import ObjectView, first_number, first_output
 from .roles import (
     GRADIENT_NAMES,
     LOSS_NAMES,
+    LR_NAMES,
     OUTPUT_NAMES,
     STEP_NAMES,
     Call,
@@ -42,7 +43,7 @@ from .roles import (
 from .slots import Slot
 from .steps import find_step
 from .stored import stored_gradient_call
-from .view import ModelView, gradient_key
+from .view import INFERENCE_LR, ModelView, gradient_key
 
 __all__ = ["ObjectReader"]
 
@@ -125,7 +126,7 @@ class ObjectReader:
                     out.append(Call(name, method, per_example=per_example, takes_y=takes_y, fixed=fixed))
         return out
 
-    def _gradient_calls(self, batch: Batch) -> list[Call]:
+    def _gradient_calls(self, batch: Batch, pool: list[Slot]) -> list[Call]:
         """Gradient-like methods as ``(X, y)`` calls; or, when their parameters are named for the forward
         pass's outputs or cache (``backward_pass(y_train, output)``, ``backward(cache)``), fed from it."""
         out: list[Call] = []
@@ -141,10 +142,11 @@ class ObjectReader:
             sources = self._calls((*OUTPUT_NAMES, *LOSS_NAMES), batch) if "cache" in roles else []
             sources += [self.outputs_call] if self.outputs_call is not None else []
             sources += self._calls(OUTPUT_NAMES, batch, takes_y=False)
-            out += [composed_call(name, method, roles, source, dloss) for source in sources if source.name != name]
+            out += [composed_call(name, method, roles, source, dloss, pool, INFERENCE_LR) for source in sources
+                    if source.name != name]
         return out
 
-    def _loss_derivative(self, batch: Batch) -> Callable[[Any, Any], Any] | None:
+    def _loss_derivative(self, batch: Batch) -> Callable[[Any, Any, bool], Any] | None:
         """∂loss/∂outputs for a backward that takes it (``backward(grad)``): from ``loss=`` (a criterion's
         ``backward()``, your derivative, or a standard loss), or the loss functions the object keeps."""
         kit = self.user_loss
@@ -154,7 +156,7 @@ class ObjectReader:
         if kit is None:
             return None
         columns = batch.layout == "columns"
-        return lambda outputs, y: kit.gradient(outputs, y, columns=columns)
+        return lambda outputs, y, one: kit.gradient(outputs, y, columns=columns, one_example=one)
 
     # -- outputs ---------------------------------------------------------------------------------
     def outputs(self, batch: Batch) -> np.ndarray | None:
@@ -236,7 +238,7 @@ class ObjectReader:
     def _gradient_role(self, batch: Batch, candidates: list[Any], container: tuple[str, list[Slot]] | None
                        ) -> tuple[Call | None, Callable[[Any], Mapping[str, Any]] | None, list[Slot]]:
         pool = container[1] if container else candidates
-        for call in self._gradient_calls(batch):
+        for call in self._gradient_calls(batch, pool):
             result = self._try(call, batch)
             if result is None or as_number(result) is not None or (isinstance(result, np.ndarray)
                                                                     and "dout" in call.feeds):
@@ -420,6 +422,13 @@ class ObjectReader:
         raised = [(c, e) for c, e in self.failures if not c.per_example and c.name in GRADIENT_NAMES]
         if raised:
             return self._call_error(*raised[0])
+        floats = [n for n, v in vars(self.target).items() if type(v) is float and not n.startswith("_")] \
+            if hasattr(self.target, "__dict__") else []
+        if len(floats) >= 2 and not find_arrays(self.target):
+            return ModelInterfaceError(
+                f"{self.label} keeps its weights as Python floats ({', '.join(floats[:8])}"
+                f"{' ...' if len(floats) > 8 else ''}); the kit perturbs numpy arrays in place. Keep them in arrays "
+                f"(self.w1 = np.array(0.5), or one array of weights), or name them in gradcheck_kit.wrap(...)")
         takes_dout = [n for n in GRADIENT_NAMES if callable(m := getattr(self.target, n, None))
                       and "dout" in (argument_roles(m) or ())]
         if takes_dout:
@@ -449,6 +458,8 @@ class ObjectReader:
         if failed is not None:
             return f"{signature} raised {type(failed).__name__}"
         if name in STEP_NAMES:
+            if any(n in LR_NAMES for n, _ in params):
+                return f"{signature}: takes a learning rate, but one step moved no float array of the object"
             return f"{signature}: no learning rate among its arguments or on the object (self.lr, an optimizer)"
         if not self._calls((name,), batch):
             unknown = [n for n, required in params[2:] if required]

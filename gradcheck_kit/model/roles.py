@@ -34,6 +34,7 @@ __all__ = [
     "STEP_NAMES",
     "TARGET_NAMES",
     "Call",
+    "argument_names",
     "argument_roles",
     "as_number",
     "composed_call",
@@ -52,7 +53,7 @@ GRADIENT_NAMES = ("backward", "backprop", "gradients", "grads", "gradient", "com
                   "compute_grads", "get_gradients")
 STEP_NAMES = ("train", "step", "update", "update_mini_batch", "train_on_batch", "train_step", "sgd_step",
               "fit_batch", "update_params", "update_parameters", "update_network_parameters")
-LR_NAMES = ("lr", "learning_rate", "eta", "alpha", "step_size", "learningrate", "rate")
+LR_NAMES = ("lr", "learning_rate", "eta", "alpha", "step_size", "learningrate", "rate", "learn_rate")
 #: Parameter names that mark a targets argument (``mse(y_true, y_pred)``, ``backward_pass(y_train, output)``).
 TARGET_NAMES = ("y", "Y", "y_true", "ytrue", "target", "targets", "t", "T", "labels", "label", "truth", "expected",
                 "y_train", "Y_train", "y_batch", "Y_batch", "ys", "goal", "goals")
@@ -65,8 +66,9 @@ ARGUMENT_ROLES: dict[str, tuple[str, ...]] = {
             "predictions", "probs", "probabilities", "scores", "logits", "AL", "output_activations"),
     "cache": ("cache", "caches", "cached", "memory", "ctx", "tape", "saved"),
     "dout": ("grad", "dout", "d_out", "delta", "grad_output", "grad_out", "grad_outputs", "dvalues", "output_error",
-             "output_gradient", "upstream", "upstream_grad", "dy", "dL_dout", "dLdy", "doutput", "dA", "dZ",
-             "gradient", "error", "err", "d"),
+             "output_gradient", "upstream", "upstream_grad", "dy", "d_y", "dL_dout", "dLdy", "dL_dy", "d_L_d_y",
+             "d_L_d_out", "doutput", "dA", "dZ", "gradient", "error", "err", "d"),
+    "lr": LR_NAMES,
 }
 #: Required arguments the kit gives a neutral value: regularisation strengths are 0 (with them at 0, a
 #: count such as the training-set size ``n`` does not matter and gets the batch size).
@@ -227,14 +229,21 @@ def argument_roles(method: Callable[..., Any]) -> tuple[str, ...] | None:
     """The role of each required parameter of a gradient method, when their names say it and at least one
     is the forward pass's outputs or cache (``backward_pass(y_train, output)`` → ``("y", "out")``);
     ``None`` otherwise (the method is then called as ``(X, y)``)."""
-    names = [name for name, required in positional_names(method) if required]
-    roles = []
-    for name in names:
+    named = argument_names(method)
+    return tuple(role for _, role in named) if named is not None else None
+
+
+def argument_names(method: Callable[..., Any]) -> list[tuple[str, str]] | None:
+    """(parameter name, role) for the parameters `argument_roles` describes: every required one, and an
+    optional learning rate (``backprop(d_y, learn_rate=2e-2)`` updates the weights in place)."""
+    out = []
+    for name, required in positional_names(method):
         role = next((r for r, known in ARGUMENT_ROLES.items() if name in known), None)
-        if role is None:
+        if required and role is None:
             return None
-        roles.append(role)
-    return tuple(roles) if {"out", "cache", "dout"} & set(roles) else None
+        if required or role == "lr":
+            out.append((name, role or ""))
+    return out if {"out", "cache", "dout"} & {role for _, role in out} else None
 
 
 def _outputs_and_cache(result: Any) -> tuple[Any, Any]:
@@ -246,21 +255,41 @@ def _outputs_and_cache(result: Any) -> tuple[Any, Any]:
 
 
 def composed_call(name: str, method: Callable[..., Any], roles: tuple[str, ...], source: Call,
-                  dloss: Callable[[Any, Any], Any] | None = None) -> Call:
+                  dloss: Callable[[Any, Any, bool], Any] | None = None, pool: Sequence[Any] = (),
+                  step: float = 1e-4) -> Call:
     """``method`` fed from a forward call on the same data: ``backward_pass(y, forward_pass(x))``,
     ``backward(forward(inputs, targets, h)[-1])``, or ``backward(∂loss/∂outputs)`` with ``dloss`` the
-    loss's derivative. It takes the data as ``source`` does, plus the targets."""
+    loss's derivative; its arguments are passed by name (`argument_names`). It takes the data as ``source``
+    does, plus the targets. A method that also takes a
+    learning rate (``backprop(d_y, learn_rate)``, updating the weights in place) is given ``step``, and
+    its result is the gradient read off that update for the arrays in ``pool`` (slots), which are put back."""
+
+    names = [name for name, _ in argument_names(method) or []]
 
     def run(X: Any, y: Any, *extra: Any) -> Any:
         data = (X, y, *extra) if source.takes_y else (X,)
         outputs, cache = _outputs_and_cache(source.method(*data, **source.fixed))
-        values = {"x": X, "y": y, "out": outputs, "cache": cache}
+        values: dict[str, Any] = {"x": X, "y": y, "out": outputs, "cache": cache, "lr": step}
         if "dout" in roles and dloss is not None:
-            values["dout"] = dloss(outputs, y)
-        return method(*[values[role] for role in roles])
+            values["dout"] = dloss(outputs, y, source.per_example)
+        kwargs = {name: values[role] for name, role in zip(names, roles, strict=True)}
+        if "lr" not in roles:
+            return method(**kwargs)
+        bound = {slot.name: slot.read() for slot in pool}
+        saved = {n: np.array(a, dtype=np.float64) for n, a in bound.items() if isinstance(a, np.ndarray)}
+        try:
+            method(**kwargs)
+            return {n: (saved[n] - np.asarray(slot.read(), dtype=np.float64)) / step for slot in pool
+                    if (n := slot.name) in saved and np.shape(slot.read()) == saved[n].shape}
+        finally:
+            for slot in pool:
+                if slot.name in saved:
+                    if slot.read() is not bound[slot.name]:
+                        slot.write(bound[slot.name])
+                    np.copyto(bound[slot.name], saved[slot.name], casting="unsafe")
 
     made = source.describe()
     args = {"x": "x" if source.per_example else "X", "y": "y", "out": made, "cache": f"the cache of {made}",
-            "dout": f"∂loss/∂{made}"}
+            "dout": f"∂loss/∂{made}", "lr": "lr"}
     label = f"{name}({', '.join(args[r] for r in roles)})"
     return Call(name, run, per_example=source.per_example, takes_y=True, label=label, feeds=roles)
