@@ -82,6 +82,10 @@ class Report:
         return tuple(f for f in self.findings if f.severity == "error")
 
     @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
     def first_wrong_layer(self) -> str | None:
         """The first failing layer walking back from the loss; for layered models, the first whose own
         backward fails when checked in isolation (parameter-free layers included). ``None`` when no
