@@ -194,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gradcheck-kit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as exc:  # code the command ran (a model's, a factory's) must not look like a pass
+        print(f"gradcheck-kit: error: the code it ran called sys.exit({exc.code!r})", file=sys.stderr)
+        return EXIT_INPUT
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

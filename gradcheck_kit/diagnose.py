@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .checks import CODES, Check, Context, Finding, plan, suppressed
+from .errors import ModelCallError
 from .measure import Attribution, Measurement, attribute, expected_evaluations, measure
 from .model import Batch, ModelGuard, ModelView, adapt, guard_model
 from .report.data import Report
@@ -175,11 +176,16 @@ def diagnose(
                         max_entries=max_entries, probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed,
                         n_jobs=n_jobs, progress=progress, loss=loss)
     settings.check_codes(CODES)
-    with Run(model, settings) as run:
-        run.adapt(batch)
-        run.measure()
-        run.attribute()
-        run.check()
+    run = Run(model, settings)
+    try:
+        with run:
+            run.adapt(batch)
+            run.measure()
+            run.attribute()
+            run.check()
+    except SystemExit as exc:  # user code must not end the caller's process, nor pass for a success
+        raise ModelCallError(f"the model's code called sys.exit({exc.code!r}) while the kit was {run.phase}; "
+                             f"a model must return or raise, not exit") from exc
     return run.report()
 
 

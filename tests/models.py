@@ -284,3 +284,12 @@ def as_functions(mlp: MLP, *, predict: bool = True):
         return mlp.forward(X)
 
     return gk.wrap(params=dict(mlp.params), loss=loss_fn, grads=grads_fn, predict=predict_fn if predict else None)
+
+
+class ExitsInBackward(MLP):
+    """Hostile: its backward ends the process with sys.exit(0), which must never read as a pass."""
+
+    def backward(self, X, y):
+        import sys
+
+        sys.exit(0)
