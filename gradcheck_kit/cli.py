@@ -10,6 +10,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,12 +25,21 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 _REPORT_HELP = """\
-Diagnose a saved model's gradients on a saved batch.
+Diagnose a model's gradients on a saved batch.
 
-MODEL is either an .npz written by gradcheck_kit.save_model (parameters plus the import path that
-rebuilds the model), or an import spec 'package.module:factory' / 'path/to/file.py:factory' together
-with --weights weights.npz. Either way, loading MODEL IMPORTS AND RUNS the Python code it names: only
-load models whose code you trust. Array files are always read with pickling disabled.
+MODEL is either
+  - an import spec 'package.module:factory' or 'path/to/file.py:factory' with --weights NPZ: the code
+    you name on the command line builds the model and NPZ fills in its weights (an .npz of parameter
+    arrays, or a file from save_model, read as data: its recorded constructor arguments are passed to
+    a factory of the recorded name); or
+  - a model .npz written by gradcheck_kit.save_model, with --trust.
+
+A model file is code, not data: it records the import path of the code that rebuilds the model.
+Without --trust such a file is refused and nothing is imported; with --trust the command IMPORTS AND
+RUNS the code the file names, so only trust files whose code you would run yourself. Even with --trust,
+factories from builtins, os, sys, subprocess, shutil, importlib, pickle, marshal, ctypes, runpy,
+code/codeop and similar modules are refused. Array files are always read with pickling disabled, and
+only the arrays needed are read.
 
 BATCH is an .npz with arrays X and y (gradcheck_kit.save_batch writes one).
 
@@ -50,12 +60,17 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="diagnose a saved model on a saved batch",
                             description=_REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("model", metavar="MODEL", help="model .npz from save_model, or an import spec with --weights")
+    report.add_argument("model", metavar="MODEL",
+                        help="an import spec with --weights, or a model .npz from save_model with --trust")
     report.add_argument("--batch", required=True, metavar="BATCH", help=".npz with arrays X and y")
-    report.add_argument("--weights", metavar="NPZ", help="parameter arrays for an import-spec MODEL")
+    report.add_argument("--weights", metavar="NPZ",
+                        help="parameter arrays for an import-spec MODEL (an .npz of arrays, or a save_model file)")
+    report.add_argument("--trust", action="store_true",
+                        help="import and run the factory a model .npz records (a model file is code)")
     report.add_argument("--format", choices=_format_names(), default="table",
                         help="output format (default: table; plain text when not on a terminal)")
-    report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    report.add_argument("--output", "-o", metavar="FILE",
+                        help="write the report to FILE instead of stdout (replaced whole, never one of the inputs)")
     _add_option_flags(report)
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no "
                                                                    "progress bar")
@@ -112,31 +127,75 @@ def _render(report: object, fmt: str, quiet: bool, to_file: bool) -> str | None:
     return FORMATS[fmt](report)  # type: ignore[arg-type]
 
 
+def _is_import_spec(model: str) -> bool:
+    return ":" in model and not Path(model).exists()
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The files the report command reads, by role: the model (or the Python file of an import spec),
+    the weights and the batch."""
+    if _is_import_spec(args.model):
+        return {"MODEL's Python": args.model.rpartition(":")[0], "--weights": args.weights, "--batch": args.batch}
+    return {"MODEL": args.model, "--weights": args.weights, "--batch": args.batch}
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an --output that would land on one of the command's own inputs, before anything runs."""
+    out = Path(args.output)
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"--output {args.output!r}: directory {str(parent)!r} does not exist")
+    for role, name in _inputs(args).items():
+        if not name:
+            continue
+        try:
+            same = os.path.samefile(out, name)
+        except (OSError, ValueError):  # one of them does not exist (yet): compare where they point
+            same = out.resolve() == Path(name).resolve()
+        if same:
+            raise InputError(
+                f"--output {args.output!r} is the {role} file {name!r}, which the report reads; writing the "
+                f"report there would destroy it: choose another file"
+            )
+
+
+def _load_model(args: argparse.Namespace) -> object:
+    from .io import load_model, model_metadata
+
+    if _is_import_spec(args.model):
+        if not args.weights:
+            raise InputError(f"MODEL {args.model!r} is an import spec; pass --weights weights.npz with its parameters")
+        return load_model(factory=args.model, weights=args.weights)
+    if args.weights:
+        raise InputError("--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
+    try:
+        return load_model(args.model, trusted=args.trust)
+    except InputError as exc:
+        if exc.option != "trusted":
+            raise
+    factory = model_metadata(args.model)["factory"]  # the same message in the command's own terms
+    raise InputError(
+        f"model {args.model!r} records the factory {factory!r}, and loading it would import and run that code; "
+        f"refused, because a model file is code, not data. If you trust it, add --trust; or name the code "
+        f"yourself: gradcheck-kit report {shlex.quote(factory)} --weights {shlex.quote(args.model)} "
+        f"--batch {shlex.quote(args.batch)}"
+    )
+
+
 def _report(args: argparse.Namespace) -> int:
     from .diagnose import diagnose
-    from .io import load_batch, load_model
+    from .io import load_batch, write_atomically
 
     if args.output:
-        parent = Path(args.output).resolve().parent
-        if not parent.is_dir():
-            raise GradcheckError(f"--output {args.output!r}: directory {str(parent)!r} does not exist")
-    spec_like = ":" in args.model and not Path(args.model).exists()
-    if spec_like:
-        if not args.weights:
-            raise GradcheckError(f"MODEL {args.model!r} is an import spec; pass --weights weights.npz with its "
-                                 "parameters")
-        model = load_model(factory=args.model, weights=args.weights)
-    else:
-        if args.weights:
-            raise GradcheckError(
-                "--weights goes with an import-spec MODEL ('package.module:factory'), not a saved .npz")
-        model = load_model(args.model)
+        _check_output(args)
+    model = _load_model(args)
     X, y = load_batch(args.batch)
     report = diagnose(model, (X, y), progress=False if args.quiet else None, **_flag_options(args))  # type: ignore[arg-type]
     text = _render(report, args.format, args.quiet, to_file=bool(args.output))
     if args.output:
+        data = (text or "").encode("utf-8")
         try:
-            Path(args.output).write_text(text or "", encoding="utf-8")
+            write_atomically(args.output, lambda handle: handle.write(data))
         except OSError as exc:
             raise GradcheckError(f"--output {args.output!r} could not be written ({exc.strerror or exc})") from exc
     elif text is not None:

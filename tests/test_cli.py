@@ -39,7 +39,7 @@ def files(tmp_path_factory):
 
 
 def test_exit_0_for_a_correct_model_with_a_plain_table(files):
-    r = run("report", "good.npz", "--batch", "batch.npz", cwd=files)
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", cwd=files)
     assert r.returncode == 0, r.stderr
     assert "Gradient check — MLP" in r.stdout and "\x1b[" not in r.stdout
     assert r.stdout.rstrip().endswith("0 warning(s)") or "OK:" in r.stdout
@@ -48,14 +48,14 @@ def test_exit_0_for_a_correct_model_with_a_plain_table(files):
 
 def test_exit_1_for_error_findings_in_every_format(files):
     for fmt in ("table", "json", "csv", "markdown"):
-        r = run("report", "bad.npz", "--batch", "batch.npz", "--format", fmt, cwd=files)
+        r = run("report", "bad.npz", "--trust", "--batch", "batch.npz", "--format", fmt, cwd=files)
         assert r.returncode == 1, (fmt, r.stderr)
-    table = run("report", "bad.npz", "--batch", "batch.npz", cwd=files).stdout
+    table = run("report", "bad.npz", "--trust", "--batch", "batch.npz", cwd=files).stdout
     assert "doubled-softmax-derivative" in table and "FAIL" in table
 
 
 def test_json_schema_is_stable(files):
-    r = run("report", "bad.npz", "--batch", "batch.npz", "--format", "json", "--lr", "0.1", cwd=files)
+    r = run("report", "bad.npz", "--trust", "--batch", "batch.npz", "--format", "json", "--lr", "0.1", cwd=files)
     d = json.loads(r.stdout)
     assert set(d) == {
         "schema",
@@ -90,7 +90,7 @@ def test_csv_is_the_frame(files, tmp_path):
     import pandas as pd
 
     out = tmp_path / "report.csv"
-    r = run("report", "bad.npz", "--batch", "batch.npz", "--format", "csv", "--output", out, cwd=files)
+    r = run("report", "bad.npz", "--trust", "--batch", "batch.npz", "--format", "csv", "--output", out, cwd=files)
     assert r.returncode == 1 and r.stdout == ""
     frame = pd.read_csv(out)
     assert list(frame.columns) == list(FRAME_COLUMNS)
@@ -98,7 +98,7 @@ def test_csv_is_the_frame(files, tmp_path):
 
 
 def test_markdown_tables(files):
-    text = run("report", "bad.npz", "--batch", "batch.npz", "--format", "markdown", cwd=files).stdout
+    text = run("report", "bad.npz", "--trust", "--batch", "batch.npz", "--format", "markdown", cwd=files).stdout
     assert "| layer | param | shape |" in text and "| severity | code | layer | finding | fix |" in text
     assert "`doubled-softmax-derivative`" in text
 
@@ -107,6 +107,7 @@ def test_select_skip_exhaustive_seed_quiet(files):
     r = run(
         "report",
         "bad.npz",
+        "--trust",
         "--batch",
         "batch.npz",
         "--skip",
@@ -115,7 +116,8 @@ def test_select_skip_exhaustive_seed_quiet(files):
         cwd=files,
     )
     assert r.returncode == 0 and r.stdout.startswith("OK:")
-    r = run("report", "good.npz", "--batch", "batch.npz", "--exhaustive", "--seed", "3", "--format", "json", cwd=files)
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "--exhaustive", "--seed", "3", "--format", "json",
+            cwd=files)
     d = json.loads(r.stdout)
     assert all(p["checked"] == p["size"] for p in d["params"]) and d["settings"]["seed"] == 3
 
@@ -128,8 +130,8 @@ def test_import_spec_with_weights(files):
 
 def test_saved_then_loaded_model_gives_the_same_report(files):
     live = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), data()).to_dict()
-    loaded = gk.diagnose(load_model(files / "bad.npz"), data()).to_dict()
-    cli = json.loads(run("report", "bad.npz", "--batch", "batch.npz", "--format", "json", cwd=files).stdout)
+    loaded = gk.diagnose(load_model(files / "bad.npz", trusted=True), data()).to_dict()
+    cli = json.loads(run("report", "bad.npz", "--trust", "--batch", "batch.npz", "--format", "json", cwd=files).stdout)
     for d in (loaded, cli):
         for key in ("ok", "findings", "params", "layers", "loss", "first_wrong_layer"):
             assert d[key] == live[key], key
@@ -157,15 +159,15 @@ def broken(files):
     ("args", "message"),
     [
         (("report", "missing.npz", "--batch", "batch.npz"), "model 'missing.npz' does not exist"),
-        (("report", "good.npz", "--batch", "missing.npz"), "batch 'missing.npz' does not exist"),
-        (("report", "good.npz", "--batch", "pickled.npz"), "is a Python pickle; refused"),
-        (("report", "good.npz", "--batch", "objects.npz"), "holds Python objects (dtype object); refused"),
-        (("report", "good.npz", "--batch", "truncated.npz"), "corrupt or truncated"),
-        (("report", "good.npz", "--batch", "garbage.npz"), "is not an .npz file"),
-        (("report", "good.npz", "--batch", "single.npy"), "is a single .npy array"),
-        (("report", "good.npz", "--batch", "no_y.npz"), "expected 'X' and 'y' (missing ['y'])"),
-        (("report", "good.npz", "--batch", "wrong_shape.npz"), "raised ValueError"),
-        (("report", "good.npz", "--batch", "bad_labels.npz"), "labels y range over 5..7"),
+        (("report", "good.npz", "--trust", "--batch", "missing.npz"), "batch 'missing.npz' does not exist"),
+        (("report", "good.npz", "--trust", "--batch", "pickled.npz"), "is a Python pickle; refused"),
+        (("report", "good.npz", "--trust", "--batch", "objects.npz"), "holds Python objects (dtype object); refused"),
+        (("report", "good.npz", "--trust", "--batch", "truncated.npz"), "corrupt or truncated"),
+        (("report", "good.npz", "--trust", "--batch", "garbage.npz"), "is not an .npz file"),
+        (("report", "good.npz", "--trust", "--batch", "single.npy"), "is a single .npy array"),
+        (("report", "good.npz", "--trust", "--batch", "no_y.npz"), "expected 'X' and 'y' (missing ['y'])"),
+        (("report", "good.npz", "--trust", "--batch", "wrong_shape.npz"), "raised ValueError"),
+        (("report", "good.npz", "--trust", "--batch", "bad_labels.npz"), "labels y range over 5..7"),
         (("report", "batch.npz", "--batch", "batch.npz"), "has no gradcheck_kit metadata"),
         (("report", "tests.models:MLP", "--weights", "nan_weights.npz", "--batch", "batch.npz"), "non-finite value(s)"),
         (
@@ -182,9 +184,15 @@ def broken(files):
             "import-time failure",
         ),
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
-        (("report", "good.npz", "--batch", "batch.npz", "--select", "bogus"), "unknown finding code(s) ['bogus']"),
-        (("report", "good.npz", "--batch", "batch.npz", "--lr", "-1"), "--lr -1.0; expected a positive finite number"),
-        (("report", "good.npz", "--batch", "batch.npz", "-o", "no/such/dir/out.json"), "does not exist"),
+        (
+            ("report", "good.npz", "--trust", "--batch", "batch.npz", "--select", "bogus"),
+            "unknown finding code(s) ['bogus']",
+        ),
+        (
+            ("report", "good.npz", "--trust", "--batch", "batch.npz", "--lr", "-1"),
+            "--lr -1.0; expected a positive finite number",
+        ),
+        (("report", "good.npz", "--trust", "--batch", "batch.npz", "-o", "no/such/dir/out.json"), "does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(broken, args, message):
@@ -197,19 +205,24 @@ def test_bad_input_exits_2_with_one_line(broken, args, message):
 
 
 def test_debug_shows_the_traceback(broken):
-    r = run("report", "good.npz", "--batch", "pickled.npz", "--debug", cwd=broken)
+    r = run("report", "good.npz", "--trust", "--batch", "pickled.npz", "--debug", cwd=broken)
     assert r.returncode == 2 and "Traceback" in r.stderr
 
 
 def test_usage_errors_exit_2(files):
-    assert run("report", "good.npz", cwd=files).returncode == 2  # --batch missing
+    assert run("report", "good.npz", "--trust", cwd=files).returncode == 2  # --batch missing
     assert run("frobnicate", cwd=files).returncode == 2
-    assert run("report", "good.npz", "--batch", "batch.npz", "--format", "yaml", cwd=files).returncode == 2
+    assert run("report", "good.npz", "--trust", "--batch", "batch.npz", "--format", "yaml", cwd=files).returncode == 2
 
 
-def test_help_says_loading_a_model_runs_its_code(files):
+def test_help_says_a_model_file_is_code_run_only_with_trust(files):
     r = run("report", "--help", cwd=files)
-    assert r.returncode == 0 and "IMPORTS AND RUNS" in r.stdout and "pickling disabled" in r.stdout
+    assert r.returncode == 0 and "pickling disabled" in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "A model file is code, not data" in text
+    assert "Without --trust such a file is refused and nothing is imported" in text
+    assert "with --trust the command IMPORTS AND RUNS the code the file names" in text
+    assert "--trust" in text and "import and run the factory a model .npz records" in text
 
 
 def test_codes_lists_every_code(files):
