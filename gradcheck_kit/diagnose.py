@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .checks import CODES, Check, Context, Finding, plan, suppressed
 from .errors import ModelCallError
@@ -44,6 +46,25 @@ def _without_interrupts(action: Callable[[], None]) -> None:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived during a run: unwinds like Ctrl-C so the model is restored first."""
+
+
+def _catch_sigterm() -> Any:
+    """On the main thread, turn SIGTERM into `_Terminated` for the run; the previous handler (to put back
+    and re-deliver to), or None where no handler can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, TypeError, OSError):
+        return None
+
+
 class Run:
     """One diagnosis: its phases, its state, the interrupt boundary, restoration and timing."""
 
@@ -60,14 +81,23 @@ class Run:
         self.attribution: Attribution | None = None
         self.context: Context | None = None
         self.interrupted: str | None = None
+        self._sigterm: Any = None
+        #: numpy's floating-point settings as the caller left them: the model's code runs with them
+        self.user_errstate: dict[str, Any] = dict(np.geterr())
 
     # -- the boundary ---------------------------------------------------------------------------
     def __enter__(self) -> Run:
+        self._sigterm = _catch_sigterm()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
         _without_interrupts(self._restore)
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
+        terminated = kind is not None and issubclass(kind, _Terminated)
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            if terminated:  # the model is restored: now terminate as asked (the caller's handler, or exit)
+                signal.raise_signal(signal.SIGTERM)
+        if kind is not None and issubclass(kind, KeyboardInterrupt | _Terminated):
             detail = self.measurement.step if self.phase == "measuring" else ""
             self.interrupted = detail if detail and detail != "done" else self.phase
             return True  # a partial report follows
@@ -76,13 +106,14 @@ class Run:
     def _restore(self) -> None:
         if self.view is not None:
             self.view.release()
-        if self.guard is not None:
-            self.guard.restore()
+        if self.guard is not None:  # numpy's global random state only if the model draws from it (or unknown)
+            self.guard.restore(model_draws=self.view is None or self.view.draws_global_random)
 
     # -- the phases -----------------------------------------------------------------------------
     def adapt(self, batch: Any) -> None:
         self.guard = guard_model(self.model)
         self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed)
+        self.view.user_errstate = self.user_errstate
         self.layers = self.view.layer_order()
 
     def measure(self) -> None:
@@ -178,7 +209,9 @@ def diagnose(
     settings.check_codes(CODES)
     run = Run(model, settings)
     try:
-        with run:
+        # the kit's arithmetic meets inf and nan on purpose (and says so): np.seterr(all="raise") in the caller
+        # applies to the model's own code (see ModelView._call), not to the kit's
+        with run, np.errstate(all="ignore"):
             run.adapt(batch)
             run.measure()
             run.attribute()

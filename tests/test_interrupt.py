@@ -105,7 +105,8 @@ def test_progress_bar_appears_on_a_terminal_and_ctrl_c_exits_130(tmp_path):
     save_batch(tmp_path / "batch.npz", X, y)
     master, slave = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_kit", "report", "slow.npz", "--batch", "batch.npz",
+    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_kit", "report", "slow.npz", "--trust", "--batch",
+                             "batch.npz",
                              "--exhaustive", "--format", "json"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=slave, text=True)
     os.close(slave)

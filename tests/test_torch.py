@@ -108,3 +108,30 @@ def test_float32_inputs_of_a_function_are_checked_in_float64():
     report = gk.diagnose(Cube, (x, w))
     assert report.ok
     assert {t.dtype for t in report.tensors} == {"float32"}
+
+
+# -- torch objects the kit cannot check end in its own errors (issue 12) ------------------------------------
+def test_a_loss_that_is_not_reduced_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    X, y = data()
+    with pytest.raises(gk.ModelInterfaceError, match="reduction='none' must be reduced"):
+        gk.diagnose(torch.nn.Linear(6, 3), (torch.tensor(X), torch.tensor(y)),
+                    loss=torch.nn.CrossEntropyLoss(reduction="none"), progress=False)
+
+
+def test_a_module_on_the_meta_device_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    X, y = data()
+    with pytest.raises(gk.ModelInterfaceError, match="meta device"):
+        gk.diagnose(torch.nn.Linear(6, 3, device="meta"), (torch.tensor(X), torch.tensor(y)),
+                    loss=torch.nn.CrossEntropyLoss(), progress=False)
+
+
+def test_bfloat16_modules_and_inputs_are_checked():
+    torch = pytest.importorskip("torch")
+    X, y = data()
+    module = torch.nn.Linear(6, 3).to(torch.bfloat16)
+    report = gk.diagnose(module, (torch.tensor(X, dtype=torch.bfloat16), torch.tensor(y)),
+                         loss=torch.nn.CrossEntropyLoss(), progress=False)
+    assert report.ok, report
+    assert any("bfloat16" in n for n in report.notes)

@@ -146,7 +146,12 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
             return value
 
         sigma = estimate_noise(at, base, 0.01 * step_size(np.zeros(1)) * move.scale)
+        if len(set(values)) == 1:  # not a single change: precision, or a loss that does not move at all?
+            far = [at(t * 1e-2 * move.scale) for t in (-1.0, 1.0)]
+            if far[0] == far[1] == base:
+                return 0.0  # it does not depend on the parameters here: no rounding to allow for
+            values = [base, *far]
     for dtype in (np.float16, np.float32):
-        if all(math.isfinite(v) and float(dtype(v)) == v for v in values):
+        if len(set(values)) > 1 and all(math.isfinite(v) and float(dtype(v)) == v for v in values):
             return max(sigma, float(np.finfo(dtype).eps) * max(abs(base), 1e-300) / 2)
     return sigma

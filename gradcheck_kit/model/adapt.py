@@ -21,8 +21,9 @@ import numpy as np
 
 from ..errors import InputError, ModelInterfaceError
 from .batch import Batch, as_batch
+from .copies import private_copy
+from .discovery import find_arrays
 from .functional import FunctionalModel, FunctionalView
-from .guard import private_copy
 from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .layers import LayeredModel, LayeredView, is_layer_sequence, layered
 from .loss_evidence import identify_loss
@@ -127,6 +128,8 @@ def _reader(model: Any, loss: Any) -> Reader:
             f"model is the module {model.__name__}: a module holds functions, not the weights. Name the weights and "
             f"give the functions: gradcheck_kit.wrap({{'W1': W1, ...}}, train={model.__name__}.train) (an argument "
             f"named like a weight gets it), or loss=/grads=/predict=")
+    _check_getattr(model)
+    _check_no_matrices(model)
     if isinstance(model, type):
         raise ModelInterfaceError(
             f"model is the class {model.__name__}, not an instance; did you mean {model.__name__}()?")
@@ -136,6 +139,28 @@ def _reader(model: Any, loss: Any) -> Reader:
             f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
         )
     return ObjectReader(model, loss=loss)
+
+
+def _check_getattr(model: Any) -> None:
+    """A ``__getattr__`` must raise AttributeError for a missing name (every ``getattr(obj, name, default)``
+    relies on it); one that raises anything else is said plainly instead of surfacing from deep inside."""
+    try:
+        getattr(model, "__gradcheck_kit_probe__", None)
+    except Exception as exc:
+        raise ModelInterfaceError(
+            f"{type(model).__name__}.__getattr__ raised {type(exc).__name__} for a missing attribute; expected "
+            f"AttributeError (Python's rule for __getattr__), so the kit can look for the methods it reads") from exc
+
+
+def _check_no_matrices(model: Any) -> None:
+    """numpy.matrix parameters make ``*`` and ``**`` matrix products: refused before any call."""
+    if isinstance(model, type | ModuleType) or not hasattr(model, "__dict__"):
+        return
+    matrices = [slot.name for slot in find_arrays(model) if isinstance(slot.read(), np.matrix)]
+    if matrices:
+        raise ModelInterfaceError(f"parameters {matrices[:4]} are numpy.matrix objects: their * and ** are matrix "
+                                  f"products, so arithmetic on them differs from arrays'; keep parameters as ndarray "
+                                  f"(np.asarray(m))")
 
 
 def _wrapped_loss(model: FunctionalModel, loss: Any) -> KitLoss | None:

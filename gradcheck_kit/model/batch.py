@@ -38,9 +38,19 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+def _from_tensor(value: Any) -> Any:
+    """A torch tensor as a numpy array (bfloat16, which numpy lacks, through float32)."""
+    if not (hasattr(value, "detach") and hasattr(value, "cpu")):
+        return value
+    tensor = value.detach().cpu()
+    if "bfloat16" in str(getattr(tensor, "dtype", "")):
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
 def _as_array(name: str, value: Any) -> np.ndarray:
     try:
-        array = np.asarray(value)
+        array = np.asarray(_from_tensor(value))
     except Exception as exc:  # ragged lists etc.
         raise InputError(f"{name} could not be read as an array ({exc}); expected a numeric array") from exc
     if array.dtype == object or array.dtype.kind not in "biuf":
@@ -240,8 +250,12 @@ def _split(batch: Any) -> tuple[Any, Any, tuple[Any, ...]]:
         if len(batch) < 2:
             raise InputError(f"batch is a {type(batch).__name__} of length {len(batch)}; expected (X, y)")
         return batch[0], batch[1], tuple(batch[2:])
-    if hasattr(batch, "X") and hasattr(batch, "y"):
-        return batch.X, batch.y, ()
+    try:
+        if hasattr(batch, "X") and hasattr(batch, "y"):
+            return batch.X, batch.y, ()
+    except Exception as exc:  # a property that raises
+        raise InputError(f"reading batch.X / batch.y raised {type(exc).__name__}: {exc}; expected the inputs and "
+                         f"targets as arrays") from exc
     raise InputError(f"batch is a {type(batch).__name__}; expected (X, y), a list of (x, y) examples, a mapping "
                      f"with 'X' and 'y', or an object with .X and .y")
 

@@ -22,6 +22,7 @@ __all__ = [
     "find_arrays",
     "find_method",
     "is_param_array",
+    "is_user_object",
 ]
 
 PARAM_CONTAINERS = ("params", "parameters")
@@ -127,7 +128,7 @@ SEARCH_DEPTH = 4
 _SKIP_TYPES = (str, bytes, int, float, complex, bool, type(None))
 
 
-def _is_user_object(value: Any) -> bool:
+def is_user_object(value: Any) -> bool:
     """An instance whose attributes may hold parameters (not a module, function, class or builtin)."""
     if isinstance(value, _SKIP_TYPES) or inspect.ismodule(value) or inspect.isroutine(value) or isinstance(value, type):
         return False
@@ -169,7 +170,7 @@ def find_arrays(obj: Any, *, public_only: bool = True, depth: int = SEARCH_DEPTH
                     # a parameter object (``.data`` beside ``.grad``) is named as the object: fc1.weight
                     held = step == ("attr", "data") and path and hasattr(node, "grad")
                     found.append(PathSlot(name=path_name(path if held else here), root=obj, path=here))
-                elif isinstance(value, list | tuple | Mapping) or _is_user_object(value):
+                elif isinstance(value, list | tuple | Mapping) or is_user_object(value):
                     seen.add(id(value))
                     deeper.append((value, here))
         level = deeper

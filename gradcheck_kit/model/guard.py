@@ -2,56 +2,81 @@
 
 from __future__ import annotations
 
-import copy
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from .discovery import container_slots
-from .slots import AttrSlot, ItemSlot, Slot
+from .copies import model_graph
+from .slots import ItemSlot, Slot
 
-__all__ = ["ModelGuard", "guard_model", "private_copy"]
+__all__ = ["ModelGuard", "guard_model"]
 
-
-def private_copy(model: Any) -> tuple[Any, str | None]:
-    """A deep copy of ``model`` to work on, or the model itself and the reason it could not be copied."""
-    try:
-        return copy.deepcopy(model), None
-    except Exception as exc:  # locks, open files, C handles...
-        return model, f"{type(exc).__name__}: {exc}"
+_MISSING = object()
 
 
-def _all_array_slots(model: Any) -> list[Slot]:
-    slots: list[Slot] = []
-    found = container_slots(model)
-    if found is not None:
-        slots.extend(found[1])
-    try:
-        items = list(vars(model).items())
-    except TypeError:
-        items = []
-    slots.extend(AttrSlot(name=k, owner=model, attr=k) for k, v in items if isinstance(v, np.ndarray))
-    return slots
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+class _Saved:
+    """One container's contents by reference (what sits where), and the bytes of the arrays in it."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.items: Any = list(node) if isinstance(node, list) else dict(node) if isinstance(node, dict) \
+            else dict(vars(node))
+        values = self.items if isinstance(self.items, list) else list(self.items.values())
+        self.arrays = [(a, a.copy()) for a in values if isinstance(a, np.ndarray)]
+
+    def restore(self) -> None:
+        with contextlib.suppress(Exception):  # a container that refuses (read-only, a __setattr__ guard):
+            self._put_back()  # its arrays are still put back below
+        for array, saved in self.arrays:
+            if array.flags.writeable and not _same_bytes(array, saved):
+                np.copyto(array, saved)
+
+    def _put_back(self) -> None:
+        node, items = self.node, self.items
+        if isinstance(node, list):
+            if len(node) != len(items) or any(x is not y for x, y in zip(node, items, strict=True)):
+                node[:] = items
+            return
+        state = node if isinstance(node, dict) else vars(node)
+        if state.keys() == items.keys() and all(state[k] is v for k, v in items.items()):
+            return
+        for key in [k for k in state if k not in items]:
+            if isinstance(node, dict):
+                del node[key]
+            else:
+                delattr(node, key)
+        for key, value in items.items():
+            if state.get(key, _MISSING) is not value:
+                if isinstance(node, dict):
+                    node[key] = value
+                else:
+                    setattr(node, key, value)
 
 
 class ModelGuard:
-    """Snapshot every array of the user's model (and numpy's global random state); restore on exit.
+    """Snapshot everything of the user's model the kit could touch; restore it on exit.
 
-    Restoring puts the same array objects back in their places with bitwise their old contents, also when
-    the body raised, so a caller never sees a changed model.
+    Every user object, list and dict reachable from the model is saved by reference (which object sits
+    in which attribute, item or key) with the bytes of every array in it. Restoring puts the same objects
+    back in their places — attributes added during the run removed, rebound ones rebound — with bitwise
+    their old contents, also when the body raised, so a caller never sees a changed model, even one
+    checked in place. numpy's global random state is put back only when the model draws from it
+    (``model_draws``), so other threads' random numbers are never rewound.
     """
 
     def __init__(self, model: Any, extra: list[Slot] | None = None,
                  hooks: list[Callable[[], None]] | None = None) -> None:
         self._hooks = list(hooks or [])
+        self._nodes = [_Saved(node) for node in model_graph(model)]
         self._saved: list[tuple[Slot, np.ndarray, np.ndarray]] = []
-        try:
-            slots = _all_array_slots(model) + list(extra or [])
-        except Exception:  # a params() that raises: the adapter reports it; nothing to snapshot here
-            slots = list(extra or [])
-        for slot in slots:
+        for slot in extra or []:
             array = slot.read()
             if isinstance(array, np.ndarray):
                 self._saved.append((slot, array, array.copy()))
@@ -60,24 +85,22 @@ class ModelGuard:
     def __enter__(self) -> ModelGuard:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.restore()
 
-    def restore(self) -> None:
+    def restore(self, *, model_draws: bool = True) -> None:
+        """Put everything back; numpy's global random state too when ``model_draws`` from it."""
+        for node in self._nodes:
+            node.restore()
         for slot, array, saved in self._saved:
-            try:
+            with contextlib.suppress(Exception):
                 if slot.read() is not array:
                     slot.write(array)
-            except Exception:
-                pass
-            if array.flags.writeable and array.tobytes() != saved.tobytes():
+            if array.flags.writeable and not _same_bytes(array, saved):
                 np.copyto(array, saved)
-        np.random.set_state(self._rng_state)
+        if model_draws:
+            np.random.set_state(self._rng_state)
         for hook in self._hooks:
             hook()
 

@@ -10,7 +10,6 @@ depends on; a training step's gradient is read off the arrays it changes.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -20,8 +19,8 @@ import numpy as np
 
 from ..errors import InputError, ModelInterfaceError
 from .batch import Batch
+from .copies import deep_copy, private_copy
 from .discovery import container_slots, find_arrays
-from .guard import private_copy
 from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .losses_implied import implied_loss, loss_functions
 from .objects import ObjectView, first_number, first_output
@@ -78,7 +77,7 @@ class ObjectReader:
         self.carries_loss = False
         self.unreadable: list[tuple[Call, Any]] = []
         try:
-            self._pristine: dict[str, Any] | None = copy.deepcopy(vars(self.target))
+            self._pristine: dict[str, Any] | None = deep_copy(vars(self.target))
         except Exception:
             self._pristine = None
 
@@ -88,7 +87,7 @@ class ObjectReader:
         if self._pristine is not None:
             state = vars(self.target)
             state.clear()
-            state.update(copy.deepcopy(self._pristine))
+            state.update(deep_copy(self._pristine))
 
     def _try(self, call: Call, batch: Batch) -> Any:
         """``call``'s result (the first example's, for a per-example call), or ``None`` if it raised. It runs

@@ -64,8 +64,9 @@ class _ArraySlot(Slot):
 def torch_guard(model: Any) -> Callable[[], None]:
     """Snapshot a module's parameters and buffers and torch's RNG; the returned function restores them."""
     torch = _torch()
-    state = (
-        {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()} if is_torch_module(model) else {}
+    state = (  # meta tensors hold no values: nothing to snapshot or restore
+        {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items() if v.device.type != "meta"}
+        if is_torch_module(model) else {}
     )
     tensors = dict(model.state_dict(keep_vars=True)) if is_torch_module(model) else {}
     rng = torch.random.get_rng_state() if torch is not None else None
@@ -97,6 +98,11 @@ class TorchModuleView(ModelView):
                 f"{label} could not be deep-copied ({exc}); the kit never changes your module"
             ) from exc
         source = {name: p.dtype for name, p in module.named_parameters()}
+        meta = [name for name, p in module.named_parameters() if p.device.type == "meta"]
+        if meta:
+            raise ModelInterfaceError(f"{label}'s parameters {meta[:4]} are on the meta device: they hold no values "
+                                      f"to check; materialise the module (e.g. module.to_empty(device='cpu') and "
+                                      f"initialise it) first")
         target = target.double()
         self.loss_fn = loss
         self.tensors = {name: p for name, p in target.named_parameters() if p.requires_grad}
@@ -104,7 +110,9 @@ class TorchModuleView(ModelView):
             raise ModelInterfaceError(f"{label} has no parameters that require grad")
         slots = [_ArraySlot(name, p.detach().numpy()) for name, p in self.tensors.items()]
         super().__init__(target, slots, private=True, label=label)
-        self.source_dtypes = {n: np.dtype(str(source[n]).replace("torch.", "")) for n in self.tensors}
+        self.source_dtypes = {n: _numpy_dtype(source[n]) for n in self.tensors}
+        if any("bfloat16" in str(source[n]) for n in self.tensors):
+            self.notes.add("bfloat16 parameters (a type numpy lacks) are checked in float64 and reported as float32")
         self.notes.add(
             "torch module converted to float64 on a private copy; loss "
             f"{getattr(loss, '__name__', type(loss).__name__)}"
@@ -127,7 +135,7 @@ class TorchModuleView(ModelView):
         Xt, yt = self._inputs(batch)
         with self.torch.no_grad():
             value = self._call("loss", lambda: self.loss_fn(self.target(Xt), yt))
-        return as_loss_value(value.item() if hasattr(value, "item") else value, "loss(module(X), y)")
+        return as_loss_value(_scalar(value, "loss(module(X), y)"), "loss(module(X), y)")
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         Xt, yt = self._inputs(batch)
@@ -250,3 +258,19 @@ def adapt_torch(model: Any, batch: Any, *, loss: Any, seed: int) -> tuple[ModelV
     if outputs.shape[1] >= 2:
         data.check_labels(outputs.shape[1])
     return view, data
+
+
+def _scalar(value: Any, call: str) -> Any:
+    """A loss tensor as a Python number, or a clear error for a loss of several values."""
+    numel = getattr(value, "numel", None)
+    if callable(numel) and numel() != 1:
+        raise ModelInterfaceError(f"{call} returned {numel()} values (shape {tuple(value.shape)}); expected one "
+                                  f"number, the batch loss (a torch loss with reduction='none' must be reduced: "
+                                  f"use reduction='mean' or 'sum')")
+    return value.item() if hasattr(value, "item") else value
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    """A torch dtype as numpy's (bfloat16, which numpy lacks, as float32)."""
+    name = str(dtype).replace("torch.", "")
+    return np.dtype(np.float32) if name == "bfloat16" else np.dtype(name)

@@ -8,7 +8,6 @@ counted and wrapped so that a failure names the call instead of surfacing from d
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
 from ..numeric.fitting import fit_scale, near
 from .batch import Batch
+from .copies import deep_copy
 from .discovery import find_arrays
 from .naming import is_recurrent, order_layers
 from .naming import layer_map as names_to_layers
@@ -34,6 +34,8 @@ INFERENCE_LR = 1e-4
 #: Relative mismatch between one whole step and the sum of single-example steps above which the step
 #: may loop over the examples (rounding in ``(before - after) / lr`` stays orders of magnitude below).
 LOOP_DRIFT = 1e-7
+#: Calls of each kind on which the kit looks whether the model draws from numpy's global generator.
+DRAW_WATCH = 2
 #: Examples a step is tried on to tell whether it loops over them.
 LOOP_PROBE = 8
 
@@ -212,6 +214,10 @@ class ModelView:
         self._optimizer_state: list[str] | None = None
         #: numpy's global generator state every call starts from, once pinned (`pin_global_random`).
         self._random_state: Any = None
+        #: The model's code draws from numpy's global generator (seen on one of its first calls).
+        self.draws_global_random = False
+        #: numpy's floating-point error handling as the caller set it (the kit's own code runs with its own).
+        self.user_errstate: dict[str, Any] = dict(np.geterr())
         self._last_batch: Batch | None = None
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
@@ -228,6 +234,10 @@ class ModelView:
     # -- parameters -----------------------------------------------------------------------------
     def _bind(self, slot: Slot) -> None:
         original = slot.read()
+        if isinstance(original, np.matrix):
+            raise ModelInterfaceError(f"parameter {slot.name!r} is a numpy.matrix: its * and ** are matrix products, "
+                                      f"so the kit's arithmetic on it would be wrong; keep parameters as ndarray "
+                                      f"(np.asarray(m))")
         self._slots[slot.name] = slot
         self._originals[slot.name] = original
         self.source_dtypes[slot.name] = original.dtype
@@ -350,8 +360,13 @@ class ModelView:
         self.calls[what] += 1
         if self._random_state is not None:
             np.random.set_state(self._random_state)
+        # whether the model draws from numpy's global generator: looked at on the first calls of each kind
+        # only (reading the state costs ~40 µs); the guard puts the state back only for a model that draws
+        watch = not self.draws_global_random and self.calls[what] <= DRAW_WATCH
+        before = _generator_state() if watch else None
         try:
-            return func(*args)
+            with np.errstate(**self.user_errstate):  # the model's code computes as the caller set numpy up
+                return func(*args)
         except (KeyboardInterrupt, SystemExit, GradcheckError):
             raise  # the kit's own errors already say what is wrong
         except Exception as exc:
@@ -362,6 +377,9 @@ class ModelView:
                 f"{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
                 f"[call {self.calls[what]} of {what}]"
             ) from exc
+        finally:
+            if before is not None and _moved(before):
+                self.draws_global_random = True
 
     def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
         if self.copy_inputs:
@@ -429,7 +447,7 @@ class ModelView:
         every gradient read off a training step starts from it, not from the previous step's state."""
         keep = self._keep()
         try:
-            self._pristine: dict[str, Any] | None = copy.deepcopy(vars(self.target), memo=dict(keep))
+            self._pristine: dict[str, Any] | None = deep_copy(vars(self.target), dict(keep))
         except Exception:  # no __dict__, or uncopyable state: steps then see whatever state is there
             self._pristine = None
 
@@ -447,7 +465,7 @@ class ModelView:
             return
         state = vars(self.target)
         state.clear()
-        state.update(copy.deepcopy(pristine, memo=self._keep()))
+        state.update(deep_copy(pristine, self._keep()))
 
     def _step_gradient(self, batch: Batch, lr: float) -> dict[str, np.ndarray]:
         before = self.snapshot()
@@ -608,3 +626,14 @@ def _names_a_gradient(params: set[str], name: str) -> bool:
              name.removesuffix("_grad") if name.endswith("_grad") else "",
              name.removesuffix("_diff") if name.endswith("_diff") else "")
     return any(stem and stem in params for stem in stems)
+
+
+def _generator_state() -> tuple[Any, ...]:
+    state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
+    return state
+
+
+def _moved(before: tuple[Any, ...]) -> bool:
+    """Whether numpy's global generator moved since ``before`` (its position or its key)."""
+    now = _generator_state()
+    return bool(now[2] != before[2] or not np.array_equal(now[1], before[1]))
