@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from networks import MLP, SIZES, batch, n_params
 
 import gradcheck_kit as gk
-from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads
+from gradcheck_kit.numeric.blas import blas_threads, pin_blas_threads
 
 BUGS = {None: None, "batch-sum": "missing-batch-average", "doubled-softmax": "doubled-softmax-derivative"}
 
@@ -195,6 +195,51 @@ def exhaustive(sizes: tuple[int, ...], jobs: int) -> dict[str, Any]:
             "identical": serial.to_dict()["params"] == parallel.to_dict()["params"]}
 
 
+#: The MLPs of the parallel measurement: at 9,610 parameters an exhaustive check takes about 2 s, too short for
+#: workers to pay off (the runner must then stay in this process, never slower than serial); at 35,594 about 15 s.
+PARALLEL_SIZES = ((64, 128, 10), (128, 256, 10))
+
+
+def parallel_ratio(sizes: tuple[int, ...], jobs: int = 2, rounds: int = 3) -> dict[str, Any]:
+    """Exhaustive check in this process vs ``n_jobs=jobs`` workers, alternated ``rounds`` times so both see
+    the same (shared) machine; the speed-up is serial time / parallel time (> 1: the workers win).
+
+    "cold" is the first parallel run with no worker process running (loky's start-up included, as in the
+    first check of a session); "warm" are the following ones (loky keeps its workers between calls)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    model, data = MLP(sizes), batch(sizes)
+    gk.diagnose(model, data, progress=False)  # imports
+
+    def timed(n_jobs: int) -> tuple[float, Any]:
+        start = time.perf_counter()
+        report = gk.diagnose(model, data, exhaustive=True, n_jobs=n_jobs, progress=False)
+        return time.perf_counter() - start, report
+
+    def elsewhere(report: Any) -> float:  # report.calls counts the loss evaluations made in this process only
+        return 1 - report.calls["loss"] / serial.calls["loss"]
+
+    get_reusable_executor().shutdown(wait=True)  # no worker process running: the first parallel run is cold
+    serial_times, warm_times, shares = [], [], []
+    t1, serial = timed(1)
+    cold, first = timed(jobs)
+    serial_times.append(t1)
+    identical = [first.to_dict()["params"] == serial.to_dict()["params"]]
+    shares.append(elsewhere(first))
+    for _ in range(rounds):
+        t1, _ = timed(1)
+        tj, report = timed(jobs)
+        serial_times.append(t1)
+        warm_times.append(tj)
+        identical.append(report.to_dict()["params"] == serial.to_dict()["params"])
+        shares.append(elsewhere(report))
+    t_serial, t_warm = statistics.median(serial_times), statistics.median(warm_times)
+    return {"sizes": sizes, "params": n_params(sizes), "jobs": jobs, "rounds": rounds,
+            "serial_seconds": serial_times, "parallel_cold_seconds": cold, "parallel_warm_seconds": warm_times,
+            "speedup_cold": t_serial / cold, "speedup_warm": t_serial / t_warm, "identical": all(identical),
+            "share_in_workers": shares}
+
+
 def exhaustive_overhead(sizes: tuple[int, ...], rounds: int = 3) -> dict[str, Any]:
     """Serial exhaustive check vs the full floor (every entry moved, 2N evaluations, no checker),
     alternated ``rounds`` times so both see the same machine; the median ratio is robust to drift."""
@@ -231,8 +276,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="repeats per timing (median); default 5")
     parser.add_argument("--exhaustive-net", default=None, choices=sorted(SIZES), help="network for the exhaustive run")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
-    parser.add_argument("--parts", default="compare,memory,exhaustive",
-                        help="comma-separated subset of compare,memory,exhaustive (others are kept from --json)")
+    parser.add_argument("--parts", default="compare,memory,exhaustive,parallel",
+                        help="comma-separated subset of compare,memory,exhaustive,parallel (others are kept from "
+                        "--json)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     import torch
@@ -240,7 +286,7 @@ def main() -> None:
     pin_blas_threads(1)
     torch.set_num_threads(1)
     nets = ["small", "medium"] if args.quick else ["small", "medium", "big"]
-    keep = Path(args.json).exists() and parts != {"compare", "memory", "exhaustive"}
+    keep = Path(args.json).exists() and parts != {"compare", "memory", "exhaustive", "parallel"}
     previous = json.loads(Path(args.json).read_text()) if keep else {}
     results: dict[str, Any] = {
         **previous,
@@ -304,6 +350,12 @@ def main() -> None:
         results["exhaustive"] = {"network": ex_net, **exhaustive(SIZES[ex_net], 2)}
         print("exhaustive overhead on medium, alternating with the full floor ...", flush=True)
         results["exhaustive_overhead"] = {"network": "medium", **exhaustive_overhead(SIZES["medium"])}
+    if "parallel" in parts:
+        results["parallel"] = []
+        for sizes in PARALLEL_SIZES:
+            print(f"parallel exhaustive on {'-'.join(map(str, sizes))} ({n_params(sizes)} params): serial and 2 jobs, "
+                  "alternated ...", flush=True)
+            results["parallel"].append(parallel_ratio(sizes, 2, rounds=3 if n_params(sizes) < 20_000 else 2))
     Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     print_table(results)
 
@@ -368,7 +420,18 @@ def print_table(results: dict[str, Any]) -> None:
             f"median {o['median_ratio']:.3f}× the floor, {o['overhead_per_evaluation_us']:.1f} µs per "
             "evaluation"
         )
-    e = results["exhaustive"]
+    for p in results.get("parallel", []):
+        console.print(
+            f"parallel exhaustive ({'-'.join(map(str, p['sizes']))}, {p['params']} params, {p['jobs']} jobs vs "
+            f"serial, {p['rounds']} alternations): speed-up {p['speedup_warm']:.2f}× with workers running "
+            f"(median {statistics.median(p['parallel_warm_seconds']):.2f} s vs "
+            f"{statistics.median(p['serial_seconds']):.2f} s), {p['speedup_cold']:.2f}× when they must start "
+            f"({p['parallel_cold_seconds']:.2f} s); loss evaluations in workers: "
+            f"{', '.join(f'{x:.0%}' for x in p['share_in_workers'])}; identical results: {p['identical']}"
+        )
+    e = results.get("exhaustive")
+    if not e:
+        return
     console.print(
         f"exhaustive ({e['network']}, {e['params']} params): serial {e['serial_seconds']:.1f} s = "
         f"{e['serial_over_floor']:.3f}× the 2N-evaluation floor ({e['floor_seconds']:.1f} s, measured before "

@@ -111,8 +111,13 @@ class Settings:
         0, help="seed of the kit's own random choices (entries, directions); the global numpy state is untouched",
         expected="an integer >= 0", valid=_integer(0), flag="--seed", metavar="N", kind=int)
     n_jobs: int = _option(
-        1, help="worker processes for an exhaustive check; the result is identical to the serial run",
-        expected="an integer >= 1", valid=_integer(1), flag="--jobs", metavar="N", kind=int)
+        1, help="workers for an exhaustive check (joblib's n_jobs: -1 uses every CPU); the result is identical to "
+        "the serial run",
+        details="Workers are joblib's active backend (loky processes unless ``joblib.parallel_config`` says "
+        "otherwise, e.g. ``backend='dask'``); each receives a pickled copy of the model and the batch. A check too "
+        "short for workers to pay off runs in this process.",
+        expected="a non-zero integer (-1: every CPU)", flag="--jobs", metavar="N", kind=int,
+        valid=lambda v: isinstance(v, int) and not isinstance(v, bool) and v != 0)
     progress: bool | None = _option(
         None, help="show a progress bar on stderr for long checks (default: only when stderr is a terminal)",
         details="Ctrl-C during the check returns a partial report with ``report.complete`` False; the model is "

@@ -179,7 +179,7 @@ def test_parallel_exhaustive_check_is_identical_to_serial():
 
 
 def test_blas_threads_can_be_pinned():
-    from gradcheck_kit.numeric.parallel import blas_threads, pin_blas_threads
+    from gradcheck_kit.numeric.blas import blas_threads, pin_blas_threads
 
     before = blas_threads()
     if before is None:

@@ -114,7 +114,7 @@ def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: 
     layer_of = view.layers_of()
     order = sorted(view.names, key=lambda n: -rank.get(layer_of[n], 0))
     rng = np.random.default_rng(settings.seed)
-    runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive and settings.n_jobs > 1 else None
+    runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive and settings.n_jobs != 1 else None
     for name in order:
         view.focus(name, batch)
         m.current = TensorComparison(

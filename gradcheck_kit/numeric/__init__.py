@@ -4,8 +4,9 @@ Holds the central-difference estimates and the judge (`differences`), the per-te
 (`comparison`), the tolerance rule (`tolerance`), the loss's measured noise (`noise`), step sizes
 (`steps`), entry sampling (`sampling`), whole-parameter moves (`moves`), least-squares fits of one
 vector against another (`fitting`), softmax and cross-entropy (`losses`), curvature from gradient
-differences (`curvature`) and exhaustive checks spread over worker processes (`parallel`).
+differences (`curvature`), and exhaustive checks spread over joblib workers: the runner in the calling
+process (`parallel`), what a worker receives and runs (`workers`), and BLAS thread counts (`blas`).
 
-May import numpy, scipy and the kit's `errors`; never a model view, a check or the report: it knows
-nothing of models, only of arrays and of functions that return a loss.
+May import numpy, scipy, joblib (and its cloudpickle) and the kit's `errors`; never a model view, a check or
+the report: it knows nothing of models, only of arrays and of functions that return a loss.
 """
