@@ -270,5 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console-script wrapper: exit with `main`'s code."""
+    """Console-script wrapper: exit with `main`'s code.
+
+    ``python -m gradcheck_kit`` imports from the current directory; so does the console script, whose
+    path would otherwise start at its own ``bin`` folder. The directory goes last, so that a file there
+    never shadows an installed package."""
+    here = os.getcwd()
+    if "" not in sys.path and here not in sys.path:
+        sys.path.append(here)
     sys.exit(main())

@@ -38,7 +38,8 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
-from .model.discovery import array_attributes, container_slots
+from .model.discovery import array_attributes, container_slots, find_arrays
+from .model.layers import LayeredModel
 from .model.slots import Slot
 
 __all__ = [
@@ -380,8 +381,14 @@ def load_batch(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
 
 # -- models ---------------------------------------------------------------------------------------
 def _param_slots(model: Any) -> list[Slot]:
+    """A ``params`` dict's arrays, else the model's float array attributes, else the float arrays held by
+    what it holds (a list of layers, ``gk.layered(...)``, a network keeping its layers): ``[0].W``."""
+    if isinstance(model, LayeredModel):  # named as the list it was made from, so either loads the other's file
+        model = model.layers
     found = container_slots(model)
-    return found[1] if found is not None else array_attributes(model)
+    if found is not None:
+        return found[1]
+    return array_attributes(model) or list(find_arrays(model))
 
 
 def _jsonable(value: Any) -> bool:
@@ -443,6 +450,14 @@ def save_model(
         constructor's parameters; parameters with defaults may be left out.
     """
     cls = type(model)
+    # constructor arguments are read back from the object only when the factory is its own class
+    own_class = factory is None or factory.rpartition(":")[2] == cls.__qualname__
+    if factory is None and isinstance(model, list | tuple | LayeredModel):
+        what = "gk.layered(...)" if isinstance(model, LayeredModel) else f"a {cls.__name__} of layers"
+        raise InputError(
+            f"save_model: {what} has no class of its own to rebuild it from; pass factory='path/to/file.py:make_net' "
+            "(or 'package.module:make_net'), a function of yours that builds the same layers, and args/kwargs for it"
+        )
     if factory is None:
         if cls.__module__ == "__main__":
             raise InputError(
@@ -456,7 +471,9 @@ def save_model(
             resolved = None
         if resolved is not cls:
             raise InputError(f"save_model: {factory!r} does not import back to {cls.__name__}; pass factory=...")
-    kwargs = dict(kwargs) if kwargs is not None else _constructor_kwargs(model)
+    if kwargs is None:
+        kwargs = _constructor_kwargs(model) if own_class else {}
+    kwargs = dict(kwargs)
     if not _jsonable(list(args)) or not _jsonable(kwargs):
         raise InputError("save_model: args and kwargs must be JSON values (numbers, strings, lists, dicts)")
     # Build a fresh model now: it proves the metadata rebuilds the model, and its parameters (not caches
@@ -568,6 +585,12 @@ def resolve_factory(spec: str) -> Any:
     except InputError:
         raise
     except Exception as exc:
+        top = module_part.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name is not None and exc.name.partition(".")[0] == top:
+            raise InputError(
+                f"import spec {spec!r}: no module {exc.name!r} on Python's import path (searched from "
+                f"{os.getcwd()}); run the command from the folder that holds it, add that folder to PYTHONPATH, "
+                f"or name the file: 'path/to/{module_part.replace('.', '/')}.py:{attr}'") from exc
         raise InputError(f"import spec {spec!r}: importing {module_part!r} raised {type(exc).__name__}: {exc}") from exc
     target: Any = module
     for part in attr.split("."):

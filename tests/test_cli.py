@@ -178,7 +178,8 @@ def broken(files):
             ("report", "tests.models:NoSuch", "--weights", "weights.npz", "--batch", "batch.npz"),
             "has no attribute 'NoSuch'",
         ),
-        (("report", "no_such_module_xyz:f", "--weights", "weights.npz", "--batch", "batch.npz"), "No module named"),
+        (("report", "no_such_module_xyz:f", "--weights", "weights.npz", "--batch", "batch.npz"),
+         "no module 'no_such_module_xyz' on Python's import path"),
         (
             ("report", "module_with_error.py:f", "--weights", "weights.npz", "--batch", "batch.npz"),
             "import-time failure",
