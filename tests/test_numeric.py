@@ -185,3 +185,17 @@ def test_order_layers():
     assert order_layers(["Wf", "bf", "Wi", "bi", "Wy", "by"]) == ["f", "i", "y"]
     assert order_layers(["Wxh", "W_out"]) == ["Wxh", "W_out"]
     assert order_layers(["hidden.W", "hidden.b", "output.W"]) == ["hidden", "output"]
+
+
+@pytest.mark.parametrize(("names", "expected"), [
+    (["W", "b"], {"W": "output", "b": "output"}),            # softmax regression: one layer, not two
+    (["weight", "bias"], {"weight": "output", "bias": "output"}),
+    (["theta", "b"], {"theta": "output", "b": "output"}),
+    (["W", "W_out"], {"W": "W", "W_out": "W_out"}),            # two weights: no pair to group
+    (["b", "bias"], {"b": "b", "bias": "bias"}),
+    (["W1", "b1", "W", "b"], {"W1": "1", "b1": "1", "W": "W", "b": "b"}),  # not alone: each its own
+])
+def test_a_lone_weight_and_bias_are_one_layer(names, expected):
+    from gradcheck_kit.model.naming import layer_map
+
+    assert layer_map(names) == expected

@@ -6,6 +6,8 @@
 * recurrent names ``Wxh, Whh, bh, Why, by`` or ``Wf, bf, Wi, bi, ...`` → ``"h"``, ``"y"``, ``"f"``, ``"i"``: the
   letter a weight leads *to* — only when every name in the model is of that kind and every such group
   has a weight and a bias;
+* one weight and one bias with no other parameter (``W`` and ``b``, ``weight`` and ``bias``: softmax
+  regression, a single-layer perceptron) → ``"output"``: the one layer there is;
 * anything else is its own layer.
 """
 
@@ -35,11 +37,17 @@ def _plain(name: str) -> str | None:
     return None
 
 
+_WEIGHT_NAMES = frozenset({"W", "w", "weight", "weights", "kernel", "theta"})
+_BIAS_NAMES = frozenset({"b", "bias", "biases"})
+
+
 def layer_map(names: Iterable[str]) -> dict[str, str]:
     """The layer of every parameter (see the module docstring)."""
     names = list(names)
     plain = {n: _plain(n) for n in names}
     rest = [n for n in names if plain[n] is None]
+    if len(rest) == len(names) == 2 and set(rest) & _WEIGHT_NAMES and set(rest) & _BIAS_NAMES:
+        return dict.fromkeys(names, "output")
     recurrent = bool(rest) and all(_RECURRENT.match(n) for n in rest)
     if recurrent:  # every group needs a weight and a bias: "bias" alone is no recurrent layer "s"
         groups: dict[str, set[str]] = {}
