@@ -123,9 +123,10 @@ class Batch:
         writable copies, so user code that writes into its inputs cannot change the kit's."""
         if self.layout == "pairs":
             return ([(np.array(x), np.array(t)) for x, t in zip(self.X, self.y)],)
+        extra = copy.deepcopy(self.extra) if self.extra else ()
         if self.layout == "sequence":
-            return (_steps(self.X), _steps(self.y), *copy.deepcopy(self.extra))
-        return (self.X, self.y, *copy.deepcopy(self.extra))
+            return (_steps(self.X), _steps(self.y), *extra)
+        return (self.X, self.y, *extra)
 
     def with_arrays(self, X: np.ndarray, y: np.ndarray) -> Batch:
         """The same batch with other arrays of the same layout (writable copies, for side-effect probes)."""

@@ -95,9 +95,10 @@ class ObjectView(ModelView):
                 raise ModelInterfaceError(f"{self.label} has no loss and no outputs to score")
             unit = self.gradient_call or self.outputs_call
             return self.kit_loss(self.predict(batch), batch, per_example=unit is not None and unit.per_example)
-        values = [as_loss_value(self.loss_reader(r), f"{self.label}.{self.loss_call.describe()}")
-                  for r in self._invoke(self.loss_call, batch)]
-        return float(np.mean(values))
+        call = self.loss_call
+        values = [as_loss_value(self.loss_reader(r), lambda: f"{self.label}.{call.describe()}")
+                  for r in self._invoke(call, batch)]
+        return values[0] if len(values) == 1 else float(np.mean(values))
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:

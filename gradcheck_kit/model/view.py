@@ -40,8 +40,13 @@ DRAW_WATCH = 2
 LOOP_PROBE = 8
 
 
-def as_loss_value(value: Any, call: str) -> float:
-    """The loss as a Python float, or a `ModelInterfaceError` saying what came back instead."""
+def as_loss_value(value: Any, call: str | Callable[[], str]) -> float:
+    """The loss as a Python float, or a `ModelInterfaceError` saying what came back instead (``call``
+    names the call; a function building that name is called only for the message)."""
+    if type(value) is float or type(value) is np.float64:  # the common case, once per loss evaluation
+        return float(value)
+    if callable(call):
+        call = call()
     if isinstance(value, (bool, np.bool_)):
         raise ModelInterfaceError(f"{call} returned a bool; expected a single number (the batch loss)")
     try:
