@@ -196,6 +196,7 @@ def test_order_layers():
     (["W1", "b1", "W", "b"], {"W1": "1", "b1": "1", "W": "W", "b": "b"}),  # not alone: each its own
 ])
 def test_a_lone_weight_and_bias_are_one_layer(names, expected):
-    from gradcheck_kit.model.naming import layer_map
+    from gradcheck_kit.model.naming import is_recurrent, layer_map
 
     assert layer_map(names) == expected
+    assert not is_recurrent(names)  # one layer is a chain of one, not gates feeding each other through time

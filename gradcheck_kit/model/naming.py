@@ -48,20 +48,24 @@ def layer_map(names: Iterable[str]) -> dict[str, str]:
     rest = [n for n in names if plain[n] is None]
     if len(rest) == len(names) == 2 and set(rest) & _WEIGHT_NAMES and set(rest) & _BIAS_NAMES:
         return dict.fromkeys(names, "output")
-    recurrent = bool(rest) and all(_RECURRENT.match(n) for n in rest)
-    if recurrent:  # every group needs a weight and a bias: "bias" alone is no recurrent layer "s"
-        groups: dict[str, set[str]] = {}
-        for n in rest:
-            groups.setdefault(n[-1], set()).add("b" if n[0] == "b" else "W")
-        recurrent = all(kinds == {"W", "b"} for kinds in groups.values())
+    recurrent = _recurrent(rest)
     return {n: plain[n] or (n[-1] if recurrent else n) for n in names}
+
+
+def _recurrent(rest: list[str]) -> bool:
+    """Whether the names no other rule places are all recurrent ones, each group with a weight and a bias
+    ("bias" alone is no recurrent layer "s")."""
+    if not rest or not all(_RECURRENT.match(n) for n in rest):
+        return False
+    groups: dict[str, set[str]] = {}
+    for n in rest:
+        groups.setdefault(n[-1], set()).add("b" if n[0] == "b" else "W")
+    return all(kinds == {"W", "b"} for kinds in groups.values())
 
 
 def is_recurrent(names: Iterable[str]) -> bool:
     """Whether the names are grouped by the recurrent rule (``Wxh, Whh, bh``; ``Wf, bf``)."""
-    names = list(names)
-    mapping = layer_map(names)
-    return any(mapping[n] != n and _plain(n) is None for n in names)
+    return _recurrent([n for n in names if _plain(n) is None])
 
 
 def layer_of(name: str) -> str:
