@@ -190,5 +190,18 @@ class Report:
 
         return plain_text(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the tables, findings and verdict as self-contained HTML (`report.html.to_html`)."""
+        from .html import to_html
+
+        return to_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter and IPython: HTML, with the plain-text report as the fallback for text-only frontends."""
+        from .html import to_html
+        from .render import plain_text
+
+        return {"text/html": to_html(self), "text/plain": plain_text(self)}
+
     def __repr__(self) -> str:
         return f"<Report {self.verdict()}>"
