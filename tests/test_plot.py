@@ -220,3 +220,15 @@ def test_cli_plot_refuses_bad_destinations(files, plot, extra, message):
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1 and r.stdout == ""
     assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file() and p.name in before} == before
+
+
+def test_figure_shows_itself_in_a_notebook_without_pyplot(doubled):
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = doubled.plot()
+    assert plt.get_fignums() == before  # not kept open by pyplot, so a notebook does not show it twice
+    assert fig._repr_png_()[:8] == PNG
+    assert isinstance(pickle.loads(pickle.dumps(fig)), Figure)

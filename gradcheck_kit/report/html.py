@@ -14,13 +14,13 @@ from rich.console import Console
 if TYPE_CHECKING:
     from .data import Report
 
-__all__ = ["HTML_WIDTH", "to_html"]
+__all__ = ["FRAME", "HTML_WIDTH", "to_html"]
 
 #: Columns the report is drawn in: wide enough for the full per-layer table (layer, shape, worst entry).
 HTML_WIDTH = 120
 
 # The frame of the exported text; rich fills in {code} (escaped, styled spans), {foreground}, {background}.
-_FRAME = (
+FRAME = (
     '<div class="gradcheck-kit-report">'
     '<pre style="white-space: pre; overflow-x: auto; line-height: 1.25; margin: 0; '
     "font-family: Menlo, 'DejaVu Sans Mono', Consolas, 'Courier New', monospace\">"
@@ -34,4 +34,4 @@ def to_html(report: Report, *, width: int = HTML_WIDTH) -> str:
     console = Console(file=io.StringIO(), record=True, width=width, color_system="truecolor",
                       force_terminal=True, force_jupyter=False, legacy_windows=False)
     console.print(report)
-    return console.export_html(inline_styles=True, code_format=_FRAME)
+    return console.export_html(inline_styles=True, code_format=FRAME)

@@ -179,9 +179,9 @@ def plot_report(report: Report, *, ax: Axes | Sequence[Axes] | None = None, fig:
         figure: Figure = axes[0].figure  # type: ignore[assignment]  # a SubFigure, if the axes are in one
     else:
         if fig is None:
-            from matplotlib.figure import Figure
+            from .figure import ReportFigure
 
-            figure = Figure(figsize=figsize or FIGSIZE, layout="constrained")
+            figure = ReportFigure(figsize=figsize or FIGSIZE, layout="constrained")
         else:
             figure = fig
             if figsize is not None:
