@@ -20,6 +20,7 @@ __all__ = [
     "Finding",
     "GradcheckError",
     "InputError",
+    "MissingExtraError",
     "ModelCallError",
     "ModelInterfaceError",
     "Report",
@@ -36,6 +37,7 @@ _WHERE = {
     "Finding": "checks.findings",
     "GradcheckError": "errors",
     "InputError": "errors",
+    "MissingExtraError": "errors",
     "ModelCallError": "errors",
     "ModelInterfaceError": "errors",
     "Report": "report.data",
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 
     from .checks.findings import CodeInfo, Finding
     from .diagnose import diagnose
-    from .errors import GradcheckError, InputError, ModelCallError, ModelInterfaceError
+    from .errors import GradcheckError, InputError, MissingExtraError, ModelCallError, ModelInterfaceError
     from .model import layered, pair, wrap
     from .report.data import Report
     from .testing import assert_gradients_ok

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="output format (default: table; plain text when not on a terminal)")
     report.add_argument("--output", "-o", metavar="FILE",
                         help="write the report to FILE instead of stdout (replaced whole, never one of the inputs)")
+    report.add_argument("--plot", metavar="FILE.png",
+                        help="also draw the report into FILE (png, svg or pdf, by its suffix; needs the plot extra: "
+                             "pip install 'gradcheck_kit[plot]'); replaced whole, never one of the inputs")
     _add_option_flags(report)
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no "
                                                                    "progress bar")
@@ -139,12 +142,13 @@ def _inputs(args: argparse.Namespace) -> dict[str, str]:
     return {"MODEL": args.model, "--weights": args.weights, "--batch": args.batch}
 
 
-def _check_output(args: argparse.Namespace) -> None:
-    """Refuse an --output that would land on one of the command's own inputs, before anything runs."""
-    out = Path(args.output)
+def _check_destination(flag: str, value: str, args: argparse.Namespace, what: str = "report") -> None:
+    """Refuse a file to write (--output, --plot) that would land on one of the command's own inputs, before
+    anything runs."""
+    out = Path(value)
     parent = out.resolve().parent
     if not parent.is_dir():
-        raise InputError(f"--output {args.output!r}: directory {str(parent)!r} does not exist")
+        raise InputError(f"{flag} {value!r}: directory {str(parent)!r} does not exist")
     for role, name in _inputs(args).items():
         if not name:
             continue
@@ -154,9 +158,38 @@ def _check_output(args: argparse.Namespace) -> None:
             same = out.resolve() == Path(name).resolve()
         if same:
             raise InputError(
-                f"--output {args.output!r} is the {role} file {name!r}, which the report reads; writing the "
-                f"report there would destroy it: choose another file"
+                f"{flag} {value!r} is the {role} file {name!r}, which the report reads; writing the "
+                f"{what} there would destroy it: choose another file"
             )
+
+
+def _check_plot(args: argparse.Namespace) -> str:
+    """The picture's format, after refusing a --plot that cannot be written: no matplotlib, an unknown
+    suffix, an input of the command, or the same file as --output."""
+    from .report.plot import require_matplotlib
+
+    require_matplotlib("--plot")
+    from matplotlib.figure import Figure
+
+    _check_destination("--plot", args.plot, args, "picture")
+    if args.output and Path(args.plot).resolve() == Path(args.output).resolve():
+        raise InputError(f"--plot {args.plot!r} is also the --output file: the picture and the report need two files")
+    fmt = Path(args.plot).suffix.lower().lstrip(".")
+    supported = Figure().canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise InputError(f"--plot {args.plot!r}: the suffix {'.' + fmt if fmt else '(none)'!r} names no picture "
+                         f"format matplotlib writes; expected one of {', '.join('.' + s for s in sorted(supported))}")
+    return fmt
+
+
+def _write_plot(report: object, path: str, fmt: str) -> None:
+    from .io import write_atomically
+
+    figure = report.plot()  # type: ignore[attr-defined]
+    try:
+        write_atomically(path, lambda handle: figure.savefig(handle, format=fmt))
+    except OSError as exc:
+        raise GradcheckError(f"--plot {path!r} could not be written ({exc.strerror or exc})") from exc
 
 
 def _load_model(args: argparse.Namespace) -> object:
@@ -187,7 +220,8 @@ def _report(args: argparse.Namespace) -> int:
     from .io import load_batch, write_atomically
 
     if args.output:
-        _check_output(args)
+        _check_destination("--output", args.output, args)
+    plot_format = _check_plot(args) if args.plot else ""
     model = _load_model(args)
     X, y = load_batch(args.batch)
     report = diagnose(model, (X, y), progress=False if args.quiet else None, **_flag_options(args))  # type: ignore[arg-type]
@@ -202,6 +236,8 @@ def _report(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         report.print()
+    if args.plot:
+        _write_plot(report, args.plot, plot_format)
     if not report.complete:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_FINDINGS

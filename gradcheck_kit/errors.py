@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GradcheckError", "InputError", "ModelCallError", "ModelInterfaceError"]
+__all__ = ["GradcheckError", "InputError", "MissingExtraError", "ModelCallError", "ModelInterfaceError"]
 
 
 class GradcheckError(Exception):
@@ -26,3 +26,8 @@ class ModelInterfaceError(GradcheckError, ValueError):
 
 class ModelCallError(GradcheckError, RuntimeError):
     """The user's own code raised while the kit was calling it; the original is chained as ``__cause__``."""
+
+
+class MissingExtraError(GradcheckError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names the extra to
+    install (``pip install 'gradcheck_kit[plot]'``)."""

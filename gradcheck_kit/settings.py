@@ -119,8 +119,11 @@ class Settings:
         expected="a non-zero integer (-1: every CPU)", flag="--jobs", metavar="N", kind=int,
         valid=lambda v: isinstance(v, int) and not isinstance(v, bool) and v != 0)
     progress: bool | None = _option(
-        None, help="show a progress bar on stderr for long checks (default: only when stderr is a terminal)",
-        details="Ctrl-C during the check returns a partial report with ``report.complete`` False; the model is "
+        None, help="show a progress bar for long checks (default: when stderr is a terminal, or in a Jupyter "
+        "notebook)",
+        details="On a terminal the bar is drawn on stderr; in a notebook it is one cell output redrawn in place and "
+        "emptied when the check ends (no ipywidgets needed). Ctrl-C during the check returns a partial report "
+        "with ``report.complete`` False; the model is "
         "restored either way.",
         expected="True, False or None", valid=lambda v: v is None or isinstance(v, bool), in_report=False)
     loss: Any = _option(

@@ -14,6 +14,8 @@ from .rows import FRAME_COLUMNS, data_row
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
     from rich.console import Console, ConsoleOptions, RenderResult
 
 __all__ = ["FRAME_COLUMNS", "LayerSummary", "Report"]
@@ -174,6 +176,32 @@ class Report:
         """`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), **{"indent": 2, **kwargs})
 
+    def plot(self, *, ax: Axes | Sequence[Axes] | None = None, fig: Figure | None = None,
+             figsize: tuple[float, float] | None = None) -> Figure:
+        """Draw the report with matplotlib (the ``plot`` extra) and return the `~matplotlib.figure.Figure`.
+
+        Left: the largest relative error of each tensor on a log scale, from the loss back to the input,
+        each tensor's tolerance as a dashed line, pass/fail/inconclusive by colour and marker, and the first
+        wrong layer shaded. Right: analytic against numeric for every checked entry of the worst tensor,
+        with the line y = x: a sign flip lies on slope −1, a constant factor k on slope k, a transpose
+        scatters. Non-finite values are skipped, and the figure says so.
+
+        Parameters
+        ----------
+        ax
+            Draw into your own axes instead: one `Axes` (the error panel only) or a pair (errors, scatter).
+        fig
+            Draw both panels into this figure (``fig.subplots``).
+        figsize
+            ``(width, height)`` in inches of the figure (default `report.plot.FIGSIZE`).
+
+        The figure is made without pyplot, so nothing is shown or kept open: in a notebook it is shown as the
+        cell's value; ``fig.savefig("report.png")`` writes it (any backend, Agg included).
+        """
+        from .plot import plot_report
+
+        return plot_report(self, ax=ax, fig=fig, figsize=figsize)
+
     def print(self, *, console: Console | None = None) -> None:
         """Print the report with rich (plain text when not on a terminal)."""
         from rich.console import Console
@@ -189,6 +217,19 @@ class Report:
         from .render import plain_text
 
         return plain_text(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the tables, findings and verdict as self-contained HTML (`report.html.to_html`)."""
+        from .html import to_html
+
+        return to_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter and IPython: HTML, with the plain-text report as the fallback for text-only frontends."""
+        from .html import to_html
+        from .render import plain_text
+
+        return {"text/html": to_html(self), "text/plain": plain_text(self)}
 
     def __repr__(self) -> str:
         return f"<Report {self.verdict()}>"

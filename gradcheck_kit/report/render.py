@@ -124,5 +124,6 @@ def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType
 def plain_text(report: Report, *, width: int = 100) -> str:
     """The report as plain text (no colour codes), as printed to a 100-column terminal."""
     buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(report)
+    # force_jupyter=False: in a notebook rich would otherwise display the text instead of returning it
+    Console(file=buffer, width=width, color_system=None, force_terminal=False, force_jupyter=False).print(report)
     return buffer.getvalue()
