@@ -19,6 +19,8 @@ import numpy as np
 
 from . import __version__
 from .checks import CODES, Check, Context, Finding, plan, suppressed
+from .checks.codes import RETIRED
+from .checks.dynamics import LR_NOTE
 from .errors import ModelCallError
 from .measure import Attribution, Measurement, attribute, expected_evaluations, measure
 from .model import Batch, ModelGuard, ModelView, adapt, guard_model
@@ -154,7 +156,7 @@ class Run:
             attribution=self.attribution if self.attribution and self.complete else self._attribution(),
             base_loss=m.base_loss,
             settings=self.settings.to_dict(),
-            notes=list(view.notes) if view else [],
+            notes=self._notes(),
             calls=dict(view.calls) if view else {},
             seconds=time.perf_counter() - self.started,
             version=__version__,
@@ -164,6 +166,16 @@ class Run:
         )
 
     # -- helpers --------------------------------------------------------------------------------
+    def _notes(self) -> list[str]:
+        if self.view is None:
+            return []
+        notes = list(self.view.notes)
+        # a note, not a finding: a correct model's report then has no findings at all
+        if (self.context is not None and self.settings.lr is None and self.view.capabilities.provides("network")
+                and self._wanted("lr-checks-skipped")):
+            notes.append(LR_NOTE)
+        return notes
+
     @property
     def complete(self) -> bool:
         return self.interrupted is None
@@ -206,7 +218,7 @@ def diagnose(
     settings = Settings(lr=lr, select=select, skip=skip, exhaustive=exhaustive,  # type: ignore[arg-type]
                         max_entries=max_entries, probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed,
                         n_jobs=n_jobs, progress=progress, loss=loss)
-    settings.check_codes(CODES)
+    settings.check_codes(set(CODES) | set(RETIRED))
     run = Run(model, settings)
     try:
         # the kit's arithmetic meets inf and nan on purpose (and says so): np.seterr(all="raise") in the caller

@@ -32,7 +32,7 @@ def render(report, width=100):
 
 def test_ok_reflects_error_findings(bad_report, good_report):
     assert good_report.ok and not bad_report.ok
-    assert bad_report.codes() == ["gradient-mismatch", "lr-checks-skipped"]
+    assert bad_report.codes() == ["gradient-mismatch"]
     assert bad_report.first_wrong_layer == "2"
     assert good_report.first_wrong_layer is None
 
@@ -73,8 +73,9 @@ def test_rendered_text_has_tables_findings_and_verdict(bad_report):
 
 def test_good_report_verdict_line(good_report):
     assert good_report.verdict().startswith("OK: 6 parameter tensors")
-    assert good_report.codes() == ["lr-checks-skipped"]
-    assert "info" in render(good_report)
+    assert good_report.codes() == []
+    text = render(good_report)
+    assert "Findings" not in text and text.count("note: exploding-learning-rate and label-collapse were not run") == 1
 
 
 def test_finding_is_frozen_and_holds_no_arrays():
@@ -93,8 +94,7 @@ def test_finding_is_frozen_and_holds_no_arrays():
 
 def test_select_and_skip_filter_findings():
     model = models.ActivationDerivativeMissingInLayer2()
-    assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == ["lr-checks-skipped"]
-    assert gk.diagnose(model, data(), skip="gradient-mismatch,lr-checks-skipped").codes() == []
+    assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == []
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
 
 
