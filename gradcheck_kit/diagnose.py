@@ -136,7 +136,8 @@ class Run:
         self.phase = "running the named checks"
         self.context = Context(view=self.view, batch=self.batch, settings=self.settings, measurement=self.measurement,
                                layers=self.layers, attribution=self.attribution)
-        checks = plan(wanted=self._wanted, able=self._able)
+        # every able check runs, skipped codes too: the report then says what skip=/select= hid
+        checks = plan(wanted=lambda code: True, able=self._able)
         with ProgressBar(len(checks), enabled=self.settings.progress, description="named checks", unit="checks") as bar:
             for check in checks:
                 self.context.findings.extend(check(self.context))
@@ -145,13 +146,15 @@ class Run:
     def report(self) -> Report:
         """The report of whatever was done (all of it, unless the run was interrupted)."""
         view, m = self.view, self.measurement
-        findings: list[Finding] = [f for f in self.context.findings if self._wanted(f.code)] if self.context else []
+        made: list[Finding] = list(self.context.findings) if self.context else []
+        findings = [f for f in made if self._wanted(f.code)]
         return Report(
             model=view.label if view else type(self.model).__name__,
             style=view.style if view else "not read",
             kind=view.capabilities.kind if view else "network",
             batch_size=self.batch.size if self.batch else 0,
             findings=findings,
+            hidden=[f for f in made if not self._wanted(f.code)],
             tensors=m.tensors,
             attribution=self.attribution if self.attribution and self.complete else self._attribution(),
             base_loss=m.base_loss,

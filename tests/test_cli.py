@@ -71,6 +71,7 @@ def test_json_schema_is_stable(files):
         "loss",
         "first_wrong_layer",
         "findings",
+        "hidden",
         "params",
         "layers",
         "notes",

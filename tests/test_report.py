@@ -94,7 +94,17 @@ def test_finding_is_frozen_and_holds_no_arrays():
 
 def test_select_and_skip_filter_findings():
     model = models.ActivationDerivativeMissingInLayer2()
-    assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == []
+    skipped = gk.diagnose(model, data(), skip=["gradient-mismatch"])
+    assert skipped.codes() == []
+    # ok, but never silently: the verdict and the JSON say what was hidden, and how many
+    assert skipped.ok and skipped.verdict().endswith("; 1 error hidden by skip (gradient-mismatch)")
+    assert "no errors in the findings reported" in skipped.verdict()
+    assert [f.code for f in skipped.hidden] == ["gradient-mismatch"]
+    hidden = json.loads(skipped.to_json())["hidden"]
+    assert hidden == {"skip": ["gradient-mismatch"], "select": None, "findings": {"gradient-mismatch": 1}, "errors": 1}
+    selected = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), data(), select="dead-units")
+    assert selected.verdict().endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
+    assert gk.diagnose(model, data()).hidden == ()
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
 
 
