@@ -79,7 +79,7 @@ def test_json_schema_is_stable(files):
         "seconds",
         "settings",
     }
-    assert d["schema"] == "gradcheck_kit.report/1" and d["version"] == gk.__version__
+    assert d["schema"] == "gradcheck_kit.report/2" and d["version"] == gk.__version__
     assert d["settings"]["lr"] == 0.1 and d["settings"]["seed"] == 0
     assert set(d["findings"][0]) == {"code", "severity", "layer", "message", "fix", "evidence"}
     assert set(d["params"][0]) == set(FRAME_COLUMNS)

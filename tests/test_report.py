@@ -44,12 +44,28 @@ def test_frame_has_one_row_per_tensor(bad_report):
     assert list(frame["passed"]) == [True, True, False, False, False, False]
     assert (frame["max_rel_error"][frame["passed"]] < 1e-6).all()
     assert (frame["max_rel_error"][~frame["passed"].astype(bool)] > 0.1).all()
-    assert frame.loc[0, "shape"] == "(8, 3)"
+    assert frame.loc[0, "shape"] == (8, 3)
+    assert all(isinstance(i, tuple) and all(type(k) is int for k in i) for i in frame["worst_index"])
+
+
+def test_counts_keep_entries_and_directions_apart(bad_report):
+    d = json.loads(bad_report.to_json())
+    for row in d["params"]:
+        # failed entries are counted among checked entries; failed directions among directions
+        assert 0 <= row["failed"] + row["inconclusive"] <= row["checked"], row
+        assert 0 <= row["probes_failed"] + row["probes_inconclusive"] <= row["probes"], row
+        assert isinstance(row["shape"], list) and all(type(n) is int for n in row["shape"])
+        assert row["worst_index"] is None or all(type(k) is int for k in row["worst_index"])
+    w2 = next(row for row in d["params"] if row["param"] == "W2")
+    assert w2["shape"] == [8, 8] and w2["failed"] == 12 and w2["probes_failed"] == 2
+    from gradcheck_kit.report.rows import COLUMN_DOCS
+
+    assert list(COLUMN_DOCS) == list(FRAME_COLUMNS) and all(COLUMN_DOCS.values())
 
 
 def test_dict_is_json_safe_and_complete(bad_report):
     d = json.loads(json.dumps(bad_report.to_dict(), allow_nan=False))
-    assert d["schema"] == "gradcheck_kit.report/1"
+    assert d["schema"] == "gradcheck_kit.report/2"
     assert d["ok"] is False and d["complete"] is True
     assert d["first_wrong_layer"] == "2"
     assert d["findings"][0]["code"] == "gradient-mismatch"

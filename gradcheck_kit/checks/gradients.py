@@ -71,7 +71,7 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
         others = [t.param for t in failing if t is not worst]
         subject = worst.param + (f" (also {', '.join(others)})" if others else "")
         evidence: dict[str, object] = {
-            "param": worst.param, "max_rel_error": worst.max_rel_error, "failed": worst.failed,
+            "param": worst.param, "max_rel_error": worst.max_rel_error, "failed": worst.failed_entries, "probes_failed": worst.probes_with("fail"),
             "checked": worst.checked, "norm_ratio": worst.norm_ratio, "cosine": worst.cosine, "eps": worst.step,
             "rtol": worst.rtol, "noise_floor": worst.noise, "dtype": worst.working_dtype, "first_wrong": first,
             "inherited_by": ",".join(ctx.attribution.inherited_from(layer)),

@@ -24,6 +24,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def _safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, tuple):  # shapes and indices: JSON lists of ints
+        return list(value)
     return value
 
 
@@ -169,7 +171,9 @@ class Report:
         return [data_row(t) for t in self.tensors] + [data_row(t, "layer") for t in self.isolated]
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`)."""
+        """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`, each described in
+        ``gradcheck_kit.report.rows.COLUMN_DOCS``). ``shape`` and ``worst_index`` hold tuples of ints;
+        ``failed``/``inconclusive`` count checked entries, ``probes_failed``/``probes_inconclusive`` directions."""
         import pandas as pd
 
         return pd.DataFrame(self.to_rows(), columns=list(FRAME_COLUMNS))
@@ -177,7 +181,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (non-finite numbers become ``None``)."""
         return {
-            "schema": "gradcheck_kit.report/1",
+            "schema": "gradcheck_kit.report/2",
             "version": self.version,
             "model": self.model,
             "style": self.style,
