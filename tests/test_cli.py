@@ -187,7 +187,11 @@ def broken(files):
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
         (
             ("report", "good.npz", "--trust", "--batch", "batch.npz", "--select", "bogus"),
-            "unknown finding code(s) ['bogus']",
+            "--select 'bogus' is not a finding code",
+        ),
+        (
+            ("report", "good.npz", "--trust", "--batch", "batch.npz", "--skip", "non-finite,sign-fliped"),
+            "--skip 'sign-fliped' is not a finding code; did you mean 'sign-flipped'?",
         ),
         (
             ("report", "good.npz", "--trust", "--batch", "batch.npz", "--lr", "-1"),
