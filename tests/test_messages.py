@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 
 import gradcheck_kit as gk
 from tests import models
@@ -30,3 +31,24 @@ def test_a_nan_weight_is_named_in_the_non_finite_finding_and_numpy_warns_nothing
     assert f is not None and f.layer == "2"
     assert "W2 holds 1 non-finite value (first at (1, 2): nan)" in f.message
     assert "W2" in f.fix and f.evidence["param"] == "W2"
+
+
+def test_x_of_the_wrong_width_is_named_with_what_the_first_layer_takes():
+    X, y = data()
+    for model in (models.MLP(), models.CS231nNet()):
+        with pytest.raises(gk.ModelCallError) as caught:
+            gk.diagnose(model, (np.hstack([X, X]), y), progress=False)
+        message = str(caught.value)
+        assert message.startswith("X has shape (16, 12): 12 features per example, but the model's first "), message
+        assert "W1 has shape (6, " in message and "so it takes 6; pass X with 6 features" in message
+        assert "raised ValueError: matmul" in message  # numpy's own text stays, after the kit's sentence
+
+
+def test_a_shape_error_unrelated_to_x_gets_no_width_hint():
+    class BadOutputLayer(models.MLP):
+        def loss(self, X, y):
+            return float(np.sum(np.ones((2, 3)) @ np.ones((4, 5))))
+
+    with pytest.raises(gk.ModelCallError) as caught:
+        gk.diagnose(BadOutputLayer(), data(), progress=False)
+    assert "X has shape" not in str(caught.value)
