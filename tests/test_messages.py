@@ -52,3 +52,17 @@ def test_a_shape_error_unrelated_to_x_gets_no_width_hint():
     with pytest.raises(gk.ModelCallError) as caught:
         gk.diagnose(BadOutputLayer(), data(), progress=False)
     assert "X has shape" not in str(caught.value)
+
+
+def test_save_model_and_save_batch_with_their_arguments_swapped_say_so(tmp_path):
+    from gradcheck_kit.io import save_batch, save_model
+
+    X, y = data()
+    target = str(tmp_path / "model.npz")
+    with pytest.raises(gk.InputError, match=r"save_model takes the model first, save_model\(model, path\), but got "
+                                            r"the path '.*model\.npz' first and a MLP second"):
+        save_model(target, models.MLP())
+    with pytest.raises(gk.InputError, match=r"save_batch takes the path first, save_batch\(path, X, y\), but got an "
+                                            r"array of shape \(16, 6\) as the path and the path '.*b\.npz' after it"):
+        save_batch(X, y, tmp_path / "b.npz")
+    assert not list(tmp_path.iterdir())  # nothing was written the wrong way round
