@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=_format_names(), default="table",
                         help="output format (default: table; plain text when not on a terminal)")
     report.add_argument("--output", "-o", metavar="FILE",
-                        help="write the report to FILE instead of stdout (replaced whole, never one of the inputs)")
+                        help="write the report to FILE instead of stdout ('-': stdout; a file is replaced "
+                             "whole, never one of the inputs)")
     _add_option_flags(report)
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no "
                                                                    "progress bar")
@@ -235,6 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (see the module docstring)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "report" and getattr(args, "n_jobs", 1) != 1 and not getattr(args, "exhaustive", False):
+        # a usage error, as for any flag that would be silently ignored: the user asked for workers and
+        # would otherwise believe they ran
+        report_parser = parser._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr,index]
+        report_parser.error(f"--jobs {args.n_jobs} takes effect only with --exhaustive (a sampled check is too short "
+                            f"to share among workers); add --exhaustive, or drop --jobs")
+    if args.command == "report" and args.output == "-":
+        args.output = None  # '-' is standard output, as for most command-line tools
     handler = {"report": _report, "demo": _demo, "codes": _codes}[args.command]
     try:
         return handler(args)

@@ -363,7 +363,7 @@ def _is_path(value: Any) -> bool:
 def save_batch(path: str | os.PathLike[str], X: np.ndarray, y: np.ndarray) -> Path:
     """Write a batch as an ``.npz`` with arrays ``X`` and ``y`` (the CLI's ``--batch``)."""
     if not _is_path(path):
-        got = f"an array of shape {np.shape(path)}" if hasattr(path, "shape") else f"a {type(path).__name__}"
+        got = f"an array of shape {path.shape}" if hasattr(path, "shape") else f"a {type(path).__name__}"
         later = next((repr(str(v)) for v in (X, y) if _is_path(v)), None)
         raise InputError(f"save_batch takes the path first, save_batch(path, X, y), but got {got} as the path"
                          + (f" and the path {later} after it" if later else "")

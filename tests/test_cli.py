@@ -252,3 +252,18 @@ def test_save_model_refuses_what_cannot_be_rebuilt(tmp_path):
     either = r"cannot read CS231nNet's constructor argument|does not import back|builds"
     with pytest.raises(gk.InputError, match=either):
         save_model(models.CS231nNet(D=5), tmp_path / "m.npz", kwargs={"D": 6})
+
+
+def test_output_dash_is_stdout_and_writes_no_file(files):
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "--format", "json", "-o", "-", cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+    assert not (files / "-").exists()
+
+
+def test_jobs_without_exhaustive_is_a_usage_error_naming_both_flags(files):
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "--jobs", "2", cwd=files)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--jobs 2 takes effect only with --exhaustive" in r.stderr and "add --exhaustive, or drop --jobs" in r.stderr
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "-j", "1", "-q", cwd=files)
+    assert r.returncode == 0, r.stderr  # the default value is no request for workers
