@@ -252,7 +252,7 @@ def test_forgotten_regularisation_gradient_is_named():
     f = report.finding("weight-decay-mismatch")
     assert f is not None and f.severity == "error"
     assert f.evidence["coefficient"] == pytest.approx(-0.05, rel=1e-4)
-    assert "the loss has a weight-decay term whose gradient the gradient lacks" in f.message
+    assert "so the loss includes an L2 weight-decay term that the gradient does not" in f.message
 
 
 class ZeroBiasNeverUpdated:

@@ -66,3 +66,31 @@ def test_save_model_and_save_batch_with_their_arguments_swapped_say_so(tmp_path)
                                             r"array of shape \(16, 6\) as the path and the path '.*b\.npz' after it"):
         save_batch(X, y, tmp_path / "b.npz")
     assert not list(tmp_path.iterdir())  # nothing was written the wrong way round
+
+
+def test_a_layered_model_is_named_once_in_the_title():
+    from gradcheck_kit.model import layered, pair
+    from tests import layers_models as L
+
+    rng = np.random.default_rng(0)
+    model = layered([pair(L.affine_forward, L.affine_backward, w=rng.normal(size=(6, 3)), b=np.zeros(3))],
+                    loss=L.softmax_loss)
+    report = gk.diagnose(model, data(), progress=False)
+    assert report.model == report.style == "layered model"
+    assert "Gradient check — layered model" in [line.rstrip() for line in str(report).splitlines()]
+    assert "(layered model)" not in str(report)
+    from gradcheck_kit.report.formats import to_markdown
+
+    assert "(layered model)" not in to_markdown(report)
+
+
+def test_lr_advice_after_wrong_gradients_does_not_read_fix_fix():
+    report = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), models.clusters(B=32), lr=50.0, progress=False)
+    fixes = [f.fix for f in report.findings if f.code in ("exploding-learning-rate", "label-collapse")]
+    assert fixes and all(fix.startswith("First correct the wrong gradients reported above; then ") for fix in fixes)
+    assert "Fix: Fix" not in str(report)
+
+
+def test_notes_say_where_parameters_were_read_without_repeating_a_word():
+    note = gk.diagnose(models.MLP(), data(), progress=False).notes[0]
+    assert note == "forward/backward object; parameters read from the dict self.params: W1, b1, W2, b2, W3, b3"

@@ -74,7 +74,7 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
             f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims "
             "at." + caveat
         ),
-        fix=("Fix the gradient findings first; then " if gradient_wrong else "")
+        fix=("First correct the wrong gradients reported above; then " if gradient_wrong else "")
         + f"lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature is "
         "smaller.",
         evidence={
@@ -142,7 +142,7 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
             f"probability given to it: {fmt(confidence, 3)}). It is not "
             f"learning the inputs, only the most recent label. Visible causes: " + "; ".join(causes) + "."
         ),
-        fix=("Fix the gradient findings first; then " if ctx.gradient_is_wrong else "")
+        fix=("First correct the wrong gradients reported above; then " if ctx.gradient_is_wrong else "")
         + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
         + (
             f"normalise the inputs ({ctx.inputs.divide_by}), "

@@ -87,6 +87,9 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
             message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
             f"({describe_tensor(worst)}). {_why(ctx, layer, first)}",
             fix=(f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
+                 f"Re-derive the gradient backward() returns for the input {worst.param!r}: differentiate the "
+                 f"forward's output with respect to {worst.param} and compare term by term with the numeric values "
+                 f"above." if ctx.view.kind == "function" else
                  f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
                  f"derivative in the delta it passes on; compare term by term with the numeric values above."),
             evidence=evidence,

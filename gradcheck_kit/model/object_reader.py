@@ -212,8 +212,8 @@ class ObjectReader:
         if not view.params:
             raise ModelInterfaceError(f"{self.label}: no float parameter arrays found in {source}; expected weights "
                                       f"as float arrays (self.W1, a params dict, lists of weights, layer objects)")
-        where = f"self.{source}" if container else "its attributes"
-        view.notes.add(f"{style}; parameters from {where}: {', '.join(view.names)}", first=True)
+        where = f"the dict self.{source}" if container else "its attributes"
+        view.notes.add(f"{style}; parameters read from {where}: {', '.join(view.names)}", first=True)
         if batch.layout != "rows":
             view.notes.add(batch.describe())
         for note in self.notes:

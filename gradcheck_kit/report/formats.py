@@ -42,7 +42,8 @@ def _cell(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     """Tables that paste into an issue or a pull request."""
-    lines = [f"**gradcheck_kit** — `{report.model}` ({report.style}), batch {report.batch_size}, "
+    subject = f"`{report.model}`" + ("" if report.style == report.model else f" ({report.style})")
+    lines = [f"**gradcheck_kit** — {subject}, batch {report.batch_size}, "
              f"loss {fmt(report.base_loss, 4)}", "", f"**{_cell(report.verdict())}**", ""]
     lines += ["| layer | param | shape | checked | max rel. error | worst entry | analytic | numeric | verdict |",
               "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- |"]

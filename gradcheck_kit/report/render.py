@@ -25,10 +25,15 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _WIDE = 112  # below this console width the table drops the layer, shape and worst-index columns
 
 
+def _subject(report: Report) -> str:
+    """The model and how it was read, once when they are the same words ("layered model")."""
+    return report.model if report.style == report.model else f"{report.model} ({report.style})"
+
+
 def _tensor_table(report: Report, width: int) -> Table:
     wide = width >= _WIDE
     table = Table(
-        title=f"Gradient check — {report.model} ({report.style})",
+        title=f"Gradient check — {_subject(report)}",
         caption=(f"φ = ⟨g, output⟩ = {fmt(report.base_loss, 4)} for a random upstream gradient g"
                  if report.kind == "function" else
                  f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input")
@@ -106,7 +111,7 @@ def _findings_table(report: Report) -> Table:
     return table
 
 
-def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType]:
+def render_report(report: Report, width: int = _WIDE, *, verdict: bool = True) -> Iterator[RenderableType]:
     """Renderables for a report: tensor table, findings table, notes, one-line verdict. Below
     112 columns the tensor table keeps only the columns that decide the verdict."""
     if report.tensors:
@@ -117,12 +122,15 @@ def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType
         yield _findings_table(report)
     if report.notes:
         yield Group(*(Text(f"note: {n}", style="dim") for n in report.notes))
-    style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
-    yield Text(report.verdict(), style=style)
+    if verdict:
+        style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
+        yield Text(report.verdict(), style=style)
 
 
-def plain_text(report: Report, *, width: int = 100) -> str:
-    """The report as plain text (no colour codes), as printed to a 100-column terminal."""
+def plain_text(report: Report, *, width: int = 100, verdict: bool = True) -> str:
+    """The report as plain text (no colour codes), as printed to a ``width``-column terminal; without the
+    verdict line if ``verdict`` is False."""
     buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(report)
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    console.print(*render_report(report, width, verdict=verdict))
     return buffer.getvalue()
