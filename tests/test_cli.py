@@ -222,8 +222,8 @@ def test_usage_errors_exit_2(files):
 
 def test_help_says_a_model_file_is_code_run_only_with_trust(files):
     r = run("report", "--help", cwd=files)
-    assert r.returncode == 0 and "pickling disabled" in r.stdout
-    text = " ".join(r.stdout.split())
+    text = " ".join(r.stdout.split())  # the description is wrapped to the console's width
+    assert r.returncode == 0 and "pickling disabled" in text
     assert "A model file is code, not data" in text
     assert "Without --trust such a file is refused and nothing is imported" in text
     assert "with --trust the command IMPORTS AND RUNS the code the file names" in text
@@ -233,7 +233,8 @@ def test_help_says_a_model_file_is_code_run_only_with_trust(files):
 def test_codes_lists_every_code(files):
     r = run("codes", cwd=files)
     assert r.returncode == 0
-    assert {line.split()[0] for line in r.stdout.splitlines()} == set(gk.codes)
+    # one line starts with each code; a summary's continuation lines are indented
+    assert {line.split()[0] for line in r.stdout.splitlines() if not line.startswith(" ")} == set(gk.codes)
 
 
 def test_demo_runs_with_no_arguments(tmp_path):
@@ -267,3 +268,32 @@ def test_jobs_without_exhaustive_is_a_usage_error_naming_both_flags(files):
     assert "--jobs 2 takes effect only with --exhaustive" in r.stderr and "add --exhaustive, or drop --jobs" in r.stderr
     r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "-j", "1", "-q", cwd=files)
     assert r.returncode == 0, r.stderr  # the default value is no request for workers
+
+
+def test_table_output_fits_piped_and_file_widths_without_trailing_spaces(files):
+    env_free = run("report", "bad.npz", "--trust", "--batch", "batch.npz", cwd=files)  # COLUMNS=100 in run()
+    lines = env_free.stdout.splitlines()
+    assert max(map(len, lines)) <= 100 and all(line == line.rstrip() for line in lines)
+    run("report", "bad.npz", "--trust", "--batch", "batch.npz", "-o", "out.txt", cwd=files)
+    saved = (files / "out.txt").read_text(encoding="utf-8").splitlines()
+    assert 100 < max(map(len, saved)) <= 120 and all(line == line.rstrip() for line in saved)
+    assert any(line.startswith("┃ layer ") and " worst at " in line for line in saved)  # every column in a file
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_codes_and_help_wrap_at_word_boundaries_to_the_console(tmp_path, width):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": str(width)}
+    for args in (("codes",), ("--help",), ("report", "--help")):
+        out = subprocess.run([sys.executable, "-m", "gradcheck_kit", *args], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60).stdout
+        lines = out.splitlines()
+        assert max(map(len, lines)) <= width, (args, max(lines, key=len))
+        assert all(line == line.rstrip() for line in lines), args
+        words = set(out.split())
+        if args == ("codes",):  # every summary whole: no word broken across lines
+            import gradcheck_kit as gk
+
+            for info in gk.codes.values():
+                assert set(info.summary.split()) <= words, info.summary
+        else:
+            assert {"--weights", "IMPORTS", "save_model,"} <= words or args == ("--help",)

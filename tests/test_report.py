@@ -128,3 +128,30 @@ def test_first_wrong_layer_is_none_when_the_gradient_findings_are_skipped():
     report = gk.diagnose(models.ActivationDerivativeMissingInLayer2(), data(), skip="gradient-mismatch")
     assert report.ok and report.first_wrong_layer is None
     assert report.to_dict()["first_wrong_layer"] is None
+
+
+@pytest.fixture(scope="module")
+def wide_report():
+    """Errors and warnings, long names, a learning-rate finding: the most text a report carries."""
+    return gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), models.clusters(B=32), lr=50.0, progress=False)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_every_line_fits_the_console_and_no_number_is_cut(wide_report, bad_report, width):
+    from gradcheck_kit.report.rows import display_row
+
+    for report in (wide_report, bad_report):
+        text = render(report, width)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= width, max(lines, key=len)
+        assert all(line == line.rstrip() for line in lines), [line for line in lines if line != line.rstrip()]
+        assert "…" not in text  # nothing is cut short: a narrow console drops whole columns instead
+        shown = any(line.startswith("┃") and " analytic " in line for line in lines)
+        for t in report.tensors:
+            cells = display_row(t)
+            row = next(line for line in lines if line.startswith("│") and f"│ {t.param} " in line)
+            assert f" {cells.rel_error} " in row and f" {cells.checked} " in row, row
+            if shown:
+                assert f" {cells.analytic} " in row and f" {cells.numeric} " in row, row
+    headers = {w: next(line for line in render(wide_report, w).splitlines() if line.startswith("┃")) for w in (60, 80)}
+    assert " analytic " in headers[80] and " analytic " not in headers[60]

@@ -217,9 +217,9 @@ class Report:
         (console or Console()).print(self)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from .render import render_report
+        from .render import render_report, stripped
 
-        yield from render_report(self, options.max_width)
+        yield from stripped(console, options, render_report(self, options.max_width))
 
     def __str__(self) -> str:
         from .render import plain_text

@@ -16,12 +16,17 @@ from .rows import MARKS, display_row
 if TYPE_CHECKING:
     from .data import Report
 
-__all__ = ["FORMATS", "to_csv", "to_json", "to_markdown", "to_table"]
+__all__ = ["FILE_WIDTH", "FORMATS", "to_csv", "to_json", "to_markdown", "to_table"]
+
+
+#: The widest a table written to a file gets; lines are as long as their content needs, up to this.
+FILE_WIDTH = 120
 
 
 def to_table(report: Report) -> str:
-    """The rich tables, findings and verdict as plain text, 100 columns wide."""
-    return plain_text(report)
+    """The rich tables, findings and verdict as plain text for a file: every column of the tensor table,
+    prose wrapped at `FILE_WIDTH` columns, no trailing spaces."""
+    return plain_text(report, width=FILE_WIDTH)
 
 
 def to_json(report: Report) -> str:
