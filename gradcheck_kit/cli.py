@@ -75,6 +75,11 @@ class _ParagraphFormatter(argparse.HelpFormatter):
 
 
 def _parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command's parser and its ``report`` subcommand's."""
     parser = argparse.ArgumentParser(
         prog="gradcheck-kit",
         description="Tells you where and why your hand-written backpropagation is wrong.",
@@ -108,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", help="show full tracebacks")
     codes = sub.add_parser("codes", help="list the finding codes")
     codes.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    return parser
+    return parser, report
 
 
 def _format_names() -> list[str]:
@@ -275,12 +280,11 @@ def _columns() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (see the module docstring)."""
-    parser = _parser()
+    parser, report_parser = _parsers()
     args = parser.parse_args(argv)
     if args.command == "report" and getattr(args, "n_jobs", 1) != 1 and not getattr(args, "exhaustive", False):
         # a usage error, as for any flag that would be silently ignored: the user asked for workers and
         # would otherwise believe they ran
-        report_parser = parser._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr,index]
         report_parser.error(f"--jobs {args.n_jobs} takes effect only with --exhaustive (a sampled check is too short "
                             f"to share among workers); add --exhaustive, or drop --jobs")
     if args.command == "report" and args.output == "-":
