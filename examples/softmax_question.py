@@ -20,6 +20,9 @@ Run:  python examples/softmax_question.py
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+
 import numpy as np
 
 import gradcheck_kit as gk
@@ -86,38 +89,46 @@ def train_one_at_a_time(net: QuestionNet, X: np.ndarray, y: np.ndarray, lr: floa
     return float(np.median(shares)), accuracy
 
 
+def say(text: str, indent: str = "") -> None:
+    """Print prose wrapped at word boundaries to the console's width ($COLUMNS, else the terminal's, else 80)."""
+    width = shutil.get_terminal_size((80, 24)).columns
+    print(textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False))
+
+
 def main() -> None:
     X, y = load_digits()
     X = X.astype(float)
     order = np.random.default_rng(0).permutation(len(X))
     train, test = order[:1500], order[1500:]
     batch = train[:64]  # what diagnose looks at
-    print(f"8x8 digits: {len(train)} training and {len(test)} held-out examples; pixels 0..16 (raw).\n")
-
-    print("1. The question's network, lr 1.0, raw pixels, trained one example at a time:")
+    say(f"8x8 digits: {len(train)} training and {len(test)} held-out examples; pixels 0..16 (raw).")
+    print()
+    say("1. The question's network, lr 1.0, raw pixels, trained one example at a time:")
     net = QuestionNet()
     share, accuracy = train_one_at_a_time(net, X[train], y[train], 1.0, X[test], y[test])
-    print(f"   over the last {LAST_STEPS} steps, a median {share:.0%} of held-out digits are predicted as the label "
-          f"just trained (one class is 10%); held-out accuracy {accuracy:.0%}.\n")
-
-    print("2. gradcheck_kit.diagnose(net, (X[:64], y[:64]), lr=1.0):")
+    say(f"over the last {LAST_STEPS} steps, a median {share:.0%} of held-out digits are predicted as the label "
+        f"just trained (one class is 10%); held-out accuracy {accuracy:.0%}.", "   ")
+    print()
+    say("2. gradcheck_kit.diagnose(net, (X[:64], y[:64]), lr=1.0):")
     report = gk.diagnose(net, (X[batch], y[batch]), lr=1.0)
     report.print()
 
-    print("\n3. Only the delta fixed (o - t), same lr 1.0 and raw pixels:")
+    print()
+    say("3. Only the delta fixed (o - t), same lr 1.0 and raw pixels:")
     fixed = QuestionNet(fixed=True)
     share, accuracy = train_one_at_a_time(fixed, X[train], y[train], 1.0, X[test], y[test])
-    print(f"   median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}: the symptom "
-          f"stays, so the step size and input scale are the second ingredient.")
+    say(f"median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}: the symptom "
+        f"stays, so the step size and input scale are the second ingredient.", "   ")
     report = gk.diagnose(fixed, (X[batch], y[batch]), lr=1.0)
-    print(f"   diagnose: {report.verdict()}; findings: {', '.join(report.codes())}")
+    say(f"diagnose: {report.verdict()}; findings: {', '.join(report.codes())}", "   ")
 
-    print("\n4. Delta fixed, inputs scaled to 0..1 (X / 16), lr 0.1:")
+    print()
+    say("4. Delta fixed, inputs scaled to 0..1 (X / 16), lr 0.1:")
     good = QuestionNet(fixed=True)
     share, accuracy = train_one_at_a_time(good, X[train] / 16, y[train], 0.1, X[test] / 16, y[test])
-    print(f"   median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}.")
+    say(f"median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}.", "   ")
     report = gk.diagnose(good, (X[batch] / 16, y[batch]), lr=0.1)
-    print(f"   diagnose: {report.verdict()}")
+    say(f"diagnose: {report.verdict()}", "   ")
 
 
 if __name__ == "__main__":

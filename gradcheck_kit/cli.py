@@ -11,7 +11,9 @@ import importlib
 import importlib.util
 import os
 import shlex
+import shutil
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +50,36 @@ exit codes: 0 no error findings, 1 error findings, 2 usage or input problem, 3 i
 """
 
 
+class _ParagraphFormatter(argparse.HelpFormatter):
+    """Wraps a description's paragraphs and "- " list items to the console's width at word boundaries,
+    keeping their indentation (argparse's default joins them into one paragraph; the raw formatter
+    does not wrap at all)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks: list[tuple[str, str, list[str]]] = []  # (first-line indent, later-lines indent, words)
+        for line in text.splitlines():
+            stripped = line.lstrip()
+            lead = line[:len(line) - len(stripped)]
+            if not stripped:
+                blocks.append(("", "", []))
+            elif stripped.startswith("- "):
+                blocks.append((lead, lead + "  ", stripped.split()))
+            elif blocks and blocks[-1][2] and (lead or not blocks[-1][0]):
+                blocks[-1][2].extend(stripped.split())  # a continuation line
+            else:
+                blocks.append((lead, lead, stripped.split()))
+        return "\n".join(
+            textwrap.fill(" ".join(words), width, initial_indent=indent + first, subsequent_indent=indent + rest,
+                          break_on_hyphens=False, break_long_words=False) if words else ""
+            for first, rest, words in blocks)
+
+
 def _parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command's parser and its ``report`` subcommand's."""
     parser = argparse.ArgumentParser(
         prog="gradcheck-kit",
         description="Tells you where and why your hand-written backpropagation is wrong.",
@@ -59,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     report = sub.add_parser("report", help="diagnose a saved model on a saved batch",
-                            description=_REPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            description=_REPORT_HELP, formatter_class=_ParagraphFormatter)
     report.add_argument("model", metavar="MODEL",
                         help="an import spec with --weights, or a model .npz from save_model with --trust")
     report.add_argument("--batch", required=True, metavar="BATCH", help=".npz with arrays X and y")
@@ -67,10 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="parameter arrays for an import-spec MODEL (an .npz of arrays, or a save_model file)")
     report.add_argument("--trust", action="store_true",
                         help="import and run the factory a model .npz records (a model file is code)")
-    report.add_argument("--format", choices=_format_names(), default="table",
-                        help="output format (default: table; plain text when not on a terminal)")
+    report.add_argument("--format", choices=_format_names(), default="table", metavar="FORMAT",
+                        help=f"output format: {', '.join(_format_names())} (default: table; plain text when not "
+                        f"on a terminal)")
     report.add_argument("--output", "-o", metavar="FILE",
-                        help="write the report to FILE instead of stdout (replaced whole, never one of the inputs)")
+                        help="write the report to FILE instead of stdout ('-': stdout; a file is replaced "
+                             "whole, never one of the inputs)")
     report.add_argument("--plot", metavar="FILE.png",
                         help="also draw the report into FILE (png, svg or pdf, by its suffix; needs the plot extra: "
                              "pip install 'gradcheck_kit[plot]'); replaced whole, never one of the inputs")
@@ -83,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--debug", action="store_true", help="show full tracebacks")
     codes = sub.add_parser("codes", help="list the finding codes")
     codes.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    return parser
+    return parser, report
 
 
 def _format_names() -> list[str]:
@@ -262,15 +295,36 @@ def _codes(args: argparse.Namespace) -> int:
     from .checks import CODES
 
     width = max(map(len, CODES))
+    columns = _columns()
+    indent = width + 11  # code, two spaces, severity, two spaces
     for code, info in sorted(CODES.items()):
-        print(f"{code:<{width}}  {info.severity:<7}  {info.summary}")
+        head = f"{code:<{width}}  {info.severity:<7}  "
+        if columns - indent >= 30:  # the summary beside the code, wrapped under itself
+            print(textwrap.fill(info.summary, columns, initial_indent=head, subsequent_indent=" " * indent,
+                                break_on_hyphens=False, break_long_words=False))
+        else:  # a narrow console: the summary on lines of its own
+            print(head.rstrip())
+            print(textwrap.fill(info.summary, columns, initial_indent="    ", subsequent_indent="    ",
+                                break_on_hyphens=False, break_long_words=False))
     return EXIT_OK
+
+
+def _columns() -> int:
+    """The console's width: $COLUMNS, else the terminal's, else 80 (as rich and argparse decide it)."""
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (see the module docstring)."""
-    parser = _parser()
+    parser, report_parser = _parsers()
     args = parser.parse_args(argv)
+    if args.command == "report" and getattr(args, "n_jobs", 1) != 1 and not getattr(args, "exhaustive", False):
+        # a usage error, as for any flag that would be silently ignored: the user asked for workers and
+        # would otherwise believe they ran
+        report_parser.error(f"--jobs {args.n_jobs} takes effect only with --exhaustive (a sampled check is too short "
+                            f"to share among workers); add --exhaustive, or drop --jobs")
+    if args.command == "report" and args.output == "-":
+        args.output = None  # '-' is standard output, as for most command-line tools
     handler = {"report": _report, "demo": _demo, "codes": _codes}[args.command]
     try:
         return handler(args)

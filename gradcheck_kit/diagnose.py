@@ -19,6 +19,8 @@ import numpy as np
 
 from . import __version__
 from .checks import CODES, Check, Context, Finding, plan, suppressed
+from .checks.codes import RETIRED
+from .checks.dynamics import LR_NOTE
 from .errors import ModelCallError
 from .measure import Attribution, Measurement, attribute, expected_evaluations, measure
 from .model import Batch, ModelGuard, ModelView, adapt, guard_model
@@ -134,7 +136,8 @@ class Run:
         self.phase = "running the named checks"
         self.context = Context(view=self.view, batch=self.batch, settings=self.settings, measurement=self.measurement,
                                layers=self.layers, attribution=self.attribution)
-        checks = plan(wanted=self._wanted, able=self._able)
+        # every able check runs, skipped codes too: the report then says what skip=/select= hid
+        checks = plan(wanted=lambda code: True, able=self._able)
         with ProgressBar(len(checks), enabled=self.settings.progress, description="named checks", unit="checks") as bar:
             for check in checks:
                 self.context.findings.extend(check(self.context))
@@ -143,18 +146,20 @@ class Run:
     def report(self) -> Report:
         """The report of whatever was done (all of it, unless the run was interrupted)."""
         view, m = self.view, self.measurement
-        findings: list[Finding] = [f for f in self.context.findings if self._wanted(f.code)] if self.context else []
+        made: list[Finding] = list(self.context.findings) if self.context else []
+        findings = [f for f in made if self._wanted(f.code)]
         return Report(
             model=view.label if view else type(self.model).__name__,
             style=view.style if view else "not read",
             kind=view.capabilities.kind if view else "network",
             batch_size=self.batch.size if self.batch else 0,
             findings=findings,
+            hidden=[f for f in made if not self._wanted(f.code)],
             tensors=m.tensors,
             attribution=self.attribution if self.attribution and self.complete else self._attribution(),
             base_loss=m.base_loss,
             settings=self.settings.to_dict(),
-            notes=list(view.notes) if view else [],
+            notes=self._notes(),
             calls=dict(view.calls) if view else {},
             seconds=time.perf_counter() - self.started,
             version=__version__,
@@ -164,6 +169,16 @@ class Run:
         )
 
     # -- helpers --------------------------------------------------------------------------------
+    def _notes(self) -> list[str]:
+        if self.view is None:
+            return []
+        notes = list(self.view.notes)
+        # a note, not a finding: a correct model's report then has no findings at all
+        if (self.context is not None and self.settings.lr is None and self.view.capabilities.provides("network")
+                and self._wanted("lr-checks-skipped")):
+            notes.append(LR_NOTE)
+        return notes
+
     @property
     def complete(self) -> bool:
         return self.interrupted is None
@@ -206,7 +221,7 @@ def diagnose(
     settings = Settings(lr=lr, select=select, skip=skip, exhaustive=exhaustive,  # type: ignore[arg-type]
                         max_entries=max_entries, probes=probes, rtol=rtol, atol=atol, eps=eps, seed=seed,
                         n_jobs=n_jobs, progress=progress, loss=loss)
-    settings.check_codes(CODES)
+    settings.check_codes(set(CODES) | set(RETIRED))
     run = Run(model, settings)
     try:
         # the kit's arithmetic meets inf and nan on purpose (and says so): np.seterr(all="raise") in the caller

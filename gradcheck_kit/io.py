@@ -357,8 +357,18 @@ def _save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> Path:
     return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str | os.PathLike)
+
+
 def save_batch(path: str | os.PathLike[str], X: np.ndarray, y: np.ndarray) -> Path:
     """Write a batch as an ``.npz`` with arrays ``X`` and ``y`` (the CLI's ``--batch``)."""
+    if not _is_path(path):
+        got = f"an array of shape {path.shape}" if hasattr(path, "shape") else f"a {type(path).__name__}"
+        later = next((repr(str(v)) for v in (X, y) if _is_path(v)), None)
+        raise InputError(f"save_batch takes the path first, save_batch(path, X, y), but got {got} as the path"
+                         + (f" and the path {later} after it" if later else "")
+                         + f"; call save_batch({later or repr('batch.npz')}, X, y)")
     path = Path(path)
     X, y = np.asarray(X), np.asarray(y)
     if object in (X.dtype, y.dtype):
@@ -449,6 +459,9 @@ def save_model(
         Constructor arguments (JSON values). Default ``kwargs``: read back from attributes named like the
         constructor's parameters; parameters with defaults may be left out.
     """
+    if _is_path(model) and not _is_path(path):
+        raise InputError(f"save_model takes the model first, save_model(model, path), but got the path {str(model)!r} "
+                         f"first and a {type(path).__name__} second; call save_model(model, {str(model)!r})")
     cls = type(model)
     # constructor arguments are read back from the object only when the factory is its own class
     own_class = factory is None or factory.rpartition(":")[2] == cls.__qualname__

@@ -10,6 +10,7 @@ May import `numeric` (the tolerance rule) and `errors`; nothing from `model`, `m
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -156,9 +157,17 @@ class Settings:
         """Raise `InputError` if ``select``/``skip`` name a code that is not in ``known``."""
         for name in ("select", "skip"):
             unknown = sorted(set(getattr(self, name) or ()) - set(known))
-            if unknown:
-                raise InputError(f"{name}= got unknown finding code(s) {unknown}; expected any of {sorted(known)}",
-                                 option=name)
+            if not unknown:
+                continue
+            matches = {c: difflib.get_close_matches(c, sorted(known), n=1, cutoff=0.6) for c in unknown}
+            code = next((c for c in unknown if matches[c]), unknown[0])  # a typo first: it has a suggestion
+            close = matches[code]
+            unknown = [code] + [c for c in unknown if c != code]
+            hint = (f"did you mean {close[0]!r}?" if close
+                    else "expected a finding code such as 'gradient-mismatch'.")
+            others = f" ({len(unknown) - 1} more unknown: {', '.join(unknown[1:])})" if len(unknown) > 1 else ""
+            raise InputError(f"{name}={code!r} is not a finding code{others}; {hint} The codes are listed by "
+                             f"'gradcheck-kit codes' (gradcheck_kit.codes in Python).", option=name)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe settings, as echoed in every report."""

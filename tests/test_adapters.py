@@ -84,7 +84,8 @@ def test_nested_parameter_dicts_flatten_to_dotted_layers():
     assert report.ok
     assert [t.param for t in report.tensors] == ["output.W", "output.b", "hidden.W", "hidden.b"]
     assert [s.layer for s in report.layers] == ["output", "hidden"]
-    assert report.notes[0].startswith("forward/backward object; parameters from self.parameters: hidden.W")
+    assert report.notes[0].startswith(
+        "forward/backward object; parameters read from the dict self.parameters: hidden.W")
 
 
 class AttributesAndGradStore:

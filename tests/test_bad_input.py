@@ -50,7 +50,9 @@ def test_input_error_is_a_value_error(model):
         ({"lr": -1.0}, r"lr=-1\.0; expected a positive"),
         ({"max_entries": 0}, r"max_entries=0; expected an integer >= 1"),
         ({"rtol": float("nan")}, r"rtol=nan"),
-        ({"select": ["no-such-code"]}, r"unknown finding code\(s\) \['no-such-code'\]"),
+        ({"select": ["no-such-code"]}, r"select='no-such-code' is not a finding code; expected a finding code such"),
+        ({"skip": "gradient-mismach"},
+         r"skip='gradient-mismach' is not a finding code; did you mean 'gradient-mismatch'\?"),
         ({"seed": -3}, r"seed=-3"),
     ],
 )

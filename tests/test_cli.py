@@ -71,6 +71,7 @@ def test_json_schema_is_stable(files):
         "loss",
         "first_wrong_layer",
         "findings",
+        "hidden",
         "params",
         "layers",
         "notes",
@@ -78,7 +79,7 @@ def test_json_schema_is_stable(files):
         "seconds",
         "settings",
     }
-    assert d["schema"] == "gradcheck_kit.report/1" and d["version"] == gk.__version__
+    assert d["schema"] == "gradcheck_kit.report/2" and d["version"] == gk.__version__
     assert d["settings"]["lr"] == 0.1 and d["settings"]["seed"] == 0
     assert set(d["findings"][0]) == {"code", "severity", "layer", "message", "fix", "evidence"}
     assert set(d["params"][0]) == set(FRAME_COLUMNS)
@@ -187,7 +188,11 @@ def broken(files):
         (("report", "tests.models:MLP", "--batch", "batch.npz"), "pass --weights"),
         (
             ("report", "good.npz", "--trust", "--batch", "batch.npz", "--select", "bogus"),
-            "unknown finding code(s) ['bogus']",
+            "--select 'bogus' is not a finding code",
+        ),
+        (
+            ("report", "good.npz", "--trust", "--batch", "batch.npz", "--skip", "non-finite,sign-fliped"),
+            "--skip 'sign-fliped' is not a finding code; did you mean 'sign-flipped'?",
         ),
         (
             ("report", "good.npz", "--trust", "--batch", "batch.npz", "--lr", "-1"),
@@ -218,8 +223,8 @@ def test_usage_errors_exit_2(files):
 
 def test_help_says_a_model_file_is_code_run_only_with_trust(files):
     r = run("report", "--help", cwd=files)
-    assert r.returncode == 0 and "pickling disabled" in r.stdout
-    text = " ".join(r.stdout.split())
+    text = " ".join(r.stdout.split())  # the description is wrapped to the console's width
+    assert r.returncode == 0 and "pickling disabled" in text
     assert "A model file is code, not data" in text
     assert "Without --trust such a file is refused and nothing is imported" in text
     assert "with --trust the command IMPORTS AND RUNS the code the file names" in text
@@ -229,7 +234,8 @@ def test_help_says_a_model_file_is_code_run_only_with_trust(files):
 def test_codes_lists_every_code(files):
     r = run("codes", cwd=files)
     assert r.returncode == 0
-    assert {line.split()[0] for line in r.stdout.splitlines()} == set(gk.codes)
+    # one line starts with each code; a summary's continuation lines are indented
+    assert {line.split()[0] for line in r.stdout.splitlines() if not line.startswith(" ")} == set(gk.codes)
 
 
 def test_demo_runs_with_no_arguments(tmp_path):
@@ -248,3 +254,47 @@ def test_save_model_refuses_what_cannot_be_rebuilt(tmp_path):
     either = r"cannot read CS231nNet's constructor argument|does not import back|builds"
     with pytest.raises(gk.InputError, match=either):
         save_model(models.CS231nNet(D=5), tmp_path / "m.npz", kwargs={"D": 6})
+
+
+def test_output_dash_is_stdout_and_writes_no_file(files):
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "--format", "json", "-o", "-", cwd=files)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+    assert not (files / "-").exists()
+
+
+def test_jobs_without_exhaustive_is_a_usage_error_naming_both_flags(files):
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "--jobs", "2", cwd=files)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--jobs 2 takes effect only with --exhaustive" in r.stderr and "add --exhaustive, or drop --jobs" in r.stderr
+    r = run("report", "good.npz", "--trust", "--batch", "batch.npz", "-j", "1", "-q", cwd=files)
+    assert r.returncode == 0, r.stderr  # the default value is no request for workers
+
+
+def test_table_output_fits_piped_and_file_widths_without_trailing_spaces(files):
+    env_free = run("report", "bad.npz", "--trust", "--batch", "batch.npz", cwd=files)  # COLUMNS=100 in run()
+    lines = env_free.stdout.splitlines()
+    assert max(map(len, lines)) <= 100 and all(line == line.rstrip() for line in lines)
+    run("report", "bad.npz", "--trust", "--batch", "batch.npz", "-o", "out.txt", cwd=files)
+    saved = (files / "out.txt").read_text(encoding="utf-8").splitlines()
+    assert 100 < max(map(len, saved)) <= 120 and all(line == line.rstrip() for line in saved)
+    assert any(line.startswith("┃ layer ") and " worst at " in line for line in saved)  # every column in a file
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_codes_and_help_wrap_at_word_boundaries_to_the_console(tmp_path, width):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": str(width)}
+    for args in (("codes",), ("--help",), ("report", "--help")):
+        out = subprocess.run([sys.executable, "-m", "gradcheck_kit", *args], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60).stdout
+        lines = out.splitlines()
+        assert max(map(len, lines)) <= width, (args, max(lines, key=len))
+        assert all(line == line.rstrip() for line in lines), args
+        words = set(out.split())
+        if args == ("codes",):  # every summary whole: no word broken across lines
+            import gradcheck_kit as gk
+
+            for info in gk.codes.values():
+                assert set(info.summary.split()) <= words, info.summary
+        else:
+            assert {"--weights", "IMPORTS", "save_model,"} <= words or args == ("--help",)

@@ -48,7 +48,7 @@ def check_outcome(model, batch, **options):
             report = None
     assert_unchanged(model, before)
     if report is not None:
-        assert isinstance(report.ok, bool) and report.to_dict()["schema"] == "gradcheck_kit.report/1"
+        assert isinstance(report.ok, bool) and report.to_dict()["schema"] == "gradcheck_kit.report/2"
 
 
 @PROPERTY

@@ -42,6 +42,7 @@ def test_assert_gradients_ok_message_is_the_plain_findings_table():
         gk.assert_gradients_ok(models.GradientSignFlippedInOutputLayer(), data())
     text = str(info.value)
     assert text.startswith("FAIL: ")
+    assert text.count("FAIL: ") == 1  # the verdict once, not again at the end of the table
     assert "sign-flipped" in text and "gradient-mismatch" in text and "Fix:" in text
     assert "\x1b[" not in text
 

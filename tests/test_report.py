@@ -32,7 +32,7 @@ def render(report, width=100):
 
 def test_ok_reflects_error_findings(bad_report, good_report):
     assert good_report.ok and not bad_report.ok
-    assert bad_report.codes() == ["gradient-mismatch", "lr-checks-skipped"]
+    assert bad_report.codes() == ["gradient-mismatch"]
     assert bad_report.first_wrong_layer == "2"
     assert good_report.first_wrong_layer is None
 
@@ -44,12 +44,28 @@ def test_frame_has_one_row_per_tensor(bad_report):
     assert list(frame["passed"]) == [True, True, False, False, False, False]
     assert (frame["max_rel_error"][frame["passed"]] < 1e-6).all()
     assert (frame["max_rel_error"][~frame["passed"].astype(bool)] > 0.1).all()
-    assert frame.loc[0, "shape"] == "(8, 3)"
+    assert frame.loc[0, "shape"] == (8, 3)
+    assert all(isinstance(i, tuple) and all(type(k) is int for k in i) for i in frame["worst_index"])
+
+
+def test_counts_keep_entries_and_directions_apart(bad_report):
+    d = json.loads(bad_report.to_json())
+    for row in d["params"]:
+        # failed entries are counted among checked entries; failed directions among directions
+        assert 0 <= row["failed"] + row["inconclusive"] <= row["checked"], row
+        assert 0 <= row["probes_failed"] + row["probes_inconclusive"] <= row["probes"], row
+        assert isinstance(row["shape"], list) and all(type(n) is int for n in row["shape"])
+        assert row["worst_index"] is None or all(type(k) is int for k in row["worst_index"])
+    w2 = next(row for row in d["params"] if row["param"] == "W2")
+    assert w2["shape"] == [8, 8] and w2["failed"] == 12 and w2["probes_failed"] == 2
+    from gradcheck_kit.report.rows import COLUMN_DOCS
+
+    assert list(COLUMN_DOCS) == list(FRAME_COLUMNS) and all(COLUMN_DOCS.values())
 
 
 def test_dict_is_json_safe_and_complete(bad_report):
     d = json.loads(json.dumps(bad_report.to_dict(), allow_nan=False))
-    assert d["schema"] == "gradcheck_kit.report/1"
+    assert d["schema"] == "gradcheck_kit.report/2"
     assert d["ok"] is False and d["complete"] is True
     assert d["first_wrong_layer"] == "2"
     assert d["findings"][0]["code"] == "gradient-mismatch"
@@ -73,8 +89,9 @@ def test_rendered_text_has_tables_findings_and_verdict(bad_report):
 
 def test_good_report_verdict_line(good_report):
     assert good_report.verdict().startswith("OK: 6 parameter tensors")
-    assert good_report.codes() == ["lr-checks-skipped"]
-    assert "info" in render(good_report)
+    assert good_report.codes() == []
+    text = render(good_report)
+    assert "Findings" not in text and text.count("note: exploding-learning-rate and label-collapse were not run") == 1
 
 
 def test_finding_is_frozen_and_holds_no_arrays():
@@ -93,8 +110,17 @@ def test_finding_is_frozen_and_holds_no_arrays():
 
 def test_select_and_skip_filter_findings():
     model = models.ActivationDerivativeMissingInLayer2()
-    assert gk.diagnose(model, data(), skip=["gradient-mismatch"]).codes() == ["lr-checks-skipped"]
-    assert gk.diagnose(model, data(), skip="gradient-mismatch,lr-checks-skipped").codes() == []
+    skipped = gk.diagnose(model, data(), skip=["gradient-mismatch"])
+    assert skipped.codes() == []
+    # ok, but never silently: the verdict and the JSON say what was hidden, and how many
+    assert skipped.ok and skipped.verdict().endswith("; 1 error hidden by skip (gradient-mismatch)")
+    assert "no errors in the findings reported" in skipped.verdict()
+    assert [f.code for f in skipped.hidden] == ["gradient-mismatch"]
+    hidden = json.loads(skipped.to_json())["hidden"]
+    assert hidden == {"skip": ["gradient-mismatch"], "select": None, "findings": {"gradient-mismatch": 1}, "errors": 1}
+    selected = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), data(), select="dead-units")
+    assert selected.verdict().endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
+    assert gk.diagnose(model, data()).hidden == ()
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
 
 
@@ -102,3 +128,30 @@ def test_first_wrong_layer_is_none_when_the_gradient_findings_are_skipped():
     report = gk.diagnose(models.ActivationDerivativeMissingInLayer2(), data(), skip="gradient-mismatch")
     assert report.ok and report.first_wrong_layer is None
     assert report.to_dict()["first_wrong_layer"] is None
+
+
+@pytest.fixture(scope="module")
+def wide_report():
+    """Errors and warnings, long names, a learning-rate finding: the most text a report carries."""
+    return gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), models.clusters(B=32), lr=50.0, progress=False)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_every_line_fits_the_console_and_no_number_is_cut(wide_report, bad_report, width):
+    from gradcheck_kit.report.rows import display_row
+
+    for report in (wide_report, bad_report):
+        text = render(report, width)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= width, max(lines, key=len)
+        assert all(line == line.rstrip() for line in lines), [line for line in lines if line != line.rstrip()]
+        assert "…" not in text  # nothing is cut short: a narrow console drops whole columns instead
+        shown = any(line.startswith("┃") and " analytic " in line for line in lines)
+        for t in report.tensors:
+            cells = display_row(t)
+            row = next(line for line in lines if line.startswith("│") and f"│ {t.param} " in line)
+            assert f" {cells.rel_error} " in row and f" {cells.checked} " in row, row
+            if shown:
+                assert f" {cells.analytic} " in row and f" {cells.numeric} " in row, row
+    headers = {w: next(line for line in render(wide_report, w).splitlines() if line.startswith("┃")) for w in (60, 80)}
+    assert " analytic " in headers[80] and " analytic " not in headers[60]

@@ -90,6 +90,8 @@ def test_custom_function_right_and_wrong():
     report = gk.diagnose(CubeWrongW, (x, w))
     assert ("scaled-gradient", "w") in [(f.code, f.layer) for f in report.findings]
     assert {t.param: t.verdict for t in report.tensors} == {"x": "pass", "w": "fail"}
+    fix = report.finding("gradient-mismatch").fix
+    assert "the input 'w'" in fix and "weight and bias" not in fix  # a function's input, not a layer's weights
 
 
 def test_torch_errors_are_clear():

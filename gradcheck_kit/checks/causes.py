@@ -429,15 +429,15 @@ def check_weight_decay(ctx: Context) -> Iterator[Finding]:
             evidence={"coefficient": c, "params": listed},
         )
         return
-    direction = ("the gradient has a weight-decay term the loss does not have" if c > 0
-                 else "the loss has a weight-decay term whose gradient the gradient lacks")
+    direction = ("the gradient includes an L2 weight-decay term that the loss does not" if c > 0
+                 else "the loss includes an L2 weight-decay term that the gradient does not")
     biases = [n for n in names if _is_bias(ctx, n)]
     note = (f" {', '.join(biases)} {'is a bias' if len(biases) == 1 else 'are biases'}: usually not regularised at "
             f"all." if biases else "")
     yield WEIGHT_DECAY.finding(
         layer=layers[0] if len(layers) == 1 else None,
-        message=f"for {listed}, analytic − numeric = {fmt(c, 4)} × the tensor's own values, exactly (relative "
-        f"residual below {fmt(EXPLAINED)}): {direction}. The rest of the gradient agrees.{note}",
+        message=f"{listed}: the analytic gradient minus the numeric one is exactly {fmt(c, 4)} times the tensor itself "
+        f"(relative residual below {fmt(EXPLAINED)}), so {direction}. Apart from that term the gradients agree.{note}",
         fix=(f"Add 0.5 * {fmt(c, 4)} * sum(p**2) over these tensors to the loss, or drop {fmt(c, 4)} * p from "
              f"their gradients{' (for biases, drop it)' if biases else ''}."
              if c > 0 else f"Add {fmt(-c, 4)} * p (the gradient of the L2 term) to each of these gradients."),

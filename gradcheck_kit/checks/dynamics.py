@@ -9,13 +9,13 @@ import numpy as np
 
 from ..measure.replay import OnlineReplay, full_batch_losses, online_replay
 from ..model.batch import Batch
-from .codes import DOUBLED_SOFTMAX, EXPLODING_LR, LABEL_COLLAPSE, LR_SKIPPED
+from .codes import DOUBLED_SOFTMAX, EXPLODING_LR, LABEL_COLLAPSE
 from .context import Context
 from .findings import Finding
 from .findings import format_number as fmt
 from .registry import register
 
-__all__ = ["check_learning_rate_stable", "check_lr_given", "check_predictions_follow_last_label"]
+__all__ = ["LR_NOTE", "check_learning_rate_stable", "check_predictions_follow_last_label"]
 
 #: Full-batch steps replayed for the learning-rate check.
 STEPS = 5
@@ -34,17 +34,9 @@ def _round_down(value: float) -> float:
     return math.floor(value / 10**exponent) * 10**exponent
 
 
-@register(LR_SKIPPED, requires=("network",))
-def check_lr_given(ctx: Context) -> Iterator[Finding]:
-    """Say which checks did not run because no learning rate was given."""
-    if ctx.settings.lr is not None:
-        return
-    yield LR_SKIPPED.finding(
-        layer=None,
-        message="exploding-learning-rate and label-collapse were skipped: they replay training at your learning rate.",
-        fix="Pass lr=<the learning rate you train with> to run them.",
-        evidence={"skipped": "exploding-learning-rate,label-collapse"},
-    )
+#: The note a report carries when no learning rate was given (formerly the finding ``lr-checks-skipped``).
+LR_NOTE = ("exploding-learning-rate and label-collapse were not run: they replay training at your learning rate; "
+           "pass lr=<the learning rate you train with> (--lr on the command line) to run them")
 
 
 @register(EXPLODING_LR, requires=("lr", "network"))
@@ -82,7 +74,7 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
             f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims "
             "at." + caveat
         ),
-        fix=("Fix the gradient findings first; then " if gradient_wrong else "")
+        fix=("First correct the wrong gradients reported above; then " if gradient_wrong else "")
         + f"lower the learning rate to about {fmt(suggested)} (≈ 1/λ), or normalise the inputs so the curvature is "
         "smaller.",
         evidence={
@@ -150,7 +142,7 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
             f"probability given to it: {fmt(confidence, 3)}). It is not "
             f"learning the inputs, only the most recent label. Visible causes: " + "; ".join(causes) + "."
         ),
-        fix=("Fix the gradient findings first; then " if ctx.gradient_is_wrong else "")
+        fix=("First correct the wrong gradients reported above; then " if ctx.gradient_is_wrong else "")
         + ("lower the learning rate (" + fmt(lr / 10) + " does not collapse), " if not small_collapsed else "")
         + (
             f"normalise the inputs ({ctx.inputs.divide_by}), "

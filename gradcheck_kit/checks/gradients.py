@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
+
 from ..numeric.comparison import TensorCheck
 from .codes import GRADIENT_MISMATCH, INCONCLUSIVE, NON_FINITE, NONDETERMINISTIC
 from .context import Context
@@ -71,7 +73,8 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
         others = [t.param for t in failing if t is not worst]
         subject = worst.param + (f" (also {', '.join(others)})" if others else "")
         evidence: dict[str, object] = {
-            "param": worst.param, "max_rel_error": worst.max_rel_error, "failed": worst.failed,
+            "param": worst.param, "max_rel_error": worst.max_rel_error, "failed": worst.failed_entries,
+            "probes_failed": worst.probes_with("fail"),
             "checked": worst.checked, "norm_ratio": worst.norm_ratio, "cosine": worst.cosine, "eps": worst.step,
             "rtol": worst.rtol, "noise_floor": worst.noise, "dtype": worst.working_dtype, "first_wrong": first,
             "inherited_by": ",".join(ctx.attribution.inherited_from(layer)),
@@ -84,10 +87,24 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
             message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
             f"({describe_tensor(worst)}). {_why(ctx, layer, first)}",
             fix=(f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
+                 f"Re-derive the gradient backward() returns for the input {worst.param!r}: differentiate the "
+                 f"forward's output with respect to {worst.param} and compare term by term with the numeric values "
+                 f"above." if ctx.view.kind == "function" else
                  f"Re-derive the backward step of layer {layer!r}: its weight and bias gradients and the activation "
                  f"derivative in the delta it passes on; compare term by term with the numeric values above."),
             evidence=evidence,
         )
+
+
+def _non_finite_params(ctx: Context) -> list[tuple[str, int, tuple[int, ...], float]]:
+    """Parameters holding NaN or inf: name, how many, the first index and its value."""
+    found = []
+    for name, array in ctx.view.params.items():
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(bad)[0]), array.shape))
+            found.append((name, int(bad.sum()), first, float(array[first])))
+    return found
 
 
 @register(NON_FINITE)
@@ -95,13 +112,25 @@ def check_values_finite(ctx: Context) -> Iterator[Finding]:
     """The baseline loss and the analytic gradient must be finite for any check to mean anything."""
     m = ctx.measurement
     if not math.isfinite(m.base_loss):
+        holders = _non_finite_params(ctx)
+        if holders:
+            name, count, index, value = holders[0]
+            more = f" (also {', '.join(h[0] for h in holders[1:])})" if len(holders) > 1 else ""
+            where = (f" {name} holds {count} non-finite value{'' if count == 1 else 's'} (first at {index}: "
+                     f"{value}){more}.")
+            fix = (f"Replace the non-finite values in {name}{more} (left by a diverged run, or an initialisation "
+                   f"that divided by zero); then look for log(0) or exp overflow in the loss.")
+        else:
+            where = ""
+            fix = ("Look for log(0) or exp overflow in the loss: clip probabilities (np.clip(p, 1e-12, 1)) or use a "
+                   "log-sum-exp softmax.")
         yield NON_FINITE.finding(
-            layer=None,
+            layer=ctx.view.layers_of().get(holders[0][0]) if holders else None,
             message=f"the loss at the given parameters is {m.base_loss} on this batch of {ctx.batch.size}, so no "
-            f"gradient can be checked.",
-            fix="Look for log(0) or exp overflow in the loss: clip probabilities (np.clip(p, 1e-12, 1)) or use a "
-            "log-sum-exp softmax; check the weights for NaN left by a diverged run.",
-            evidence={"loss": m.base_loss, "batch_size": ctx.batch.size},
+            f"gradient can be checked.{where}",
+            fix=fix,
+            evidence={"loss": m.base_loss, "batch_size": ctx.batch.size,
+                      "param": ",".join(h[0] for h in holders)},
         )
         return
     for t in m.tensors:

@@ -39,6 +39,7 @@ from .roles import (
     neutral_arguments,
     positional_names,
 )
+from .shape_hint import input_width_hint
 from .slots import Slot
 from .steps import find_step
 from .stored import stored_gradient_call
@@ -211,8 +212,8 @@ class ObjectReader:
         if not view.params:
             raise ModelInterfaceError(f"{self.label}: no float parameter arrays found in {source}; expected weights "
                                       f"as float arrays (self.W1, a params dict, lists of weights, layer objects)")
-        where = f"self.{source}" if container else "its attributes"
-        view.notes.add(f"{style}; parameters from {where}: {', '.join(view.names)}", first=True)
+        where = f"the dict self.{source}" if container else "its attributes"
+        view.notes.add(f"{style}; parameters read from {where}: {', '.join(view.names)}", first=True)
         if batch.layout != "rows":
             view.notes.add(batch.describe())
         for note in self.notes:
@@ -401,7 +402,11 @@ class ObjectReader:
     def _call_error(self, call: Call, exc: Exception) -> Exception:
         from ..errors import ModelCallError
 
-        error = ModelCallError(f"{self.label}.{call.name}(...) raised {type(exc).__name__}: {exc} [call 1 of "
+        try:
+            hint = input_width_hint(exc, self.batch, ((s.name, s.read()) for s in find_arrays(self.target)))
+        except Exception:  # a hint is never worth a second error
+            hint = ""
+        error = ModelCallError(f"{hint}{self.label}.{call.name}(...) raised {type(exc).__name__}: {exc} [call 1 of "
                                f"{call.name}]")
         error.__cause__ = exc
         return error

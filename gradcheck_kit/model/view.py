@@ -24,6 +24,7 @@ from .discovery import find_arrays
 from .naming import is_recurrent, order_layers
 from .naming import layer_map as names_to_layers
 from .notes import Notes
+from .shape_hint import input_width_hint
 from .slots import Slot
 
 __all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
@@ -378,8 +379,9 @@ class ModelView:
             hint = ""
             if "read-only" in str(exc):
                 hint = " (the kit passes X read-only: the model writes into its input array)"
+            width = input_width_hint(exc, self._last_batch, self.params.items()) if self.calls[what] == 1 else ""
             raise ModelCallError(
-                f"{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
+                f"{width}{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
                 f"[call {self.calls[what]} of {what}]"
             ) from exc
         finally:

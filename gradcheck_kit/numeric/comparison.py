@@ -181,6 +181,14 @@ class TensorCheck:
         return self._count("inconclusive")
 
     @property
+    def inconclusive_entries(self) -> int:
+        return int(np.count_nonzero(self.table.status == _CODE["inconclusive"]))
+
+    def probes_with(self, status: Status) -> int:
+        """Random directions whose judgement is ``status``."""
+        return sum(p.judgement.status == status for p in self.probes)
+
+    @property
     def verdict(self) -> Status:
         if self.explained:
             return "pass"

@@ -26,6 +26,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def _safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, tuple):  # shapes and indices: JSON lists of ints
+        return list(value)
     return value
 
 
@@ -47,18 +49,22 @@ class Report:
         says during what.
     kind
         ``"network"``, or ``"function"`` for one custom function (a torch ``autograd.Function``).
+    hidden
+        Findings left out by ``skip=``/``select=`` (``--skip``/``--select``), errors first. They are not in
+        ``findings`` and do not affect ``ok``, but the verdict and the JSON count them by code.
     """
 
     def __init__(self, *, model: str, style: str, batch_size: int, findings: Sequence[Finding],
                  tensors: Sequence[TensorCheck], attribution: Attribution, base_loss: float,
                  settings: Mapping[str, Any], notes: Sequence[str], calls: Mapping[str, int], seconds: float,
                  version: str, total_tensors: int | None = None, isolated: Sequence[TensorCheck] = (),
-                 interrupted: str | None = None, kind: str = "network") -> None:
+                 interrupted: str | None = None, kind: str = "network", hidden: Sequence[Finding] = ()) -> None:
         self.model = model
         self.style = style
         self.kind = kind
         self.batch_size = batch_size
         self.findings: tuple[Finding, ...] = tuple(sorted(findings, key=lambda f: _SEVERITY_ORDER[f.severity]))
+        self.hidden: tuple[Finding, ...] = tuple(sorted(hidden, key=lambda f: _SEVERITY_ORDER[f.severity]))
         self.tensors: tuple[TensorCheck, ...] = tuple(tensors)
         self.attribution = attribution
         self.layers: tuple[LayerSummary, ...] = attribution.layers
@@ -75,8 +81,11 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """True iff the check ran to completion and no finding has severity ``"error"`` (an interrupted,
-        partial report is never ok)."""
+        """True iff the check ran to completion and no *reported* finding has severity ``"error"``.
+
+        An interrupted, partial report is never ok. Findings hidden by ``skip=``/``select=`` do not count:
+        a report whose only errors were skipped is ok, and its verdict says how many errors were hidden
+        (see `hidden`)."""
         return self.complete and not any(f.severity == "error" for f in self.findings)
 
     @property
@@ -113,8 +122,27 @@ class Report:
             text += f", {t.checked} of {t.planned} entries of {t.param}"
         return text
 
+    def hidden_counts(self) -> dict[str, int]:
+        """Findings hidden by ``skip=``/``select=``, counted by code (errors first)."""
+        counts: dict[str, int] = {}
+        for f in self.hidden:
+            counts[f.code] = counts.get(f.code, 0) + 1
+        return counts
+
+    def _hidden_text(self) -> str:
+        if not self.hidden:
+            return ""
+        parts = []
+        for severity in ("error", "warning", "info"):
+            n = sum(f.severity == severity for f in self.hidden)
+            if n:
+                parts.append(f"{n} {severity}" + ("" if n == 1 else "s"))
+        codes = ", ".join(self.hidden_counts())
+        how = " and ".join(name for name in ("select", "skip") if self.settings.get(name)) or "skip/select"
+        return f"; {' and '.join(parts)} hidden by {how} ({codes})"
+
     def verdict(self) -> str:
-        """One line: the outcome with the counts behind it."""
+        """One line: the outcome with the counts behind it, and what ``skip=``/``select=`` hid."""
         errors = len(self.errors)
         warnings = sum(f.severity == "warning" for f in self.findings)
         checked = sum(t.checked for t in self.tensors)
@@ -128,11 +156,14 @@ class Report:
                 how = ("first wrong layer walking back from the loss" if self.attribution.chain
                        else "the error most likely enters at")
                 where = f"; {how}: {first}" if first else ""
-            return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}"
+            return f"{head}FAIL: {errors} error(s), {warnings} warning(s){where}{self._hidden_text()}"
         if not self.complete:
             wrong = [t.param for t in self.tensors if t.verdict == "fail"]
             so_far = f"wrong gradient so far for {', '.join(wrong)}" if wrong else "no errors so far"
             return f"{head}{so_far}; the rest was not checked"
+        if self.hidden:
+            return (f"OK: no errors in the findings reported ({len(self.tensors)} parameter tensors, {checked} "
+                    f"entries checked, {warnings} warning(s)){self._hidden_text()}")
         return f"OK: {len(self.tensors)} parameter tensors, {checked} entries checked, no errors, {warnings} warning(s)"
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -142,7 +173,9 @@ class Report:
         return [data_row(t) for t in self.tensors] + [data_row(t, "layer") for t in self.isolated]
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`)."""
+        """Per-parameter table as a pandas DataFrame (columns: `FRAME_COLUMNS`, each described in
+        ``gradcheck_kit.report.rows.COLUMN_DOCS``). ``shape`` and ``worst_index`` hold tuples of ints;
+        ``failed``/``inconclusive`` count checked entries, ``probes_failed``/``probes_inconclusive`` directions."""
         import pandas as pd
 
         return pd.DataFrame(self.to_rows(), columns=list(FRAME_COLUMNS))
@@ -150,7 +183,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (non-finite numbers become ``None``)."""
         return {
-            "schema": "gradcheck_kit.report/1",
+            "schema": "gradcheck_kit.report/2",
             "version": self.version,
             "model": self.model,
             "style": self.style,
@@ -163,6 +196,9 @@ class Report:
             "loss": _safe(self.base_loss),
             "first_wrong_layer": self.first_wrong_layer,
             "findings": [f.to_dict() for f in self.findings],
+            "hidden": {"skip": self.settings.get("skip"), "select": self.settings.get("select"),
+                       "findings": self.hidden_counts(),
+                       "errors": sum(f.severity == "error" for f in self.hidden)},
             "params": [{k: _safe(v) for k, v in row.items()} for row in self.to_rows()],
             "layers": [{"layer": s.layer, "params": list(s.params), "verdict": s.verdict, "role": s.role}
                        for s in self.layers],
@@ -209,9 +245,9 @@ class Report:
         (console or Console()).print(self)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from .render import render_report
+        from .render import render_report, stripped
 
-        yield from render_report(self, options.max_width)
+        yield from stripped(console, options, render_report(self, options.max_width))
 
     def __str__(self) -> str:
         from .render import plain_text

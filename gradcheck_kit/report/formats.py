@@ -16,12 +16,17 @@ from .rows import MARKS, display_row
 if TYPE_CHECKING:
     from .data import Report
 
-__all__ = ["FORMATS", "to_csv", "to_json", "to_markdown", "to_table"]
+__all__ = ["FILE_WIDTH", "FORMATS", "to_csv", "to_json", "to_markdown", "to_table"]
+
+
+#: The widest a table written to a file gets; lines are as long as their content needs, up to this.
+FILE_WIDTH = 120
 
 
 def to_table(report: Report) -> str:
-    """The rich tables, findings and verdict as plain text, 100 columns wide."""
-    return plain_text(report)
+    """The rich tables, findings and verdict as plain text for a file: every column of the tensor table,
+    prose wrapped at `FILE_WIDTH` columns, no trailing spaces."""
+    return plain_text(report, width=FILE_WIDTH)
 
 
 def to_json(report: Report) -> str:
@@ -42,7 +47,8 @@ def _cell(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     """Tables that paste into an issue or a pull request."""
-    lines = [f"**gradcheck_kit** — `{report.model}` ({report.style}), batch {report.batch_size}, "
+    subject = f"`{report.model}`" + ("" if report.style == report.model else f" ({report.style})")
+    lines = [f"**gradcheck_kit** — {subject}, batch {report.batch_size}, "
              f"loss {fmt(report.base_loss, 4)}", "", f"**{_cell(report.verdict())}**", ""]
     lines += ["| layer | param | shape | checked | max rel. error | worst entry | analytic | numeric | verdict |",
               "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- |"]

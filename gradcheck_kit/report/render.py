@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -16,7 +17,7 @@ from .rows import MARKS, display_row
 if TYPE_CHECKING:
     from .data import Report
 
-__all__ = ["plain_text", "render_report"]
+__all__ = ["plain_text", "render_report", "stripped"]
 
 _VERDICT_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -25,10 +26,53 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _WIDE = 112  # below this console width the table drops the layer, shape and worst-index columns
 
 
+def _subject(report: Report) -> str:
+    """The model and how it was read, once when they are the same words ("layered model")."""
+    return report.model if report.style == report.model else f"{report.model} ({report.style})"
+
+
+#: Columns left out, in this order, when a table is wider than the console: a number is never cut.
+_DROP_ORDER = (("worst at",), ("shape",), ("layer",), ("ratio",), ("analytic", "numeric"))
+#: The narrowest a name column (the only one that may be shortened, with "…") gets.
+_NAME_MIN = 6
+
+
+def _cell_width(cell: RenderableType) -> int:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _fitted_table(table: Table, columns: list[tuple[str, str]], rows: list[list[RenderableType]],
+                  sections: list[bool], width: int, name: str) -> Table:
+    """Fill ``table`` with the columns that fit in ``width``: every column but ``name`` keeps its full width
+    (its widest cell or header), dropping columns in `_DROP_ORDER` while they do not fit; ``name`` takes
+    what is left, shortened with "…" if it must."""
+    keep = list(range(len(columns)))
+    full = {i: max([len(columns[i][0])] + [_cell_width(r[i]) for r in rows]) for i in keep}
+
+    def needed(kept: list[int]) -> int:
+        return sum((_NAME_MIN if columns[i][0] == name else full[i]) + 3 for i in kept) + 1
+
+    for dropped in _DROP_ORDER:
+        if needed(keep) <= width:
+            break
+        keep = [i for i in keep if columns[i][0] not in dropped]
+    for i in keep:
+        title, justify = columns[i]
+        if title == name:
+            table.add_column(title, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+                             min_width=min(full[i], _NAME_MIN))
+        else:
+            table.add_column(title, justify=justify, no_wrap=True, min_width=full[i])  # type: ignore[arg-type]
+    for row, end in zip(rows, sections, strict=True):
+        table.add_row(*(row[i] for i in keep), end_section=end)
+    return table
+
+
 def _tensor_table(report: Report, width: int) -> Table:
     wide = width >= _WIDE
     table = Table(
-        title=f"Gradient check — {report.model} ({report.style})",
+        title=f"Gradient check — {_subject(report)}",
         caption=(f"φ = ⟨g, output⟩ = {fmt(report.base_loss, 4)} for a random upstream gradient g"
                  if report.kind == "function" else
                  f"Batch {report.batch_size}, loss {fmt(report.base_loss, 4)}; from the loss back to the input")
@@ -41,9 +85,8 @@ def _tensor_table(report: Report, width: int) -> Table:
     columns += [("checked", "right"), ("rel err", "right")]
     columns += [("worst at", "left")] if wide else []
     columns += [("analytic", "right"), ("numeric", "right"), ("ratio", "right"), ("verdict", "left")]
-    for name, justify in columns:
-        table.add_column(name, justify=justify, no_wrap=True,  # type: ignore[arg-type]
-                         min_width=7 if name == "verdict" else None)
+    rows: list[list[RenderableType]] = []
+    sections: list[bool] = []
     by_param = {t.param: t for t in report.tensors}
     for summary in report.layers:
         params = [by_param[p] for p in summary.params if p in by_param]
@@ -62,22 +105,22 @@ def _tensor_table(report: Report, width: int) -> Table:
             if wide:
                 row.append(cells.worst_at)
             row += [cells.analytic, cells.numeric, cells.ratio, Text(cells.verdict, style=_VERDICT_STYLE[t.verdict])]
-            table.add_row(*row, end_section=i == len(params) - 1)
-    return table
+            rows.append(row)
+            sections.append(i == len(params) - 1)
+    return _fitted_table(table, columns, rows, sections, width, name="layer" if wide else "param")
 
 
-def _isolated_table(report: Report) -> Table:
+def _isolated_table(report: Report, width: int) -> Table:
     table = Table(title="Layer by layer — each backward on its own, random upstream gradient",
                   caption="x = the input gradient dx; a failure here is the layer's own, not inherited.",
                   title_justify="left", caption_justify="left")
-    for name, justify in (("layer", "left"), ("grad", "left"), ("checked", "right"), ("rel err", "right"),
-                          ("analytic", "right"), ("numeric", "right"), ("verdict", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "layer",  # type: ignore[arg-type]
-                         min_width=7 if name == "verdict" else None)
+    columns = [("layer", "left"), ("grad", "left"), ("checked", "right"), ("rel err", "right"),
+               ("analytic", "right"), ("numeric", "right"), ("verdict", "left")]
+    rows: list[list[RenderableType]] = []
     previous = None
     for t in reversed(report.isolated):
         cells = display_row(t)
-        table.add_row(
+        rows.append([
             t.layer if t.layer != previous else "",
             "d" + t.param.rsplit(".", 1)[1],
             cells.checked,
@@ -85,9 +128,9 @@ def _isolated_table(report: Report) -> Table:
             cells.analytic,
             cells.numeric,
             Text(cells.verdict, style=_VERDICT_STYLE[t.verdict]),
-        )
+        ])
         previous = t.layer
-    return table
+    return _fitted_table(table, columns, rows, [False] * len(rows), width, name="layer")
 
 
 def _findings_table(report: Report) -> Table:
@@ -106,24 +149,51 @@ def _findings_table(report: Report) -> Table:
     return table
 
 
-def render_report(report: Report, width: int = _WIDE) -> Iterator[RenderableType]:
+def stripped(console: Console, options: ConsoleOptions, renderables: Iterable[RenderableType]) -> Iterator[Segment]:
+    """The segments of ``renderables`` line by line, without the spaces rich pads lines with on the right
+    (titles, captions, wrapped prose): piped and saved output carries no trailing whitespace."""
+    for renderable in renderables:
+        for line in console.render_lines(renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.rstrip():
+                line.pop()  # a segment of spaces only
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(), last.style)
+            yield from line
+            yield Segment.line()
+
+
+class _Stripped:
+    """Renderables printed through `stripped`."""
+
+    def __init__(self, renderables: list[RenderableType]) -> None:
+        self.renderables = renderables
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        yield from stripped(console, options, self.renderables)
+
+
+def render_report(report: Report, width: int = _WIDE, *, verdict: bool = True) -> Iterator[RenderableType]:
     """Renderables for a report: tensor table, findings table, notes, one-line verdict. Below
     112 columns the tensor table keeps only the columns that decide the verdict."""
     if report.tensors:
         yield _tensor_table(report, width)
     if report.isolated:
-        yield _isolated_table(report)
+        yield _isolated_table(report, width)
     if report.findings:
         yield _findings_table(report)
     if report.notes:
         yield Group(*(Text(f"note: {n}", style="dim") for n in report.notes))
-    style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
-    yield Text(report.verdict(), style=style)
+    if verdict:
+        style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
+        yield Text(report.verdict(), style=style)
 
 
-def plain_text(report: Report, *, width: int = 100) -> str:
-    """The report as plain text (no colour codes), as printed to a 100-column terminal."""
+def plain_text(report: Report, *, width: int = 100, verdict: bool = True) -> str:
+    """The report as plain text (no colour codes), as printed to a ``width``-column terminal; without the
+    verdict line if ``verdict`` is False."""
     buffer = io.StringIO()
     # force_jupyter=False: in a notebook rich would otherwise display the text instead of returning it
-    Console(file=buffer, width=width, color_system=None, force_terminal=False, force_jupyter=False).print(report)
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, force_jupyter=False)
+    console.print(_Stripped(list(render_report(report, width, verdict=verdict))))
     return buffer.getvalue()
