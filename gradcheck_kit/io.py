@@ -434,6 +434,31 @@ def _constructor_kwargs(model: Any) -> dict[str, Any]:
     return kwargs
 
 
+def _own_factory(model: Any) -> str:
+    """The import spec of the model's own class, checked to import back to it; refused for what has no
+    class of its own to rebuild it from (a list of layers) or a class only the running script has."""
+    cls = type(model)
+    if isinstance(model, list | tuple | LayeredModel):
+        what = "gk.layered(...)" if isinstance(model, LayeredModel) else f"a {cls.__name__} of layers"
+        raise InputError(
+            f"save_model: {what} has no class of its own to rebuild it from; pass factory='path/to/file.py:make_net' "
+            "(or 'package.module:make_net'), a function of yours that builds the same layers, and args/kwargs for it"
+        )
+    if cls.__module__ == "__main__":
+        raise InputError(
+            f"save_model: {cls.__name__} is defined in the script being run (__main__), which cannot be imported "
+            f"later; pass factory='path/to/your_file.py:{cls.__qualname__}'"
+        )
+    factory = f"{cls.__module__}:{cls.__qualname__}"
+    try:
+        resolved = resolve_factory(factory)
+    except InputError:
+        resolved = None
+    if resolved is not cls:
+        raise InputError(f"save_model: {factory!r} does not import back to {cls.__name__}; pass factory=...")
+    return factory
+
+
 def save_model(
     model: Any,
     path: str | os.PathLike[str],
@@ -465,25 +490,8 @@ def save_model(
     cls = type(model)
     # constructor arguments are read back from the object only when the factory is its own class
     own_class = factory is None or factory.rpartition(":")[2] == cls.__qualname__
-    if factory is None and isinstance(model, list | tuple | LayeredModel):
-        what = "gk.layered(...)" if isinstance(model, LayeredModel) else f"a {cls.__name__} of layers"
-        raise InputError(
-            f"save_model: {what} has no class of its own to rebuild it from; pass factory='path/to/file.py:make_net' "
-            "(or 'package.module:make_net'), a function of yours that builds the same layers, and args/kwargs for it"
-        )
     if factory is None:
-        if cls.__module__ == "__main__":
-            raise InputError(
-                f"save_model: {cls.__name__} is defined in the script being run (__main__), which cannot be imported "
-                f"later; pass factory='path/to/your_file.py:{cls.__qualname__}'"
-            )
-        factory = f"{cls.__module__}:{cls.__qualname__}"
-        try:
-            resolved = resolve_factory(factory)
-        except InputError:
-            resolved = None
-        if resolved is not cls:
-            raise InputError(f"save_model: {factory!r} does not import back to {cls.__name__}; pass factory=...")
+        factory = _own_factory(model)
     if kwargs is None:
         kwargs = _constructor_kwargs(model) if own_class else {}
     kwargs = dict(kwargs)
