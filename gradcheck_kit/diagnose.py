@@ -117,6 +117,9 @@ class Run:
         self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed)
         self.view.user_errstate = self.user_errstate
         self.layers = self.view.layer_order()
+        if self.settings.n_jobs != 1 and not self.settings.exhaustive:
+            self.view.notes.add(f"n_jobs={self.settings.n_jobs} has no effect without exhaustive=True: a sampled "
+                                "check is too short to share among workers, so it ran in this process")
 
     def measure(self) -> None:
         view, batch = self.view, self.batch

@@ -452,3 +452,9 @@ def test_ctrl_c_at_any_moment_never_hangs(tmp_path):
             assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
             partial += 1
     assert partial >= 4
+
+
+def test_n_jobs_without_exhaustive_says_it_had_no_effect():
+    report = gk.diagnose(SlowLoss((6, 4, 3)), data(), n_jobs=2, progress=False)
+    assert any("n_jobs=2 has no effect without exhaustive=True" in note for note in report.notes)
+    assert not any("n_jobs" in note for note in gk.diagnose(SlowLoss((6, 4, 3)), data(), progress=False).notes)
