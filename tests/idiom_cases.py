@@ -19,6 +19,7 @@ import numpy as np
 
 from tests.idioms import accumulating as acc
 from tests.idioms import (
+    cached_forward,
     char_rnn,
     cnn_layers,
     dict_class,
@@ -195,6 +196,13 @@ def _network(bug: str | None = None, activation: str = "tanh") -> Builder:
     return build
 
 
+# -- a student's class: forward(X) caches on self, compute_loss(probs, y), backward(y) -> dict, train_step ---
+def _cached_forward(cls: Any = cached_forward.StudentNet) -> Builder:
+    def build() -> tuple[Any, Any, dict[str, Any]]:
+        return cls(), cached_forward.make_data(), {}
+    return build
+
+
 # -- a course class: params dict (activations written into it too), forward_pass(x), backward_pass(y, output) ---
 def _dict_class(cls: Any = dict_class.DeepNeuralNetwork) -> Builder:
     def build() -> tuple[Any, Any, dict[str, Any]]:
@@ -356,6 +364,13 @@ CASES: list[Case] = [
          ("5:", ("backward-mismatch",))),
     Case("layer-network", "transposed-middle-weights", _network("transposed_middle"), ("2:", ("transposed-gradient",))),
     Case("layer-network", "first-bias-sign", _network("bias_sign_first"), ("0:", ("sign-flipped",))),
+    # a student's class whose backward(y) reads what forward(X) cached, with compute_loss(probs, y)
+    Case("cached-forward", "correct", _cached_forward(),
+         note="backward(y) after forward(X), loss compute_loss(forward(X), y)"),
+    Case("cached-forward", "relu-derivative-missing", _cached_forward(cached_forward.ReluDerivativeMissing),
+         ("1", ("gradient-mismatch",))),
+    Case("cached-forward", "softmax-derivative-again", _cached_forward(cached_forward.SoftmaxDerivativeAgain),
+         ("2", ("doubled-softmax-derivative",))),
     # a course class with a params dict and per-example passes
     Case("dict-class", "correct", _dict_class(), note="backward_pass(y, forward_pass(x))"),
     Case("dict-class", "softmax-derivative-again", _dict_class(dict_class.SoftmaxDerivativeAgain),

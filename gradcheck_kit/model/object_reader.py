@@ -130,11 +130,18 @@ class ObjectReader:
         """Gradient-like methods as ``(X, y)`` calls; or, when their parameters are named for the forward
         pass's outputs or cache (``backward_pass(y_train, output)``, ``backward(cache)``), fed from it."""
         out: list[Call] = []
+        last: list[Call] = []  # ``backward(y)`` after ``forward(X)``: only when no method takes the data itself
         for name in (*GRADIENT_NAMES, "loss"):
             method = getattr(self.target, name, None)
             roles = argument_roles(method) if callable(method) and not isinstance(method, type) else None
             if roles is None or method is None:
                 out += self._calls((name,), batch)
+                continue
+            if set(roles) - {"lr"} == {"y"}:
+                sources = [self.outputs_call] if self.outputs_call is not None else []
+                last += [composed_call(name, method, roles, source, None, pool, INFERENCE_LR)
+                         for source in sources + self._calls(OUTPUT_NAMES, batch, takes_y=False)
+                         if source.name != name]
                 continue
             dloss = self._loss_derivative(batch) if "dout" in roles else None
             if "dout" in roles and dloss is None:
@@ -144,7 +151,7 @@ class ObjectReader:
             sources += self._calls(OUTPUT_NAMES, batch, takes_y=False)
             out += [composed_call(name, method, roles, source, dloss, pool, INFERENCE_LR) for source in sources
                     if source.name != name]
-        return out
+        return out + last
 
     def _loss_derivative(self, batch: Batch) -> Callable[[Any, Any, bool], Any] | None:
         """∂loss/∂outputs for a backward that takes it (``backward(grad)``): from ``loss=`` (a criterion's
@@ -232,6 +239,9 @@ class ObjectReader:
             return f"{gradient.describe()} -> (loss, gradients)"
         if gradient.per_example:
             return f"per-example {gradient.describe()}"
+        if gradient.feeds:  # composed from the forward pass: say how, as for the loss below
+            read = f"forward/backward object: {gradient.describe()}"
+            return read + (f", loss {loss.describe()}" if loss is not None and loss.feeds else "")
         return "forward/backward object"
 
     # -- gradient ----------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ class ObjectReader:
         first (CS231n's loss(X, y) -> (loss, grads), lossFun, forward_backward), else a loss method."""
         if gradient is not None and self.carries_loss and not gradient.per_example:
             return gradient
-        for call in self._calls(LOSS_NAMES, batch) + self._calls(("forward",), batch):
+        for call in self._loss_calls(batch) + self._calls(("forward",), batch):
             result = self._try(call, batch)
             if result is not None and as_number(first_number(result)) is not None:
                 return call
@@ -398,6 +408,19 @@ class ObjectReader:
         if raised:  # the model has a loss, and its code raised under every convention: that is the error
             raise self._call_error(*raised[0])
         return None
+
+    def _loss_calls(self, batch: Batch) -> list[Call]:
+        """Loss methods as ``(X, y)`` calls; or, when they take the forward pass's outputs
+        (``compute_loss(probs, y)``, ``cost(AL, Y)``), fed from it — never given X in their place."""
+        out: list[Call] = []
+        for name in LOSS_NAMES:
+            method = getattr(self.target, name, None)
+            roles = argument_roles(method) if callable(method) and not isinstance(method, type) else None
+            if roles is None or "out" not in roles or method is None:
+                out += self._calls((name,), batch)
+            elif self.outputs_call is not None:
+                out.append(composed_call(name, method, roles, self.outputs_call))
+        return out
 
     def _call_error(self, call: Call, exc: Exception) -> Exception:
         from ..errors import ModelCallError

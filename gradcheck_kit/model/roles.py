@@ -227,8 +227,9 @@ def _shown(value: Any) -> str:
 
 def argument_roles(method: Callable[..., Any]) -> tuple[str, ...] | None:
     """The role of each required parameter of a gradient method, when their names say it and at least one
-    is the forward pass's outputs or cache (``backward_pass(y_train, output)`` → ``("y", "out")``);
-    ``None`` otherwise (the method is then called as ``(X, y)``)."""
+    is the forward pass's outputs or cache (``backward_pass(y_train, output)`` → ``("y", "out")``), or the
+    targets are all it takes (``backward(y)`` after ``forward(X)`` → ``("y",)``); ``None`` otherwise (the
+    method is then called as ``(X, y)``)."""
     named = argument_names(method)
     return tuple(role for _, role in named) if named is not None else None
 
@@ -243,7 +244,10 @@ def argument_names(method: Callable[..., Any]) -> list[tuple[str, str]] | None:
             return None
         if required or role == "lr":
             out.append((name, role or ""))
-    return out if {"out", "cache", "dout"} & {role for _, role in out} else None
+    roles = {role for _, role in out}
+    # fed from the forward pass: it takes its outputs or cache, or only the targets (``backward(y)`` reads
+    # what ``forward(X)`` left on the object)
+    return out if {"out", "cache", "dout"} & roles or roles - {"lr"} == {"y"} else None
 
 
 def _outputs_and_cache(result: Any) -> tuple[Any, Any]:
@@ -292,4 +296,6 @@ def composed_call(name: str, method: Callable[..., Any], roles: tuple[str, ...],
     args = {"x": "x" if source.per_example else "X", "y": "y", "out": made, "cache": f"the cache of {made}",
             "dout": f"∂loss/∂{made}", "lr": "lr"}
     label = f"{name}({', '.join(args[r] for r in roles)})"
+    if not {"out", "cache", "dout"} & set(roles):  # it reads what the forward pass left on the object
+        label += f" after {made}"
     return Call(name, run, per_example=source.per_example, takes_y=True, label=label, feeds=roles)

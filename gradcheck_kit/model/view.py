@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -355,6 +356,7 @@ class ModelView:
         self._random_state = np.random.get_state()
         first, second = self.loss(batch), self.loss(batch)
         if first == second:
+            self.draws_global_random = True  # the kit sets the generator's state now: the guard puts it back
             self.notes.add("the forward pass draws from numpy's global random generator (dropout, noise): every "
                            "call starts from the same generator state, so each draws the same numbers and the "
                            "gradient is checked for those")
@@ -367,12 +369,17 @@ class ModelView:
         if self._random_state is not None:
             np.random.set_state(self._random_state)
         # whether the model draws from numpy's global generator: looked at on the first calls of each kind
-        # only (reading the state costs ~40 µs); the guard puts the state back only for a model that draws
+        # only; the guard puts the state back only for a model that draws
         watch = not self.draws_global_random and self.calls[what] <= DRAW_WATCH
-        before = _generator_state() if watch else None
         try:
             with np.errstate(**self.user_errstate):  # the model's code computes as the caller set numpy up
-                return func(*args)
+                if not watch:
+                    return func(*args)
+                with _GlobalDraws() as draws:
+                    try:
+                        return func(*args)
+                    finally:
+                        self.draws_global_random = draws.seen()
         except (KeyboardInterrupt, SystemExit, GradcheckError):
             raise  # the kit's own errors already say what is wrong
         except Exception as exc:
@@ -384,9 +391,6 @@ class ModelView:
                 f"{width}{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
                 f"[call {self.calls[what]} of {what}]"
             ) from exc
-        finally:
-            if before is not None and _moved(before):
-                self.draws_global_random = True
 
     def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
         if self.copy_inputs:
@@ -635,12 +639,26 @@ def _names_a_gradient(params: set[str], name: str) -> bool:
     return any(stem and stem in params for stem in stems)
 
 
-def _generator_state() -> tuple[Any, ...]:
-    state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
-    return state
+class _GlobalDraws:
+    """Whether code run in this block calls numpy's global generator (``np.random.rand``, ``np.random.seed``
+    ...), from its state before and after. Only when this is the process's one Python thread: with others
+    running, one of them may draw meanwhile, and taking that for the model would make the guard rewind the
+    other thread's numbers; the model is then taken not to draw (unless its loss proves it, which
+    `ModelView.pin_global_random` handles)."""
 
+    def __init__(self) -> None:
+        self._state: tuple[Any, ...] | None = None
 
-def _moved(before: tuple[Any, ...]) -> bool:
-    """Whether numpy's global generator moved since ``before`` (its position or its key)."""
-    now = _generator_state()
-    return bool(now[2] != before[2] or not np.array_equal(now[1], before[1]))
+    def __enter__(self) -> _GlobalDraws:
+        if threading.active_count() == 1:
+            self._state = np.random.get_state(legacy=True)  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def seen(self) -> bool:
+        if self._state is None or threading.active_count() != 1:
+            return False
+        now: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
+        return bool(now[2] != self._state[2] or not np.array_equal(now[1], self._state[1]))
