@@ -194,7 +194,7 @@ def _render(report: object, fmt: str, quiet: bool, to_file: bool) -> str | None:
     from .report.formats import FORMATS
 
     if fmt == "table" and quiet:
-        return report.verdict() + "\n"  # type: ignore[attr-defined]
+        return str(report.verdict) + "\n"  # type: ignore[attr-defined]
     if fmt == "table" and not to_file:
         return None  # rich output straight to the terminal
     return FORMATS[fmt](report)  # type: ignore[arg-type]

@@ -83,13 +83,13 @@ def test_rendered_text_has_tables_findings_and_verdict(bad_report):
     assert "gradient-mismatch" in text
     assert "Fix:" in text
     assert "2 ◀" in text and "1 ↓" in text
-    assert text.rstrip().splitlines()[-1] == bad_report.verdict()
+    assert text.rstrip().splitlines()[-1] == bad_report.verdict
     assert "\x1b[" not in text
     assert str(bad_report) == render(bad_report)
 
 
 def test_good_report_verdict_line(good_report):
-    assert good_report.verdict().startswith("OK: 6 parameter tensors")
+    assert good_report.verdict.startswith("OK: 6 parameter tensors")
     assert good_report.codes() == []
     text = render(good_report)
     assert "Findings" not in text and text.count("note: exploding-learning-rate and label-collapse were not run") == 1
@@ -114,13 +114,13 @@ def test_select_and_skip_filter_findings():
     skipped = gk.diagnose(model, data(), skip=["gradient-mismatch"])
     assert skipped.codes() == []
     # ok, but never silently: the verdict and the JSON say what was hidden, and how many
-    assert skipped.ok and skipped.verdict().endswith("; 1 error hidden by skip (gradient-mismatch)")
-    assert "no errors in the findings reported" in skipped.verdict()
+    assert skipped.ok and skipped.verdict.endswith("; 1 error hidden by skip (gradient-mismatch)")
+    assert "no errors in the findings reported" in skipped.verdict
     assert [f.code for f in skipped.hidden] == ["gradient-mismatch"]
     hidden = json.loads(skipped.to_json())["hidden"]
     assert hidden == {"skip": ["gradient-mismatch"], "select": None, "findings": {"gradient-mismatch": 1}, "errors": 1}
     selected = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), data(), select="dead-units")
-    assert selected.verdict().endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
+    assert selected.verdict.endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
     assert gk.diagnose(model, data()).hidden == ()
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
 
@@ -206,3 +206,16 @@ def test_layer_by_layer_table_shortens_the_layer_name_only_as_a_last_resort(laye
     names = [line.strip("│").split("│")[0].strip() for line in lines if line.startswith("│")]
     assert "1:Sigmoid" in names and any(n.endswith("…") and "3:SoftmaxCrossEntropy".startswith(n[:-1])
                                         for n in names), names
+
+
+def test_verdict_is_a_property_like_ok_and_the_json(bad_report):
+    assert isinstance(bad_report.verdict, str) and bad_report.verdict.startswith("FAIL: ")
+    assert f"{bad_report.verdict}" == bad_report.to_dict()["verdict"] == str(bad_report.verdict)
+    assert type(bad_report.to_dict()["verdict"]) is str  # the data is a plain str
+    assert repr(bad_report) == f"<Report {bad_report.verdict}>"
+
+
+def test_calling_verdict_still_works_with_a_future_warning(bad_report):
+    with pytest.warns(FutureWarning, match=r"report\.verdict\(\) is deprecated.*write report\.verdict"):
+        line = bad_report.verdict()
+    assert line == bad_report.verdict and type(line) is str

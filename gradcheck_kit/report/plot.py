@@ -187,7 +187,7 @@ def plot_report(report: Report, *, ax: Axes | Sequence[Axes] | None = None, fig:
             if figsize is not None:
                 figure.set_size_inches(figsize)
         axes = list(figure.subplots(1, 2, width_ratios=(3, 2)))
-        verdict = "\n".join(textwrap.wrap(report.verdict(), 110))
+        verdict = "\n".join(textwrap.wrap(report.verdict, 110))
         figure.suptitle(f"{report.model}\n{verdict}", fontsize=10, ha="left", x=0.01)
     _errors_panel(axes[0], report)
     if len(axes) == 2:

@@ -195,7 +195,7 @@ def render_report(report: Report, width: int = _WIDE, *, verdict: bool = True) -
         yield Group(*(Text(f"note: {n}", style="dim") for n in report.notes))
     if verdict:
         style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
-        yield Text(report.verdict(), style=style)
+        yield Text(report.verdict, style=style)
 
 
 def plain_text(report: Report, *, width: int = 100, verdict: bool = True) -> str:
