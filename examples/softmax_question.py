@@ -120,7 +120,7 @@ def main() -> None:
     say(f"median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}: the symptom "
         f"stays, so the step size and input scale are the second ingredient.", "   ")
     report = gk.diagnose(fixed, (X[batch], y[batch]), lr=1.0)
-    say(f"diagnose: {report.verdict()}; findings: {', '.join(report.codes())}", "   ")
+    say(f"diagnose: {report.verdict}; findings: {', '.join(report.codes())}", "   ")
 
     print()
     say("4. Delta fixed, inputs scaled to 0..1 (X / 16), lr 0.1:")
@@ -128,7 +128,7 @@ def main() -> None:
     share, accuracy = train_one_at_a_time(good, X[train] / 16, y[train], 0.1, X[test] / 16, y[test])
     say(f"median share predicted as the last label {share:.0%}; held-out accuracy {accuracy:.0%}.", "   ")
     report = gk.diagnose(good, (X[batch] / 16, y[batch]), lr=0.1)
-    say(f"diagnose: {report.verdict()}", "   ")
+    say(f"diagnose: {report.verdict}", "   ")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ class ScaledTanh(torch.autograd.Function):
 def main() -> None:
     torch.manual_seed(0)
     x, w = torch.randn(16, 5), torch.randn(5, 4)
-    print(gk.diagnose(ScaledTanh, (x, w, 0.5)).verdict())
+    print(gk.diagnose(ScaledTanh, (x, w, 0.5)).verdict)
     gk.diagnose(ScaledTanh, (x, w, 0.5)).print()
 
 

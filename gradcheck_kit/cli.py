@@ -15,8 +15,9 @@ import shutil
 import sys
 import textwrap
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import GradcheckError, InputError
@@ -50,6 +51,23 @@ exit codes: 0 no error findings, 1 error findings, 2 usage or input problem, 3 i
 """
 
 
+class _UsageError(Exception):
+    """A command-line usage problem, said in one line by `main` (argparse would print its usage block)."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: argparse's words for what was wrong and where to
+    read the usage (its default prints the whole usage block first). Its subcommands' parsers are of this
+    class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message, self.prog)
+
+
 class _ParagraphFormatter(argparse.HelpFormatter):
     """Wraps a description's paragraphs and "- " list items to the console's width at word boundaries,
     keeping their indentation (argparse's default joins them into one paragraph; the raw formatter
@@ -75,12 +93,13 @@ class _ParagraphFormatter(argparse.HelpFormatter):
 
 
 def _parser() -> argparse.ArgumentParser:
-    return _parsers()[0]
+    return _parsers({})[0]
 
 
-def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The command's parser and its ``report`` subcommand's."""
-    parser = argparse.ArgumentParser(
+def _parsers(typed: dict[str, str]) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command's parser and its subcommands' by name; parsing fills ``typed`` with the text the user typed
+    for each numeric option (by option name), to echo it back in an error."""
+    parser = _Parser(
         prog="gradcheck-kit",
         description="Tells you where and why your hand-written backpropagation is wrong.",
         epilog="Run 'gradcheck-kit demo' for the softmax question's bug, diagnosed.",
@@ -107,7 +126,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     report.add_argument("--plot", metavar="FILE.png",
                         help="also draw the report into FILE (png, svg or pdf, by its suffix; needs the plot extra: "
                              "pip install 'gradcheck_kit[plot]'); replaced whole, never one of the inputs")
-    _add_option_flags(report)
+    _add_option_flags(report, typed)
     report.add_argument("--quiet", "-q", action="store_true", help="table format: print only the verdict line; no "
                                                                    "progress bar")
     report.add_argument("--debug", action="store_true", help="show full tracebacks for input problems")
@@ -116,7 +135,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     demo.add_argument("--debug", action="store_true", help="show full tracebacks")
     codes = sub.add_parser("codes", help="list the finding codes")
     codes.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    return parser, report
+    return parser, {"report": report, "demo": demo, "codes": codes}
 
 
 def _format_names() -> list[str]:
@@ -125,8 +144,21 @@ def _format_names() -> list[str]:
     return list(FORMATS)
 
 
-def _add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per `Settings` option that has one; its help and default come from the option."""
+def _remembering(kind: type, name: str, typed: dict[str, str]) -> Callable[[str], object]:
+    """``kind`` as an argparse type that also records the text it converted under ``name``."""
+
+    def convert(text: str) -> object:
+        value = kind(text)
+        typed[name] = text
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names it in "invalid float value: 'abc'"
+    return convert
+
+
+def _add_option_flags(parser: argparse.ArgumentParser, typed: dict[str, str]) -> None:
+    """One flag per `Settings` option that has one; its help and default come from the option. The text of a
+    numeric flag is recorded in ``typed``, so that an error quotes ``--eps 0`` as typed, not ``0.0``."""
     for f in option_fields():
         meta: Option = f.metadata["option"]
         if meta.flag is None:
@@ -136,7 +168,8 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(*flags, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta.help)
             continue
         default = "" if f.default is None else f" (default {f.default})"
-        parser.add_argument(*flags, dest=f.name, type=meta.kind, metavar=meta.metavar, default=argparse.SUPPRESS,
+        kind = meta.kind if meta.kind is str else _remembering(meta.kind, f.name, typed)
+        parser.add_argument(*flags, dest=f.name, type=kind, metavar=meta.metavar, default=argparse.SUPPRESS,
                             help=meta.help + default)
 
 
@@ -144,20 +177,24 @@ def _flag_options(args: argparse.Namespace) -> dict[str, object]:
     return {f.name: getattr(args, f.name) for f in option_fields() if hasattr(args, f.name)}
 
 
-def _in_flags(exc: InputError) -> str:
-    """An option error in the terms the user typed: ``--lr -1.0; ...`` rather than ``lr=-1.0; ...``."""
+def _in_flags(exc: InputError, args: argparse.Namespace, typed: dict[str, str]) -> str:
+    """An option error in the terms the user typed: ``--eps 0; ...`` rather than ``eps=0.0; ...``."""
     message = str(exc).splitlines()[0]
-    meta = {f.name: f.metadata["option"] for f in option_fields()}.get(exc.option or "")
-    if meta is not None and meta.flag and message.startswith(f"{exc.option}="):
-        return f"{meta.flag} " + message[len(f"{exc.option}="):].lstrip()
-    return message
+    name = exc.option or ""
+    meta = {f.name: f.metadata["option"] for f in option_fields()}.get(name)
+    if meta is None or not meta.flag or not message.startswith(f"{name}="):
+        return message
+    value = f"{name}={getattr(args, name, None)!r}"
+    if name in typed and message.startswith(value):  # the number as typed, not as Python prints it
+        return f"{meta.flag} {typed[name]}{message[len(value):]}"
+    return f"{meta.flag} " + message[len(f"{name}="):].lstrip()
 
 
 def _render(report: object, fmt: str, quiet: bool, to_file: bool) -> str | None:
     from .report.formats import FORMATS
 
     if fmt == "table" and quiet:
-        return report.verdict() + "\n"  # type: ignore[attr-defined]
+        return str(report.verdict) + "\n"  # type: ignore[attr-defined]
     if fmt == "table" and not to_file:
         return None  # rich output straight to the terminal
     return FORMATS[fmt](report)  # type: ignore[arg-type]
@@ -314,15 +351,30 @@ def _columns() -> int:
     return max(20, shutil.get_terminal_size((80, 24)).columns)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (see the module docstring)."""
-    parser, report_parser = _parsers()
-    args = parser.parse_args(argv)
+def _parse(argv: Sequence[str] | None, typed: dict[str, str]) -> argparse.Namespace:
+    """The parsed command line; a usage problem raises `_UsageError` naming the (sub)command whose help to
+    read."""
+    parser, commands = _parsers(typed)
+    args, extra = parser.parse_known_args(argv)
+    command = commands[args.command]
+    if extra:  # argparse would blame the top-level command; the user typed them after the subcommand
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "report" and getattr(args, "n_jobs", 1) != 1 and not getattr(args, "exhaustive", False):
         # a usage error, as for any flag that would be silently ignored: the user asked for workers and
         # would otherwise believe they ran
-        report_parser.error(f"--jobs {args.n_jobs} takes effect only with --exhaustive (a sampled check is too short "
-                            f"to share among workers); add --exhaustive, or drop --jobs")
+        command.error(f"--jobs {typed.get('n_jobs', args.n_jobs)} takes effect only with --exhaustive (a sampled "
+                      f"check is too short to share among workers); add --exhaustive, or drop --jobs")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (see the module docstring)."""
+    typed: dict[str, str] = {}
+    try:
+        args = _parse(argv, typed)
+    except _UsageError as exc:
+        print(f"gradcheck-kit: error: {exc}; see '{exc.prog} --help'", file=sys.stderr)
+        return EXIT_INPUT
     if args.command == "report" and args.output == "-":
         args.output = None  # '-' is standard output, as for most command-line tools
     handler = {"report": _report, "demo": _demo, "codes": _codes}[args.command]
@@ -332,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         message = (
-            _in_flags(exc)
+            _in_flags(exc, args, typed)
             if isinstance(exc, InputError)
             else str(exc).splitlines()[0]
             if str(exc)

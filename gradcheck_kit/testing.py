@@ -26,7 +26,7 @@ def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Report:
     report = diagnose(model, batch, **options)
     if not report.ok:
         # the verdict once, first (pytest's one-line summary shows it), then the tables and findings
-        raise AssertionError(f"{report.verdict()}\n\n{plain_text(report, width=100, verdict=False)}")
+        raise AssertionError(f"{report.verdict}\n\n{plain_text(report, width=100, verdict=False)}")
     return report
 
 

@@ -196,7 +196,7 @@ def broken(files):
         ),
         (
             ("report", "good.npz", "--trust", "--batch", "batch.npz", "--lr", "-1"),
-            "--lr -1.0; expected a positive finite number",
+            "--lr -1; expected a positive finite number",
         ),
         (("report", "good.npz", "--trust", "--batch", "batch.npz", "-o", "no/such/dir/out.json"), "does not exist"),
     ],

@@ -22,7 +22,7 @@ def test_bundle_has_the_table_findings_and_verdict_as_html_and_text(doubled):
     assert set(bundle) == {"text/html", "text/plain"}
     html, text = bundle["text/html"], bundle["text/plain"]
     for expected in ("Gradient check — SoftmaxDerivativeAppliedTwice", "W3", "b1", "Findings",
-                     "doubled-softmax-derivative", doubled.verdict()):
+                     "doubled-softmax-derivative", doubled.verdict):
         assert expected in html
         assert expected in text
     assert text == str(doubled)

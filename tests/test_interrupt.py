@@ -61,7 +61,7 @@ def assert_partial(report, k):
     assert report.complete is False, k
     assert report.ok is False  # a partial report is never ok
     assert report.interrupted, k
-    assert report.verdict().startswith(f"INCOMPLETE (interrupted while {report.interrupted}"), report.verdict()
+    assert report.verdict.startswith(f"INCOMPLETE (interrupted while {report.interrupted}"), report.verdict
     assert all(t.complete for t in report.tensors[:-1])
     assert len(report.tensors) <= report.total_tensors
     d = json.loads(json.dumps(report.to_dict(), allow_nan=False))
@@ -92,7 +92,7 @@ def test_ctrl_c_keeps_the_entries_already_judged_of_the_tensor_in_progress():
     report = run_interrupted(total - 40, exhaustive=True)  # well inside the last tensor checked
     partial = report.tensors[-1]
     assert not partial.complete and 0 < partial.checked < partial.planned == partial.size
-    assert f"{partial.checked} of {partial.planned} entries of {partial.param}" in report.verdict()
+    assert f"{partial.checked} of {partial.planned} entries of {partial.param}" in report.verdict
     assert report.interrupted == "comparing gradients"
 
 

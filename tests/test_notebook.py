@@ -81,7 +81,7 @@ CELLS = [
     ("code", "import gradcheck_kit as gk\n\nreport = gk.diagnose(net, (X, y))\nreport"),
     # test only: show the bar at once (it waits 0.3 s, and this check may finish sooner)
     ("code", "import gradcheck_kit.report.progress\n\ngradcheck_kit.report.progress.DELAY = 0.0"),
-    ("code", "report = gk.diagnose(net, (X, y), progress=True, exhaustive=True)\nprint(report.verdict())"),
+    ("code", "report = gk.diagnose(net, (X, y), progress=True, exhaustive=True)\nprint(report.verdict)"),
     ("code", "report.plot()"),
 ]
 REPORT, PROGRESS, PLOT = 3, 5, 6

@@ -214,3 +214,22 @@ def test_figure_shows_itself_in_a_notebook_without_pyplot(doubled):
     assert plt.get_fignums() == before  # not kept open by pyplot, so a notebook does not show it twice
     assert fig._repr_png_()[:8] == PNG
     assert isinstance(pickle.loads(pickle.dumps(fig)), Figure)
+
+
+@pytest.mark.parametrize("name", ["doubled", "sign_flipped", "correct"])
+def test_error_panel_legend_hides_no_data(request, name):
+    report = request.getfixturevalue(name)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = report.plot()
+    FigureCanvasAgg(fig).draw()  # laid out and drawn as a png is: positions in pixels
+    errors_ax, scatter_ax = fig.axes
+    legend = errors_ax.get_legend().get_window_extent()
+    assert not legend.overlaps(errors_ax.get_window_extent()), (legend, errors_ax.get_window_extent())
+    assert not legend.overlaps(scatter_ax.get_window_extent())
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)  # not cut off
+    (tolerance,) = artists(fig, "tolerance")
+    to_pixels = errors_ax.transData
+    for segment in tolerance.get_segments():
+        (x0, y0), (x1, y1) = to_pixels.transform(segment)
+        assert not (legend.x0 <= max(x0, x1) and min(x0, x1) <= legend.x1 and legend.y0 <= y0 <= legend.y1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -82,13 +83,13 @@ def test_rendered_text_has_tables_findings_and_verdict(bad_report):
     assert "gradient-mismatch" in text
     assert "Fix:" in text
     assert "2 ◀" in text and "1 ↓" in text
-    assert text.rstrip().splitlines()[-1] == bad_report.verdict()
+    assert text.rstrip().splitlines()[-1] == bad_report.verdict
     assert "\x1b[" not in text
     assert str(bad_report) == render(bad_report)
 
 
 def test_good_report_verdict_line(good_report):
-    assert good_report.verdict().startswith("OK: 6 parameter tensors")
+    assert good_report.verdict.startswith("OK: 6 parameter tensors")
     assert good_report.codes() == []
     text = render(good_report)
     assert "Findings" not in text and text.count("note: exploding-learning-rate and label-collapse were not run") == 1
@@ -113,13 +114,13 @@ def test_select_and_skip_filter_findings():
     skipped = gk.diagnose(model, data(), skip=["gradient-mismatch"])
     assert skipped.codes() == []
     # ok, but never silently: the verdict and the JSON say what was hidden, and how many
-    assert skipped.ok and skipped.verdict().endswith("; 1 error hidden by skip (gradient-mismatch)")
-    assert "no errors in the findings reported" in skipped.verdict()
+    assert skipped.ok and skipped.verdict.endswith("; 1 error hidden by skip (gradient-mismatch)")
+    assert "no errors in the findings reported" in skipped.verdict
     assert [f.code for f in skipped.hidden] == ["gradient-mismatch"]
     hidden = json.loads(skipped.to_json())["hidden"]
     assert hidden == {"skip": ["gradient-mismatch"], "select": None, "findings": {"gradient-mismatch": 1}, "errors": 1}
     selected = gk.diagnose(models.SoftmaxDerivativeAppliedTwice(), data(), select="dead-units")
-    assert selected.verdict().endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
+    assert selected.verdict.endswith("2 errors hidden by select (doubled-softmax-derivative, gradient-mismatch)")
     assert gk.diagnose(model, data()).hidden == ()
     assert gk.diagnose(model, data(), select="gradient-mismatch").codes() == ["gradient-mismatch"]
 
@@ -155,3 +156,66 @@ def test_every_line_fits_the_console_and_no_number_is_cut(wide_report, bad_repor
                 assert f" {cells.analytic} " in row and f" {cells.numeric} " in row, row
     headers = {w: next(line for line in render(wide_report, w).splitlines() if line.startswith("┃")) for w in (60, 80)}
     assert " analytic " in headers[80] and " analytic " not in headers[60]
+
+
+@pytest.fixture(scope="module")
+def layered_report():
+    """The README's layer-by-layer example: a sigmoid layer whose backward forgets its derivative."""
+    from examples import layer_by_layer as example
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 6)), rng.integers(0, 3, size=32)
+    network = [example.Dense(6, 8, seed=1), example.Sigmoid(), example.Dense(8, 3, seed=2),
+               example.SoftmaxCrossEntropy()]
+    return gk.diagnose(network, (X, y), progress=False)
+
+
+def _isolated_lines(text):
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Layer by layer"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("x = the input gradient"))
+    return lines[start:end]
+
+
+_ISOLATED_TITLES = {"layer", "grad", "checked", "rel err", "analytic", "numeric", "verdict"}
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_layer_by_layer_table_fits_and_always_names_the_layer(layered_report, width):
+    lines = _isolated_lines(render(layered_report, width))
+    assert max(len(line) for line in lines) <= width, max(lines, key=len)
+    assert all(line == line.rstrip() for line in lines), [line for line in lines if line != line.rstrip()]
+    header = next(line for line in lines if line.startswith("┃"))
+    titles = [cell.strip() for cell in header.strip("┃").split("┃")]
+    assert titles[0] == "layer" and set(titles) <= _ISOLATED_TITLES, titles  # no header word cut
+    assert {"grad", "rel err", "verdict"} <= set(titles), titles
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in lines if line.startswith("│")]
+    assert len(rows) == len(layered_report.isolated) and all(len(r) == len(titles) for r in rows)
+    assert [r[0] for r in rows if r[0]] == ["3:SoftmaxCrossEntropy", "2:Dense", "1:Sigmoid", "0:Dense"]
+    assert [r[0] for r in rows if r[-1] == "fail"] == ["1:Sigmoid"]  # the failing row names its layer
+    assert "…" not in "\n".join(lines)  # other columns go before a name or a number is cut
+    if width == 120:
+        assert titles == ["layer", "grad", "checked", "rel err", "analytic", "numeric", "verdict"]
+
+
+def test_layer_by_layer_table_shortens_the_layer_name_only_as_a_last_resort(layered_report):
+    lines = _isolated_lines(render(layered_report, 40))
+    assert max(len(line) for line in lines) <= 40, max(lines, key=len)
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == ["layer", "grad", "rel err", "verdict"]
+    names = [line.strip("│").split("│")[0].strip() for line in lines if line.startswith("│")]
+    assert "1:Sigmoid" in names and any(n.endswith("…") and "3:SoftmaxCrossEntropy".startswith(n[:-1])
+                                        for n in names), names
+
+
+def test_verdict_is_a_property_like_ok_and_the_json(bad_report):
+    assert isinstance(bad_report.verdict, str) and bad_report.verdict.startswith("FAIL: ")
+    assert f"{bad_report.verdict}" == bad_report.to_dict()["verdict"] == str(bad_report.verdict)
+    assert type(bad_report.to_dict()["verdict"]) is str  # the data is a plain str
+    assert repr(bad_report) == f"<Report {bad_report.verdict}>"
+
+
+def test_calling_verdict_still_works_with_a_future_warning(bad_report):
+    with pytest.warns(FutureWarning, match=r"report\.verdict\(\) is deprecated.*write report\.verdict"):
+        line = bad_report.verdict()
+    assert line == bad_report.verdict and type(line) is str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,18 @@ def _safe(value: Any) -> Any:
     if isinstance(value, tuple):  # shapes and indices: JSON lists of ints
         return list(value)
     return value
+
+
+class Verdict(str):
+    """The verdict line, a `str`. Calling it, the older spelling ``report.verdict()`` from when it was a
+    method, still returns the line, with a `FutureWarning`, until that spelling is removed."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        warnings.warn("report.verdict() is deprecated: verdict is a property, the verdict line itself; write "
+                      "report.verdict (the call will be removed in a future release)", FutureWarning, stacklevel=2)
+        return str(self)
 
 
 class Report:
@@ -141,8 +154,12 @@ class Report:
         how = " and ".join(name for name in ("select", "skip") if self.settings.get(name)) or "skip/select"
         return f"; {' and '.join(parts)} hidden by {how} ({codes})"
 
-    def verdict(self) -> str:
-        """One line: the outcome with the counts behind it, and what ``skip=``/``select=`` hid."""
+    @property
+    def verdict(self) -> Verdict:
+        """One line, a `str`: the outcome with the counts behind it, and what ``skip=``/``select=`` hid."""
+        return Verdict(self._verdict_line())
+
+    def _verdict_line(self) -> str:
         errors = len(self.errors)
         warnings = sum(f.severity == "warning" for f in self.findings)
         checked = sum(t.checked for t in self.tensors)
@@ -190,7 +207,7 @@ class Report:
             "ok": self.ok,
             "complete": self.complete,
             "interrupted": self.interrupted,
-            "verdict": self.verdict(),
+            "verdict": str(self.verdict),
             "batch_size": self.batch_size,
             "total_tensors": self.total_tensors,
             "loss": _safe(self.base_loss),
@@ -268,4 +285,4 @@ class Report:
         return {"text/html": to_html(self), "text/plain": plain_text(self)}
 
     def __repr__(self) -> str:
-        return f"<Report {self.verdict()}>"
+        return f"<Report {self.verdict}>"

@@ -49,7 +49,7 @@ def to_markdown(report: Report) -> str:
     """Tables that paste into an issue or a pull request."""
     subject = f"`{report.model}`" + ("" if report.style == report.model else f" ({report.style})")
     lines = [f"**gradcheck_kit** — {subject}, batch {report.batch_size}, "
-             f"loss {fmt(report.base_loss, 4)}", "", f"**{_cell(report.verdict())}**", ""]
+             f"loss {fmt(report.base_loss, 4)}", "", f"**{_cell(report.verdict)}**", ""]
     lines += ["| layer | param | shape | checked | max rel. error | worst entry | analytic | numeric | verdict |",
               "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- |"]
     roles = {s.layer: s.role for s in report.layers}

@@ -112,7 +112,9 @@ def _errors_panel(ax: Axes, report: Report) -> None:
     if notes:
         ax.text(0.01, 0.99, "\n".join(notes), transform=ax.transAxes, ha="left", va="top", fontsize=8,
                 color="0.25", gid="notes")
-    ax.legend(loc="best", fontsize=8, framealpha=0.85)
+    # beside the axes, not in them: "best" weighs markers and patches but not the tolerance segments, and
+    # every place inside can hide one (the constrained layout makes room for it)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, framealpha=0.85)
 
 
 def _scatter_panel(ax: Axes, report: Report) -> None:
@@ -187,7 +189,7 @@ def plot_report(report: Report, *, ax: Axes | Sequence[Axes] | None = None, fig:
             if figsize is not None:
                 figure.set_size_inches(figsize)
         axes = list(figure.subplots(1, 2, width_ratios=(3, 2)))
-        verdict = "\n".join(textwrap.wrap(report.verdict(), 110))
+        verdict = "\n".join(textwrap.wrap(report.verdict, 110))
         figure.suptitle(f"{report.model}\n{verdict}", fontsize=10, ha="left", x=0.01)
     _errors_panel(axes[0], report)
     if len(axes) == 2:

@@ -33,6 +33,9 @@ def _subject(report: Report) -> str:
 
 #: Columns left out, in this order, when a table is wider than the console: a number is never cut.
 _DROP_ORDER = (("worst at",), ("shape",), ("layer",), ("ratio",), ("analytic", "numeric"))
+#: The same for the layer-by-layer table, whose layer column is never left out: without it the rows say
+#: "dx … fail" without saying which layer, the one thing that table is for.
+_ISOLATED_DROP_ORDER = (("checked",), ("analytic", "numeric"))
 #: The narrowest a name column (the only one that may be shortened, with "…") gets.
 _NAME_MIN = 6
 
@@ -43,25 +46,30 @@ def _cell_width(cell: RenderableType) -> int:
 
 
 def _fitted_table(table: Table, columns: list[tuple[str, str]], rows: list[list[RenderableType]],
-                  sections: list[bool], width: int, name: str) -> Table:
+                  sections: list[bool], width: int, name: str, *,
+                  drop_order: tuple[tuple[str, ...], ...] = _DROP_ORDER, whole_name: bool = False) -> Table:
     """Fill ``table`` with the columns that fit in ``width``: every column but ``name`` keeps its full width
-    (its widest cell or header), dropping columns in `_DROP_ORDER` while they do not fit; ``name`` takes
-    what is left, shortened with "…" if it must."""
+    (its widest cell or header), dropping columns in ``drop_order`` while they do not fit; ``name`` takes
+    what is left, shortened with "…" if it must. With ``whole_name`` the name column counts at its full
+    width while columns are dropped, so that it is shortened only once every droppable column is gone."""
     keep = list(range(len(columns)))
     full = {i: max([len(columns[i][0])] + [_cell_width(r[i]) for r in rows]) for i in keep}
+    least = {i: full[i] if (columns[i][0] != name or whole_name) else min(full[i], _NAME_MIN) for i in keep}
 
-    def needed(kept: list[int]) -> int:
-        return sum((_NAME_MIN if columns[i][0] == name else full[i]) + 3 for i in kept) + 1
+    def needed(kept: list[int]) -> int:  # the cells, a space either side, and the borders
+        return sum(least[i] + 3 for i in kept) + 1
 
-    for dropped in _DROP_ORDER:
+    for dropped in drop_order:
         if needed(keep) <= width:
             break
         keep = [i for i in keep if columns[i][0] not in dropped]
     for i in keep:
         title, justify = columns[i]
         if title == name:
+            # exactly what is left: otherwise rich would shrink every column evenly, cutting the last one
+            left = width - needed([j for j in keep if j != i]) - 3
             table.add_column(title, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-                             min_width=min(full[i], _NAME_MIN))
+                             width=max(min(full[i], left), min(full[i], _NAME_MIN)))
         else:
             table.add_column(title, justify=justify, no_wrap=True, min_width=full[i])  # type: ignore[arg-type]
     for row, end in zip(rows, sections, strict=True):
@@ -130,7 +138,8 @@ def _isolated_table(report: Report, width: int) -> Table:
             Text(cells.verdict, style=_VERDICT_STYLE[t.verdict]),
         ])
         previous = t.layer
-    return _fitted_table(table, columns, rows, [False] * len(rows), width, name="layer")
+    return _fitted_table(table, columns, rows, [False] * len(rows), width, name="layer",
+                         drop_order=_ISOLATED_DROP_ORDER, whole_name=True)
 
 
 def _findings_table(report: Report) -> Table:
@@ -186,7 +195,7 @@ def render_report(report: Report, width: int = _WIDE, *, verdict: bool = True) -
         yield Group(*(Text(f"note: {n}", style="dim") for n in report.notes))
     if verdict:
         style = "bold red" if not report.ok else ("bold yellow" if not report.complete else "bold green")
-        yield Text(report.verdict(), style=style)
+        yield Text(report.verdict, style=style)
 
 
 def plain_text(report: Report, *, width: int = 100, verdict: bool = True) -> str:
