@@ -94,3 +94,42 @@ def test_lr_advice_after_wrong_gradients_does_not_read_fix_fix():
 def test_notes_say_where_parameters_were_read_without_repeating_a_word():
     note = gk.diagnose(models.MLP(), data(), progress=False).notes[0]
     assert note == "forward/backward object; parameters read from the dict self.params: W1, b1, W2, b2, W3, b3"
+
+
+def test_a_wrapped_loss_that_ignores_params_is_named_not_blamed_on_a_layer():
+    """The natural first glue: functions that call the user's own net and ignore ``params``. The kit moves
+    its copies, the loss never changes, and every finite difference is 0."""
+    net = models.MLP()
+    X, y = models.data()
+
+    def loss(params, X, y):
+        return net.loss(X, y)
+
+    def grads(params, X, y):
+        return net.backward(X, y)
+
+    report = gk.diagnose(gk.wrap(dict(net.params), loss=loss, grads=grads), (X, y))
+    finding = report.finding("gradient-mismatch")
+    assert finding is not None and "does not read the parameters the kit moves" in finding.message
+    assert "params argument" in finding.fix and "Re-derive" not in finding.fix
+
+    def honest_loss(params, X, y):
+        saved = dict(net.params)
+        net.params.update(params)
+        try:
+            return net.loss(X, y)
+        finally:
+            net.params.update(saved)
+
+    def honest_grads(params, X, y):
+        saved = dict(net.params)
+        net.params.update(params)
+        try:
+            return net.backward(X, y)
+        finally:
+            net.params.update(saved)
+
+    assert gk.diagnose(gk.wrap(dict(net.params), loss=honest_loss, grads=honest_grads), (X, y)).ok
+    bug = models.ActivationDerivativeMissingInLayer2()
+    found = gk.diagnose(bug, (X, y)).finding("gradient-mismatch")
+    assert "does not read the parameters" not in found.message and np.isfinite(found.evidence.get("numeric", 0.0))

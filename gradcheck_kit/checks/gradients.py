@@ -27,8 +27,23 @@ def _worst(tensors: list[TensorCheck]) -> TensorCheck:
     return max(tensors, key=lambda t: t.max_rel_error if math.isfinite(t.max_rel_error) else math.inf)
 
 
+def _loss_never_moved(ctx: Context) -> bool:
+    """Every finite difference the check took is exactly 0, entries and directions, while some analytic
+    value is not: the loss does not read the parameters the kit moves."""
+    tensors = ctx.measurement.tensors
+    numeric = [np.asarray(t.table.numeric) for t in tensors] + [np.array([p.judgement.numeric for p in t.probes])
+                                                               for t in tensors]
+    analytic = [np.asarray(t.table.analytic) for t in tensors]
+    return (sum(a.size for a in numeric) > 0 and all(np.all(a == 0) for a in numeric)
+            and any(np.any(a != 0) for a in analytic))
+
+
 def _why(ctx: Context, layer: str, first: bool) -> str:
     culprit = ctx.attribution.culprit(layer)
+    if _loss_never_moved(ctx):
+        return ("Moving any parameter leaves the loss exactly unchanged (every finite difference is 0), so the "
+                "loss does not read the parameters the kit moves: with gk.wrap, loss, grads and predict must use "
+                "their params argument (the kit passes its own copies), not arrays they captured elsewhere.")
     if culprit is not None:
         why = (f"Checked on its own, {layer}'s backward is right: the wrong delta comes from {culprit}, whose own "
                f"backward fails (see backward-mismatch) and which has no parameters of its own to show it.")
@@ -86,7 +101,9 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
             layer=layer,
             message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
             f"({describe_tensor(worst)}). {_why(ctx, layer, first)}",
-            fix=(f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
+            fix=("Make the loss compute from the parameters the kit moves (with gk.wrap: the params argument "
+                 "of loss, grads and predict), then check again." if _loss_never_moved(ctx) else
+                 f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
                  f"Re-derive the gradient backward() returns for the input {worst.param!r}: differentiate the "
                  f"forward's output with respect to {worst.param} and compare term by term with the numeric values "
                  f"above." if ctx.view.kind == "function" else
