@@ -96,7 +96,8 @@ def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float
     trained far beyond its share (and beyond just before the step), and confidently so."""
     if not replay.share.size:
         return False, math.nan, math.nan, math.nan, math.nan
-    late = np.arange(replay.share.size) >= replay.share.size // 2
+    steps = np.arange(replay.first_step, replay.first_step + replay.share.size)
+    late = steps >= (replay.first_step + replay.share.size) // 2
     mask = late & replay.label_changed if (late & replay.label_changed).any() else late
     share = float(np.median(replay.share[mask]))
     before = float(np.median(replay.share_before[mask]))
@@ -122,15 +123,16 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         return
     head = _head(batch)
     passes = max(1, min(-(-MIN_ONLINE_STEPS // head.size), MAX_ONLINE_STEPS // head.size))
-    replay = online_replay(ctx.view, head, lr, passes, out.probs_of)
+    counted_from = passes * head.size // 2  # only the later half of the steps is counted
+    replay = online_replay(ctx.view, head, lr, passes, out.probs_of, counted_from)
     collapsed, share, before, prior, confidence = _collapsed(replay, out.n_classes)
     if not collapsed:
         return
-    smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of)
+    smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of, counted_from)
     small_collapsed, small_share, *_ = _collapsed(smaller, out.n_classes)
     causes = _collapse_causes(ctx, replay, lr, None if small_collapsed else small_share)
     unnormalised = ctx.inputs.unnormalised
-    steps = replay.share.size
+    steps = replay.first_step + replay.share.size
     yield LABEL_COLLAPSE.finding(
         layer=None,
         message=(

@@ -75,7 +75,8 @@ def flat_gradient(view: ModelView, batch: Batch) -> tuple[np.ndarray, Callable[[
 class OnlineReplay:
     """The question's loop: one step per example, predicting the whole batch after each step.
 
-    ``share[i]`` is the fraction of the batch predicted as the label just trained at step ``i``;
+    Steps before ``first_step`` only train (their predictions are not looked at); ``share[i]`` is the
+    fraction of the batch predicted as the label just trained at step ``first_step + i``;
     ``share_before[i]`` the same fraction just before that step; ``prior[i]`` that label's frequency
     in the batch; ``confidence[i]`` the mean probability the batch gives that label after the step (a
     collapse is confident; an undecided network with near-uniform outputs flips its argmax on tiny
@@ -91,11 +92,14 @@ class OnlineReplay:
     spread_start: float
     accuracy_end: float
     finite: bool
+    first_step: int = 0
 
 
 def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
-                  probabilities: Callable[[np.ndarray], np.ndarray]) -> OnlineReplay:
-    """Replay per-example SGD over the batch in order for ``passes`` passes on the private copy."""
+                  probabilities: Callable[[np.ndarray], np.ndarray], first_step: int = 0) -> OnlineReplay:
+    """Replay per-example SGD over the batch in order for ``passes`` passes on the private copy; the whole
+    batch is predicted after each step from ``first_step`` on (and once just before it), not earlier: a
+    whole-batch forward per step is most of the replay's cost."""
     labels = batch.labels()
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)
     share, before, prior, changed, confidence = [], [], [], [], []
@@ -104,9 +108,23 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
         predicted = start.argmax(axis=1)
         finite = True
         previous = None
+        step = 0
         for _ in range(passes):
             for i in range(batch.size):
                 label = int(labels[i])
+                step += 1
+                if step <= first_step:  # training only; the batch is predicted just before the first step counted
+                    sgd_step(view, batch.take(slice(i, i + 1)), lr)
+                    # a step that made the weights non-finite ends the replay, as a non-finite prediction does
+                    finite = all(bool(np.isfinite(a).all()) for a in view.params.values())
+                    if finite and step == first_step:
+                        probs = probabilities(view.predict(batch))
+                        finite = bool(np.all(np.isfinite(probs)))
+                        predicted = probs.argmax(axis=1)
+                    previous = label
+                    if not finite:
+                        break
+                    continue
                 before.append(float(np.mean(predicted == label)))
                 sgd_step(view, batch.take(slice(i, i + 1)), lr)
                 probs = probabilities(view.predict(batch))
@@ -128,4 +146,5 @@ def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
         label_changed=np.array(changed, dtype=bool),
         spread_start=float(np.mean(np.std(start, axis=0))),
         accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if finite else math.nan, finite=finite,
+        first_step=first_step,
     )
