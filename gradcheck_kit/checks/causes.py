@@ -60,6 +60,11 @@ def _better_than_correct(ctx: Context, best: DeltaFit) -> bool:
                 and (near(correct.scale, 1.0) or near(correct.scale, B)))
 
 
+def _fit_evidence(ctx: Context, fit: DeltaFit) -> dict[str, object]:
+    """The evidence of a finding named by its fitted hypothesis: which, on what, at what scale, and the rest."""
+    return {"hypothesis": fit.hypothesis, "source": fit.source, "scale": fit.scale, **_evidence(ctx)}
+
+
 def _evidence(ctx: Context) -> dict[str, object]:
     fits = ctx.delta_fits
     out: dict[str, object] = {f"residual_{name.replace('-', '_')}": f.residual for name, f in fits.items()}
@@ -94,7 +99,7 @@ def _doubled(ctx: Context, model: OutputModel) -> Finding | None:
             f"confident and the network learns slowly or not at all.",
             fix="Use delta = o - t at the output layer (divided by the batch size if the loss is a batch mean); "
             "drop the extra multiplication by o * (1 - o) or by the softmax Jacobian.",
-            evidence={"hypothesis": best.hypothesis, "source": best.source, "scale": best.scale, **_evidence(ctx)},
+            evidence=_fit_evidence(ctx, best),
         )
     if model.activation != "sigmoid":
         return None
@@ -107,7 +112,7 @@ def _doubled(ctx: Context, model: OutputModel) -> Finding | None:
         f"the network is confident.",
         fix="Use delta = o - t at the output layer (divided by the batch size for a mean loss); drop the extra "
         "o * (1 - o), or, if the loss's derivative dE/do = (o - t) / (o (1 - o)) is computed, apply σ′ once only.",
-        evidence={"hypothesis": best.hypothesis, "source": best.source, "scale": best.scale, **_evidence(ctx)},
+        evidence=_fit_evidence(ctx, best),
     )
 
 
@@ -125,7 +130,7 @@ def _missing_derivative(ctx: Context, model: OutputModel) -> Finding | None:
         f"dE/dz = (o − t)·{prime}: the activation's derivative is missing.",
         fix="Multiply the output delta by the output activation's derivative: delta = (o - t) * "
         f"{prime.replace('·', ' * ')} (or switch to the cross-entropy loss, whose delta is o - t).",
-        evidence={"hypothesis": fit.hypothesis, "source": fit.source, "scale": fit.scale, **_evidence(ctx)},
+        evidence=_fit_evidence(ctx, fit),
     )
 
 

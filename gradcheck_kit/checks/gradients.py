@@ -38,9 +38,9 @@ def _loss_never_moved(ctx: Context) -> bool:
             and any(np.any(a != 0) for a in analytic))
 
 
-def _why(ctx: Context, layer: str, first: bool) -> str:
+def _why(ctx: Context, layer: str, first: bool, never_moved: bool) -> str:
     culprit = ctx.attribution.culprit(layer)
-    if _loss_never_moved(ctx):
+    if never_moved:
         return ("Moving any parameter leaves the loss exactly unchanged (every finite difference is 0), so the "
                 "loss does not read the parameters the kit moves: with gk.wrap, loss, grads and predict must use "
                 "their params argument (the kit passes its own copies), not arrays they captured elsewhere.")
@@ -78,6 +78,7 @@ def _only_kit_loss_decay(ctx: Context, failing: list[TensorCheck]) -> bool:
 def check_gradients_match(ctx: Context) -> Iterator[Finding]:
     """One ``gradient-mismatch`` per layer where an error *enters*, walking back from the loss."""
     origins = ctx.attribution.origins
+    never_moved = bool(origins) and _loss_never_moved(ctx)
     for layer in origins:
         failing = [t for t in ctx.tensors_of(layer) if t.verdict == "fail"]
         if _only_kit_loss_decay(ctx, failing):
@@ -100,9 +101,9 @@ def check_gradients_match(ctx: Context) -> Iterator[Finding]:
         yield GRADIENT_MISMATCH.finding(
             layer=layer,
             message=f"{subject}: analytic gradient disagrees with central differences at {counts(worst)} "
-            f"({describe_tensor(worst)}). {_why(ctx, layer, first)}",
+            f"({describe_tensor(worst)}). {_why(ctx, layer, first, never_moved)}",
             fix=("Make the loss compute from the parameters the kit moves (with gk.wrap: the params argument "
-                 "of loss, grads and predict), then check again." if _loss_never_moved(ctx) else
+                 "of loss, grads and predict), then check again." if never_moved else
                  f"Fix {culprit}'s backward (see backward-mismatch); {layer} itself is right." if culprit else
                  f"Re-derive the gradient backward() returns for the input {worst.param!r}: differentiate the "
                  f"forward's output with respect to {worst.param} and compare term by term with the numeric values "

@@ -132,26 +132,34 @@ class ObjectReader:
         out: list[Call] = []
         last: list[Call] = []  # ``backward(y)`` after ``forward(X)``: only when no method takes the data itself
         for name in (*GRADIENT_NAMES, "loss"):
-            method = getattr(self.target, name, None)
-            roles = argument_roles(method) if callable(method) and not isinstance(method, type) else None
-            if roles is None or method is None:
+            method, roles = self._method_roles(name)
+            if method is None or roles is None:
                 out += self._calls((name,), batch)
-                continue
-            if set(roles) - {"lr"} == {"y"}:
-                sources = [self.outputs_call] if self.outputs_call is not None else []
-                last += [composed_call(name, method, roles, source, None, pool, INFERENCE_LR)
-                         for source in sources + self._calls(OUTPUT_NAMES, batch, takes_y=False)
-                         if source.name != name]
                 continue
             dloss = self._loss_derivative(batch) if "dout" in roles else None
             if "dout" in roles and dloss is None:
                 continue
             sources = self._calls((*OUTPUT_NAMES, *LOSS_NAMES), batch) if "cache" in roles else []
-            sources += [self.outputs_call] if self.outputs_call is not None else []
-            sources += self._calls(OUTPUT_NAMES, batch, takes_y=False)
-            out += [composed_call(name, method, roles, source, dloss, pool, INFERENCE_LR) for source in sources
-                    if source.name != name]
+            sources += self._forward_sources(batch)
+            composed = [composed_call(name, method, roles, source, dloss, pool, INFERENCE_LR) for source in sources
+                        if source.name != name]
+            if set(roles) - {"lr"} == {"y"}:
+                last += composed
+            else:
+                out += composed
         return out + last
+
+    def _method_roles(self, name: str) -> tuple[Callable[..., Any] | None, tuple[str, ...] | None]:
+        """The object's method ``name`` and its arguments' roles (`argument_roles`), or ``None`` for either."""
+        method = getattr(self.target, name, None)
+        if not callable(method) or isinstance(method, type):
+            return None, None
+        return method, argument_roles(method)
+
+    def _forward_sources(self, batch: Batch) -> list[Call]:
+        """The forward calls a composed call may be fed from: the outputs call found, then every output method."""
+        first = [self.outputs_call] if self.outputs_call is not None else []
+        return first + self._calls(OUTPUT_NAMES, batch, takes_y=False)
 
     def _loss_derivative(self, batch: Batch) -> Callable[[Any, Any, bool], Any] | None:
         """∂loss/∂outputs for a backward that takes it (``backward(grad)``): from ``loss=`` (a criterion's
@@ -414,9 +422,8 @@ class ObjectReader:
         (``compute_loss(probs, y)``, ``cost(AL, Y)``), fed from it — never given X in their place."""
         out: list[Call] = []
         for name in LOSS_NAMES:
-            method = getattr(self.target, name, None)
-            roles = argument_roles(method) if callable(method) and not isinstance(method, type) else None
-            if roles is None or "out" not in roles or method is None:
+            method, roles = self._method_roles(name)
+            if method is None or roles is None or "out" not in roles:
                 out += self._calls((name,), batch)
             elif self.outputs_call is not None:
                 out.append(composed_call(name, method, roles, self.outputs_call))

@@ -375,11 +375,11 @@ class ModelView:
             with np.errstate(**self.user_errstate):  # the model's code computes as the caller set numpy up
                 if not watch:
                     return func(*args)
-                with _GlobalDraws() as draws:
-                    try:
-                        return func(*args)
-                    finally:
-                        self.draws_global_random = draws.seen()
+                before = _generator_state_if_alone()
+                try:
+                    return func(*args)
+                finally:
+                    self.draws_global_random = _drew_since(before)
         except (KeyboardInterrupt, SystemExit, GradcheckError):
             raise  # the kit's own errors already say what is wrong
         except Exception as exc:
@@ -639,26 +639,20 @@ def _names_a_gradient(params: set[str], name: str) -> bool:
     return any(stem and stem in params for stem in stems)
 
 
-class _GlobalDraws:
-    """Whether code run in this block calls numpy's global generator (``np.random.rand``, ``np.random.seed``
-    ...), from its state before and after. Only when this is the process's one Python thread: with others
-    running, one of them may draw meanwhile, and taking that for the model would make the guard rewind the
-    other thread's numbers; the model is then taken not to draw (unless its loss proves it, which
-    `ModelView.pin_global_random` handles)."""
-
-    def __init__(self) -> None:
-        self._state: tuple[Any, ...] | None = None
-
-    def __enter__(self) -> _GlobalDraws:
-        if threading.active_count() == 1:
-            self._state = np.random.get_state(legacy=True)  # type: ignore[assignment]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+def _generator_state_if_alone() -> tuple[Any, ...] | None:
+    """numpy's global generator state, to tell afterwards whether the model drew from it; only when this is
+    the process's one Python thread: with others running, one of them may draw meanwhile, and taking that
+    for the model would make the guard rewind the other thread's numbers. The model is then taken not to
+    draw (unless its loss proves it, which `ModelView.pin_global_random` handles)."""
+    if threading.active_count() != 1:
         return None
+    state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
+    return state
 
-    def seen(self) -> bool:
-        if self._state is None or threading.active_count() != 1:
-            return False
-        now: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
-        return bool(now[2] != self._state[2] or not np.array_equal(now[1], self._state[1]))
+
+def _drew_since(before: tuple[Any, ...] | None) -> bool:
+    """Whether the global generator moved since ``before``, with this still the one Python thread."""
+    if before is None or threading.active_count() != 1:
+        return False
+    now: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
+    return bool(now[2] != before[2] or not np.array_equal(now[1], before[1]))
