@@ -79,7 +79,8 @@ def assert_shown(shown: str, printed: str, where: str) -> None:
 
 
 def command_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PYTHONPATH")}
+    # CI and BUILD_NUMBER make pytest print whole failure messages in its summary (as on a CI machine)
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PYTHONPATH", "CI", "BUILD_NUMBER")}
     env.update(COLUMNS="80", NO_COLOR="1", TERM="dumb", PYTHONPATH=str(ROOT))
     return env
 
