@@ -19,11 +19,16 @@ __all__ = ["LR_NOTE", "check_learning_rate_stable", "check_predictions_follow_la
 
 #: Full-batch steps replayed for the learning-rate check.
 STEPS = 5
-#: Per-example steps replayed for label collapse: passes over the batch until at least MIN_ONLINE_STEPS,
-#: at most MAX_ONLINE_STEPS. Only the second half counts, so a transient early phase (a fresh network
-#: whose outputs do not yet depend on the input) is not mistaken for collapse.
-MIN_ONLINE_STEPS = 128
+#: Per-example steps replayed for label collapse, cycling through the batch in order: WARMUP_STEPS that only
+#: train (a fresh network whose outputs do not yet depend on the input passes through a transient phase
+#: that is not collapse), then COUNTED_STEPS after each of which the batch is predicted. At most
+#: MAX_ONLINE_STEPS examples of the batch take part.
+WARMUP_STEPS = 64
+COUNTED_STEPS = 32
 MAX_ONLINE_STEPS = 256
+#: Collapse needs the batch predicted as the label just trained for at least this median share (among other
+#: conditions); a replay whose median can no longer reach it stops early.
+COLLAPSED_SHARE = 0.5
 
 
 def _round_down(value: float) -> float:
@@ -92,13 +97,12 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
 
 
 def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float, float, float]:
-    """Collapse: in the later half of the replay, after a step the batch is predicted as the label just
-    trained far beyond its share (and beyond just before the step), and confidently so."""
+    """Collapse: over the counted steps (after the warm-up) where the label changes (all of them if it never
+    does), after a step the batch is predicted as the label just trained far beyond its share (and beyond
+    just before the step), and confidently so."""
     if not replay.share.size:
         return False, math.nan, math.nan, math.nan, math.nan
-    steps = np.arange(replay.first_step, replay.first_step + replay.share.size)
-    late = steps >= (replay.first_step + replay.share.size) // 2
-    mask = late & replay.label_changed if (late & replay.label_changed).any() else late
+    mask = replay.label_changed if replay.label_changed.any() else np.ones(replay.share.size, dtype=bool)
     share = float(np.median(replay.share[mask]))
     before = float(np.median(replay.share_before[mask]))
     prior = float(np.median(replay.prior[mask]))
@@ -107,7 +111,7 @@ def _collapsed(replay: OnlineReplay, n_classes: int) -> tuple[bool, float, float
     # network with near-uniform outputs flips its argmax on tiny steps without that)
     confident = confidence * n_classes >= 1.5
     return (
-        share >= 0.5 and share - prior >= 0.3 and share - before >= 0.3 and confident,
+        share >= COLLAPSED_SHARE and share - prior >= 0.3 and share - before >= 0.3 and confident,
         share,
         before,
         prior,
@@ -122,21 +126,20 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     if lr is None or out is None or batch.size < 4 or batch.target_rows.ndim != 1:
         return
     head = _head(batch)
-    passes = max(1, min(-(-MIN_ONLINE_STEPS // head.size), MAX_ONLINE_STEPS // head.size))
-    counted_from = passes * head.size // 2  # only the later half of the steps is counted
-    replay = online_replay(ctx.view, head, lr, passes, out.probs_of, counted_from)
+    steps = WARMUP_STEPS + COUNTED_STEPS
+    replay = online_replay(ctx.view, head, lr, steps, out.probs_of, WARMUP_STEPS, give_up_below=COLLAPSED_SHARE)
     collapsed, share, before, prior, confidence = _collapsed(replay, out.n_classes)
     if not collapsed:
         return
-    smaller = online_replay(ctx.view, head, lr / 10, passes, out.probs_of, counted_from)
+    smaller = online_replay(ctx.view, head, lr / 10, steps, out.probs_of, WARMUP_STEPS)
     small_collapsed, small_share, *_ = _collapsed(smaller, out.n_classes)
     causes = _collapse_causes(ctx, replay, lr, None if small_collapsed else small_share)
     unnormalised = ctx.inputs.unnormalised
-    steps = replay.first_step + replay.share.size
     yield LABEL_COLLAPSE.finding(
         layer=None,
         message=(
-            f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps; the later half counted), "
+            f"replaying your training one example at a time at lr {fmt(lr)} ({steps} steps; the last "
+            f"{replay.share.size} counted), "
             "after each step the network predicts the label it was just trained on for a median "
             f"{fmt(100 * share, 3)}% "
             f"of the batch (just before "

@@ -8,7 +8,7 @@ analytic gradient is applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,7 +17,7 @@ import numpy as np
 from ..model.batch import Batch
 from ..model.view import ModelView
 
-__all__ = ["OnlineReplay", "flat_gradient", "full_batch_losses", "online_replay", "restored", "sgd_step"]
+__all__ = ["OnlineReplay", "all_finite", "flat_gradient", "full_batch_losses", "online_replay", "restored", "sgd_step"]
 
 
 @contextmanager
@@ -35,9 +35,30 @@ def sgd_step(view: ModelView, batch: Batch, lr: float) -> None:
     if view.can_train:
         view.train_step(batch, lr)
         return
-    grads = view.gradients(batch)
+    grads = view.gradients(batch, copy=False)  # possibly the model's own arrays: read, never written
     for name, array in view.params.items():
-        np.subtract(array, lr * grads[name], out=array, casting="unsafe")
+        _subtract_scaled(array, grads[name], lr)
+
+
+#: Entries per slice when a step is applied slice by slice (a small temporary instead of a tensor-sized one).
+STEP_SLICE = 1 << 16
+
+
+def _subtract_scaled(array: np.ndarray, gradient: np.ndarray, lr: float) -> None:
+    """``array -= lr * gradient`` in place, slice by slice when both are contiguous; a float32 parameter
+    (one the kit could not swap for float64) takes the step rounded."""
+    if not (array.flags.c_contiguous and gradient.flags.c_contiguous and array.shape == gradient.shape):
+        array -= lr * gradient
+        return
+    flat, g = array.reshape(-1), gradient.reshape(-1)
+    for start in range(0, flat.size, STEP_SLICE):
+        flat[start:start + STEP_SLICE] -= lr * g[start:start + STEP_SLICE]
+
+
+def all_finite(arrays: Iterable[np.ndarray]) -> bool:
+    """Whether every entry is finite: one sum per array (a NaN or inf survives it), the exact scan only
+    when a sum is not finite (finite values whose sum overflows)."""
+    return all(math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all()) for a in arrays)
 
 
 def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:
@@ -95,56 +116,78 @@ class OnlineReplay:
     first_step: int = 0
 
 
-def online_replay(view: ModelView, batch: Batch, lr: float, passes: int,
-                  probabilities: Callable[[np.ndarray], np.ndarray], first_step: int = 0) -> OnlineReplay:
-    """Replay per-example SGD over the batch in order for ``passes`` passes on the private copy; the whole
-    batch is predicted after each step from ``first_step`` on (and once just before it), not earlier: a
-    whole-batch forward per step is most of the replay's cost."""
+def _warm_up(view: ModelView, singles: list[Batch], lr: float, steps: int) -> bool:
+    """The first ``steps`` per-example steps, training only; False as soon as the weights go non-finite
+    (which ends the replay, as a non-finite prediction does)."""
+    for step in range(steps):
+        sgd_step(view, singles[step % len(singles)], lr)
+        if not all_finite(view.params.values()):
+            return False
+    return True
+
+
+def _label_changes(labels: np.ndarray, steps: int) -> np.ndarray:
+    """For each of ``steps`` steps cycling through ``labels``: whether its label differs from the step
+    before (the very first step has none)."""
+    order = labels[np.arange(steps) % labels.size]
+    changes = np.zeros(steps, dtype=bool)
+    changes[1:] = order[1:] != order[:-1]
+    return changes
+
+
+def online_replay(view: ModelView, batch: Batch, lr: float, steps: int,
+                  probabilities: Callable[[np.ndarray], np.ndarray], first_step: int = 0, *,
+                  give_up_below: float | None = None) -> OnlineReplay:
+    """Replay ``steps`` per-example SGD steps on the private copy, cycling through the batch in order; the
+    whole batch is predicted after each step from ``first_step`` on (and once just before it), not
+    earlier: a whole-batch forward per step is most of the replay's cost.
+
+    ``give_up_below``: stop as soon as the median ``share`` over the steps whose label differs from the
+    previous one (over every counted step if none does) can no longer reach this value — more than half
+    of those steps already fell below it — and leave ``accuracy_end`` NaN."""
     labels = batch.labels()
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)
     share, before, prior, changed, confidence = [], [], [], [], []
+    changes = _label_changes(labels, steps)[first_step:]
+    judged = int(changes.sum()) or steps - first_step  # the steps the median is taken over
+    below = 0
+    stopped = False
     with restored(view), np.errstate(all="ignore"):
         start = probabilities(view.predict(batch))
         predicted = start.argmax(axis=1)
         finite = True
-        previous = None
-        step = 0
-        for _ in range(passes):
-            for i in range(batch.size):
-                label = int(labels[i])
-                step += 1
-                if step <= first_step:  # training only; the batch is predicted just before the first step counted
-                    sgd_step(view, batch.take(slice(i, i + 1)), lr)
-                    # a step that made the weights non-finite ends the replay, as a non-finite prediction does
-                    finite = all(bool(np.isfinite(a).all()) for a in view.params.values())
-                    if finite and step == first_step:
-                        probs = probabilities(view.predict(batch))
-                        finite = bool(np.all(np.isfinite(probs)))
-                        predicted = probs.argmax(axis=1)
-                    previous = label
-                    if not finite:
-                        break
-                    continue
-                before.append(float(np.mean(predicted == label)))
-                sgd_step(view, batch.take(slice(i, i + 1)), lr)
+        singles = [batch.take(slice(i, i + 1)) for i in range(min(steps, batch.size))]
+        if first_step:  # training only; the batch is predicted just before the first step counted
+            finite = _warm_up(view, singles, lr, first_step)
+            if finite:
                 probs = probabilities(view.predict(batch))
-                if not np.all(np.isfinite(probs)):
-                    finite = False
-                    break
+                finite = bool(np.all(np.isfinite(probs)))
                 predicted = probs.argmax(axis=1)
-                share.append(float(np.mean(predicted == label)))
-                confidence.append(float(np.mean(probs[:, label])))
-                prior.append(float(counts[label] / batch.size))
-                changed.append(previous is not None and label != previous)
-                previous = label
-            if not finite:
+        for step in range(first_step + 1, steps + 1) if finite else ():
+            i = (step - 1) % batch.size
+            label = int(labels[i])
+            before.append(float(np.mean(predicted == label)))
+            sgd_step(view, singles[i], lr)
+            probs = probabilities(view.predict(batch))
+            if not np.all(np.isfinite(probs)):
+                finite = False
                 break
-        end = probabilities(view.predict(batch)) if finite else start
+            predicted = probs.argmax(axis=1)
+            share.append(float(np.mean(predicted == label)))
+            confidence.append(float(np.mean(probs[:, label])))
+            prior.append(float(counts[label] / batch.size))
+            changed.append(bool(changes[step - 1 - first_step]))
+            if give_up_below is not None and share[-1] < give_up_below and (changed[-1] or not changes.any()):
+                below += 1
+                if below > judged / 2:  # the median over the judged steps is below it, whatever comes next
+                    stopped = True
+                    break
+        end = probabilities(view.predict(batch)) if finite and not stopped else None
         before = before[: len(share)]
     return OnlineReplay(
         share=np.array(share), confidence=np.array(confidence), share_before=np.array(before), prior=np.array(prior),
         label_changed=np.array(changed, dtype=bool),
         spread_start=float(np.mean(np.std(start, axis=0))),
-        accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if finite else math.nan, finite=finite,
+        accuracy_end=float(np.mean(end.argmax(axis=1) == labels)) if end is not None else math.nan, finite=finite,
         first_step=first_step,
     )

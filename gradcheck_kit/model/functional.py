@@ -222,7 +222,7 @@ class FunctionalView(ModelView):
         values = self._values(batch)
         classic = ("output", "y", "cache") if self.model.forward is not None else ("params", "X", "y")
         grads = self._call("grads", _bind(self.model.grads, values, classic, "grads"))
-        return match_gradients(self._named(grads), self.shapes, f"{self.label} gradient")
+        return match_gradients(self._named(grads), self.shapes, f"{self.label} gradient", copy=self.copy_gradients)
 
     def _named(self, grads: Any) -> Any:
         """Gradient entries that name a parameter (``dW1`` → ``W1``); others (``dA1``) are left out."""

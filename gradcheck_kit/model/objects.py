@@ -105,7 +105,7 @@ class ObjectView(ModelView):
             self.require_plain_step(batch)
             return self.inferred_gradients(batch, INFERENCE_LR)
         call = f"{self.label}.{self.gradient_call.describe()}"
-        results = [match_gradients(self.gradient_reader(r), self.shapes, call)
+        results = [match_gradients(self.gradient_reader(r), self.shapes, call, copy=self.copy_gradients)
                    for r in self._invoke(self.gradient_call, batch)]
         if len(results) == 1:
             return results[0]

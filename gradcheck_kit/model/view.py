@@ -86,10 +86,31 @@ def _flatten_grads(grads: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
     return flat
 
 
+def _plain_gradients(grads: Any, shapes: Mapping[str, tuple[int, ...]], convert: Callable[..., np.ndarray]
+                     ) -> dict[str, np.ndarray] | None:
+    """The common case, checked cheaply: a dict keyed by the parameter names, float arrays of their shapes
+    (``None`` for anything else)."""
+    if type(grads) is not dict or grads.keys() != shapes.keys():
+        return None
+    out: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        value = grads[name]
+        if type(value) is not np.ndarray or value.dtype.kind != "f" or value.shape != tuple(shape):
+            return None
+        out[name] = convert(value, dtype=np.float64)
+    return out
+
+
 def match_gradients(
-    grads: Any, shapes: Mapping[str, tuple[int, ...]], call: str
+    grads: Any, shapes: Mapping[str, tuple[int, ...]], call: str, *, copy: bool = True
 ) -> dict[str, np.ndarray]:
-    """Validate a user gradient mapping against the parameters and return float64 copies by name."""
+    """Validate a user gradient mapping against the parameters and return float64 copies by name
+    (``copy=False``: the model's own float64 arrays where it returned such, for a caller that uses them
+    at once and never writes into them)."""
+    convert = np.array if copy else np.asarray
+    plain = _plain_gradients(grads, shapes, convert)
+    if plain is not None:
+        return plain
     if not isinstance(grads, Mapping):
         raise ModelInterfaceError(
             f"{call} returned a {type(grads).__name__}; expected a dict mapping each parameter name "
@@ -126,7 +147,7 @@ def match_gradients(
                 f"{shape}"
             )
         try:
-            array = np.array(value, dtype=np.float64)
+            array = convert(value, dtype=np.float64)
         except (TypeError, ValueError):
             raise ModelInterfaceError(
                 f"{call} returned a {type(value).__name__} for {name!r}; expected a numeric array of shape {shape}"
@@ -226,6 +247,8 @@ class ModelView:
         #: numpy's floating-point error handling as the caller set it (the kit's own code runs with its own).
         self.user_errstate: dict[str, Any] = dict(np.geterr())
         self._last_batch: Batch | None = None
+        #: Whether views hand back copies of the gradient arrays the model returned (see `gradients`).
+        self.copy_gradients = True
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -408,11 +431,18 @@ class ModelView:
         self._last_batch = batch
         return self._guarded(self._loss, batch)
 
-    def gradients(self, batch: Batch) -> dict[str, np.ndarray]:
-        """The model's own (analytic) gradient at the current working parameters, float64 copies."""
-        grads = self._guarded(self._gradients, batch)
+    def gradients(self, batch: Batch, *, copy: bool = True) -> dict[str, np.ndarray]:
+        """The model's own (analytic) gradient at the current working parameters, float64 copies
+        (``copy=False``: possibly the model's own arrays — use them at once and never write into them;
+        a training replay step saves a parameter-sized copy that way)."""
+        self.copy_gradients = copy
+        try:
+            grads = self._guarded(self._gradients, batch)
+        finally:
+            self.copy_gradients = True
         for name, g in grads.items():
-            if not np.all(np.isfinite(g)):
+            # a sum keeps any NaN or inf: the exact scan only when it is not finite (or overflowed)
+            if not math.isfinite(np.add.reduce(g, axis=None)) and not np.all(np.isfinite(g)):
                 bad = int((~np.isfinite(g)).sum())
                 self.notes.add(f"the analytic gradient of {name} has {bad} non-finite entr{'y' if bad == 1 else 'ies'}",
                                key=f"non-finite gradient {name}")
