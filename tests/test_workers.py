@@ -347,6 +347,7 @@ def test_a_dead_worker_of_the_multiprocessing_backend_is_named_not_waited_for(ea
     from joblib import parallel_config
 
     monkeypatch.setattr(parallel, "_SILENT_SECONDS", 3.0)  # its pool cannot tell a dead worker: a time limit
+    monkeypatch.setattr(parallel, "_SILENT_CHUNKS", 1)  # (not 50 chunks' time: on a busy machine that can exceed 60 s)
     with deadline(60), parallel_config(backend="multiprocessing"), \
             pytest.raises(gk.ModelCallError, match="a worker process probably died"):
         check(HardExitsInWorker(), n_jobs=2)

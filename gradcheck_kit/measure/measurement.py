@@ -137,7 +137,9 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
     """
     values = [base]
     with WholeMove(view.params) as move:
-        direction = {n: rng.standard_normal(a.shape) / math.sqrt(move.total) for n, a in move.saved.items()}
+        direction = {n: rng.standard_normal(a.shape) for n, a in move.saved.items()}
+        for d in direction.values():
+            d /= math.sqrt(move.total)  # in place: one parameter-sized direction, no second copy
 
         def at(t: float) -> float:
             move.to(direction, t)

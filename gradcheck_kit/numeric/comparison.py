@@ -285,7 +285,8 @@ class TensorComparison:
         self.structured = [(name, d) for name, d in directions if d.shape == work.shape and np.any(d)]
         self.flat_analytic = analytic.reshape(-1)
         self.nonfinite = int(np.count_nonzero(~np.isfinite(analytic)))
-        self.projectable = np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0)
+        # directions project the analytic gradient with non-finite entries as 0 (a copy only when there are any)
+        self.projectable = np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0) if self.nonfinite else analytic
         precision = loss_noise / max(abs(base_loss), 1.0)
         self.step = step_size(work, eps=eps, precision=precision)
         self.rtol = tolerance.rtol_for(work.dtype, precision)
@@ -336,7 +337,10 @@ class TensorComparison:
                 failing = direction
         for _ in range(self.n_probes):
             signs = self.rng.standard_normal(self.work.shape)
-            judgement = self.check_direction(_unit(signs))
+            norm = float(np.linalg.norm(signs))
+            if norm > 0:
+                signs /= norm  # a unit direction without a second tensor-sized array
+            judgement = self.check_direction(signs)
             self.probe_results.append(ProbeCheck(judgement))
             if judgement.status == "fail" and failing is None:
                 failing = signs

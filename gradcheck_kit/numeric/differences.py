@@ -211,11 +211,14 @@ class Perturber:
     def direction(self, unit: np.ndarray, step: float) -> tuple[float, float, float]:
         """Losses at ``x + h u`` and ``x - h u`` for a unit-norm direction ``u``."""
         work, saved = self.work, self.saved
-        delta = (step * unit).astype(work.dtype, copy=False)
+        # x ± h·u written straight into the working tensor (h·u rounded to its dtype, then added: the same
+        # values as forming h·u first, with no tensor-sized temporary)
         try:
-            np.add(saved, delta, out=work)
+            np.multiply(unit, step, out=work, casting="same_kind" if work.dtype == unit.dtype else "unsafe")
+            work += saved
             plus = self._evaluate()
-            np.subtract(saved, delta, out=work)
+            np.multiply(unit, -step, out=work, casting="same_kind" if work.dtype == unit.dtype else "unsafe")
+            work += saved
             minus = self._evaluate()
         finally:
             np.copyto(work, saved)

@@ -21,13 +21,18 @@ class WholeMove:
         self.arrays = arrays
         self.saved = {n: a.copy() for n, a in arrays.items()}
         self.total = sum(a.size for a in self.saved.values())
-        squares = sum(float(np.sum(np.square(a, dtype=np.float64))) for a in self.saved.values())
+        squares = sum(_sum_of_squares(a) for a in self.saved.values())
         self.scale = max(1.0, math.sqrt(squares / max(self.total, 1)))
 
     def to(self, direction: Mapping[str, np.ndarray], t: float) -> None:
         """Set every array to its saved value plus ``t`` times its part of ``direction``."""
         for name, saved in self.saved.items():
-            np.add(saved, t * direction[name], out=self.arrays[name], casting="unsafe")
+            target, d = self.arrays[name], direction[name]
+            if target.dtype == np.float64 and d.dtype == np.float64:  # in place: no parameter-sized temporary
+                np.multiply(d, t, out=target)
+                target += saved
+            else:
+                np.add(saved, t * d, out=target, casting="unsafe")
 
     def restore(self) -> None:
         for name, saved in self.saved.items():
@@ -38,3 +43,11 @@ class WholeMove:
 
     def __exit__(self, *exc: object) -> None:
         self.restore()
+
+
+def _sum_of_squares(a: np.ndarray) -> float:
+    """Σ a², in float64, without a squared copy of a float64 array."""
+    if a.dtype == np.float64 and a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return float(np.dot(flat, flat))
+    return float(np.sum(np.square(a, dtype=np.float64)))

@@ -53,8 +53,10 @@ _SLOWER = 1.25
 _CHUNK_SECONDS = (0.1, 1.0)
 #: Fixed cost of one chunk besides rebuilding the check (a round trip through the backend, pinning BLAS).
 _CHUNK_OVERHEAD_SECONDS = 0.003
-#: A backend that cannot tell a dead worker (multiprocessing) waits this long for a chunk before giving up.
+#: A backend that cannot tell a dead worker (multiprocessing) waits this long for a chunk before giving up,
+#: or _SILENT_CHUNKS times a chunk's expected time if that is longer.
 _SILENT_SECONDS = 60.0
+_SILENT_CHUNKS = 50
 #: Entries judged in the calling process between two hand-overs of the serial path.
 _SERIAL_BLOCK = 64
 
@@ -231,7 +233,7 @@ class _Runner:
                 self.slow = True
                 enough.set()
 
-        waited = max(_SILENT_SECONDS, 50 * seconds)
+        waited = max(_SILENT_SECONDS, _SILENT_CHUNKS * seconds)
         try:
             _dispatch(self.n_jobs, backend, tasks(), take, timeout=waited,
                       meanwhile=meanwhile)
