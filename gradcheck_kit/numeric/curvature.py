@@ -51,7 +51,7 @@ def top_eigenvalue(
     eps
         Relative step of the central difference (default ``cbrt(float64 eps)``), times the parameters' RMS.
     maxiter
-        At most this many Hessian-vector products (two gradient calls each).
+        At most this many Hessian-vector products (two gradient calls each; at least one).
     rtol
         λ is decided when its predicted remaining change is below ``rtol·|λ|``.
 
@@ -79,7 +79,7 @@ def top_eigenvalue(
     alphas: list[float] = []
     betas: list[float] = []
     top: list[float] = []
-    for _ in range(maxiter):
+    for _ in range(max(maxiter, 1)):  # at least one product: λ is always an estimate
         # w ← H·v − β·w, accumulated in w itself: two n-vectors are all the recurrence holds
         w *= -2 * h * (betas[-1] if betas else 0.0)
         difference(v, h, w)
