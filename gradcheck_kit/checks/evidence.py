@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..measure.replay import flat_gradient
+from ..measure.hessian import gradient_differences
 from ..model.batch import Batch
 from ..model.view import ModelView
 from ..numeric.comparison import TensorCheck
@@ -84,6 +84,6 @@ def input_scale(X: np.ndarray) -> InputScale:
 
 def curvature(view: ModelView, batch: Batch, *, seed: int, eps: float | None) -> tuple[float, int]:
     """Top Hessian eigenvalue of the loss the analytic gradient descends, and the gradient calls it took."""
-    theta, gradient = flat_gradient(view, batch)
-    return top_eigenvalue(gradient, theta, rng=np.random.default_rng(seed + 2), eps=eps)
+    with gradient_differences(view, batch) as (theta, difference):
+        return top_eigenvalue(difference, theta, rng=np.random.default_rng(seed + 2), eps=eps)
 

@@ -3,8 +3,9 @@
 Holds the measurement (`measurement`: side effects, baseline, analytic gradient, noise, every tensor
 compared), the isolated check of each layer of a layered model (`isolated`), directional derivatives
 over all parameters for testing hypotheses (`directions`), the model's observed `outputs` and hidden
-`activations`, training `replay` on the private copy, and `attribution` — where an error enters and
-where it is only inherited, computed once and read by the checks and the report.
+`activations`, training `replay` on the private copy, Hessian-vector products on the model
+(`hessian`), and `attribution` — where an error enters and where it is only inherited, computed once
+and read by the checks and the report.
 
 May import `model`, `numeric`, `settings` and `errors`; nothing from `checks` or `report`.
 """

@@ -17,7 +17,7 @@ import numpy as np
 from ..model.batch import Batch
 from ..model.view import ModelView
 
-__all__ = ["OnlineReplay", "all_finite", "flat_gradient", "full_batch_losses", "online_replay", "restored", "sgd_step"]
+__all__ = ["OnlineReplay", "all_finite", "full_batch_losses", "online_replay", "restored", "sgd_step"]
 
 
 @contextmanager
@@ -71,25 +71,6 @@ def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> l
             if not math.isfinite(losses[-1]):
                 break
     return losses
-
-
-def flat_gradient(view: ModelView, batch: Batch) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """Baseline parameters as one flat vector, and ``g(theta_flat)`` evaluating the analytic gradient there."""
-    names = view.names
-    shapes = [view.params[n].shape for n in names]
-    sizes = [view.params[n].size for n in names]
-    theta = np.concatenate([view.params[n].reshape(-1) for n in names]).astype(np.float64)
-
-    def gradient(flat: np.ndarray) -> np.ndarray:
-        with restored(view):
-            offset = 0
-            for name, shape, size in zip(names, shapes, sizes):
-                np.copyto(view.params[name], flat[offset:offset + size].reshape(shape), casting="unsafe")
-                offset += size
-            grads = view.gradients(batch)
-        return np.concatenate([grads[n].reshape(-1) for n in names])
-
-    return theta, gradient
 
 
 @dataclass(frozen=True)
