@@ -174,6 +174,25 @@ def test_an_interruption_mid_block_hands_over_the_entries_taken_and_restores_the
         assert table_bytes(handed[0]) == table_bytes(reference.head(judged))
 
 
+@pytest.mark.parametrize("at", [61, 66, 67, 72])
+def test_an_interruption_in_a_re_test_hands_over_the_entries_before_it(at):
+    w, analytic, loss = smooth_with_wrong_entries()  # entries 8 and 24 are re-tested, six evaluations each
+    calls = {"n": -1}
+
+    def interrupted():
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return loss()
+
+    handed = []
+    with pytest.raises(KeyboardInterrupt):
+        comparison(w, analytic, interrupted).check_entries(np.arange(w.size), lambda o, table: handed.append(table))
+    judged = handed[0].flat.size
+    assert judged == (8 if at <= 66 else 24)  # 60 evaluations for the 30 entries, then the re-tests
+    assert table_bytes(handed[0]) == table_bytes(one_by_one(smooth_with_wrong_entries).head(judged))
+
+
 class StopsAtEntry(models.MLP):
     """Raises ``exc`` in the loss call that sees entry ``k`` of W1, alone, moved up: inside the exhaustive
     loop over W1, after its first k entries were taken."""

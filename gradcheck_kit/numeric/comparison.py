@@ -329,8 +329,8 @@ class TensorComparison:
         the entries `judge` passes at once get its numbers from `blocks.plain_passes`; every other one is
         judged by `judge` itself, re-tests included. When the loop is interrupted, the entries whose
         losses were taken are handed over as far as they are judged without another evaluation, and the
-        interruption goes on. A non-deterministic loss is judged entry by entry, so each entry's re-tests
-        follow its own evaluations as they always have."""
+        interruption goes on (interrupted in a re-test, the entries before it). A non-deterministic loss
+        is judged entry by entry, so each entry's re-tests follow its own evaluations as they always have."""
         if self.random:
             self._one_by_one(indices, put)
             return
@@ -339,17 +339,15 @@ class TensorComparison:
             take_losses(self.work, self.perturber.saved, indices, self.step, self.loss_loop, losses,
                         self.perturber.on_eval)
         except BaseException:
-            table, final = self._judge_taken(indices[:losses.complete], losses, retest=False)
-            if final:
-                put(0, table.head(final))
+            self._judge_taken(indices[:losses.complete], losses, put, retest=False)
             raise
-        table, _ = self._judge_taken(indices, losses, retest=True)
-        put(0, table)
+        self._judge_taken(indices, losses, put, retest=True)
 
-    def _judge_taken(self, indices: np.ndarray, losses: Losses, *, retest: bool) -> tuple[EntryTable, int]:
-        """The table of ``indices`` judged from their losses, and how many of its first entries are final.
-        With ``retest``, entries not passed at once are judged by `judge` (which may evaluate the loss
-        again) and all are final; without, the first such entry ends the final ones."""
+    def _judge_taken(self, indices: np.ndarray, losses: Losses, put: Callable[[int, EntryTable], None], *,
+                     retest: bool) -> None:
+        """Judge ``indices`` from their losses and hand over the entries judged. With ``retest``, entries
+        not passed at once are judged by `judge` (which may evaluate the loss again); without, the entries
+        up to the first such one are handed over."""
         n = indices.size
         plus, minus = np.array(losses.plus[:n], dtype=np.float64), np.array(losses.minus[:n], dtype=np.float64)
         taken = losses.taken[:n]
@@ -358,18 +356,23 @@ class TensorComparison:
                              dtype=self.work.dtype, loss_noise=self.loss_noise, random=self.random)
         table = EntryTable(indices.astype(np.int64), analytic.astype(np.float64), plain.numeric, plain.rel_error,
                            plain.bound, np.zeros(n, dtype=np.int8), {})
-        others = np.flatnonzero(~plain.passed)
-        if not retest:
-            return table, int(others[0]) if others.size else n
-        for k in others.tolist():
-            i = int(indices[k])
-            first = Estimate.from_losses(self.base_loss, float(plus[k]), float(minus[k]), float(taken[k]))
+        others = np.flatnonzero(~plain.passed).tolist()
+        final = n if retest or not others else others[0]  # the first entries, judged for good
+        try:
+            for k in others if retest else ():
+                final = k
+                i = int(indices[k])
+                first = Estimate.from_losses(self.base_loss, float(plus[k]), float(minus[k]), float(taken[k]))
 
-            def estimate(h: float, i: int = i, first: Estimate = first) -> Estimate:
-                return first if h == self.step else self._estimate(*self.perturber.entry(i, h))
+                def estimate(h: float, i: int = i, first: Estimate = first) -> Estimate:
+                    return first if h == self.step else self._estimate(*self.perturber.entry(i, h))
 
-            table.put(k, i, self._judge(float(self.flat_analytic[i]), estimate))
-        return table, n
+                table.put(k, i, self._judge(float(self.flat_analytic[i]), estimate))
+            if retest:
+                final = n
+        finally:
+            if final:
+                put(0, table.head(final))
 
     def _one_by_one(self, indices: np.ndarray, put: Callable[[int, EntryTable], None]) -> None:
         table = EntryTable.allocate(indices.size)
