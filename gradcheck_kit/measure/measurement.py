@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from ..model.batch import Batch
+from ..model.loss_loop import loss_loop
 from ..model.side_effects import SideEffects, inspect_side_effects
 from ..model.view import ModelView
 from ..numeric.comparison import TensorCheck, TensorComparison
@@ -121,7 +123,8 @@ def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: 
             name, layer_of[name], view.params[name], m.analytic[name], lambda: view.loss(batch), m.base_loss,
             source_dtype=view.source_dtypes[name], tolerance=settings.tolerance, rng=rng,
             max_entries=settings.max_entries, probes=settings.probes, exhaustive=settings.exhaustive,
-            eps=settings.eps, on_eval=on_eval, loss_noise=m.loss_noise, random=m.repeat_spread > 0)
+            eps=settings.eps, on_eval=on_eval, loss_noise=m.loss_noise, random=m.repeat_spread > 0,
+            loss_loop=partial(loss_loop, view, batch))
         m.done.append(m.current.run(runner))
         m.current = None
     view.focus(None)
@@ -138,8 +141,8 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
     values = [base]
     with WholeMove(view.params) as move:
         direction = {n: rng.standard_normal(a.shape) for n, a in move.saved.items()}
-        for d in direction.values():
-            d /= math.sqrt(move.total)  # in place: one parameter-sized direction, no second copy
+        for part in direction.values():
+            np.divide(part, math.sqrt(move.total), out=part)  # in place: one parameter-sized direction
 
         def at(t: float) -> float:
             move.to(direction, t)

@@ -3,7 +3,8 @@
 Holds the readers for every model style (`adapt`), the views (`view`, `objects`, `training`,
 `functional`, `layers`, `torch`), how parameters are found and named (`discovery`, `slots`,
 `naming`), the validated `batch`, the guard that restores the user's model (`guard`), the inspection
-of side effects of the model's calls (`side_effects`) and the `notes` a view records.
+of side effects of the model's calls (`side_effects`), the `notes` a view records, and the loss evaluated
+many times in a row at little cost (`loss_loop`).
 
 May import `numeric` and `errors`; nothing from `settings`, `measure`, `checks` or `report`. Only code in
 this package touches a view's private members.

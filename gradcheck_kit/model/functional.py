@@ -209,12 +209,19 @@ class FunctionalView(ModelView):
             return self._loss_without_function(batch)
         values = self._values(batch)
         classic = ("output", "y") if self.model.forward is not None else ("params", "X", "y")
-        value = self._call("loss", _bind(self.model.loss, values, classic, "loss"))
+        return self._loss_value(self._call("loss", _bind(self.model.loss, values, classic, "loss")))
+
+    def _loss_value(self, value: Any) -> float:
         if isinstance(value, tuple | list):  # forward_prop(...) -> (h, output, cost): the one number is the loss
             numbers = [v for v in value if _first_number(v) is not None and np.ndim(v) == 0]
             if len(numbers) == 1:
                 value = numbers[0]
         return as_loss_value(value, f"{self.label} loss")
+
+    def _loss_parts(self, batch: Batch) -> tuple[str, Callable[[], Any], Callable[[Any], float]] | None:
+        if self.model.loss is None or self.model.forward is not None:
+            return None  # no loss of its own, or two calls: the forward's, then the loss's
+        return "loss", _bind(self.model.loss, self._data(batch), ("params", "X", "y"), "loss"), self._loss_value
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.model.grads is None:

@@ -100,6 +100,20 @@ class ObjectView(ModelView):
                   for r in self._invoke(call, batch)]
         return values[0] if len(values) == 1 else float(np.mean(values))
 
+    def _loss_parts(self, batch: Batch) -> tuple[str, Callable[[], Any], Callable[[Any], float]] | None:
+        call, reader = self.loss_call, self.loss_reader
+        if call is None or call.per_example:
+            return None
+
+        def name() -> str:
+            return f"{self.label}.{call.describe()}"
+
+        def value(result: Any) -> float:
+            loss = reader(result)
+            return loss if type(loss) is float else as_loss_value(loss, name)
+
+        return call.name, call.bound(batch), value
+
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:
             self.require_plain_step(batch)

@@ -209,6 +209,18 @@ class Call:
         args, kwargs = self._args(None, None, batch, lr)
         return self.method(*args, **kwargs)
 
+    def bound(self, batch: Batch) -> Callable[[], Any]:
+        """`whole` without a learning rate, its arguments built once when every call may share them (the
+        batch's own read-only arrays); a layout that gets fresh copies per call (`Batch.call_args`) still
+        gets them."""
+        if batch.layout in ("pairs", "sequence") or batch.extra:
+            return lambda: self.whole(batch)
+        method = self.method
+        args, kwargs = self._args(None, None, batch, None)
+        if kwargs:
+            return lambda: method(*args, **kwargs)
+        return lambda: method(*args)
+
     def each(self, batch: Batch, lr: float | None = None) -> list[Any]:
         """One call per example, in order."""
         results = []

@@ -10,7 +10,6 @@ call are put back, so the gradient verdicts stay about the gradient.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from dataclasses import dataclass
 

@@ -406,14 +406,23 @@ class ModelView:
         except (KeyboardInterrupt, SystemExit, GradcheckError):
             raise  # the kit's own errors already say what is wrong
         except Exception as exc:
-            hint = ""
-            if "read-only" in str(exc):
-                hint = " (the kit passes X read-only: the model writes into its input array)"
-            width = input_width_hint(exc, self._last_batch, self.params.items()) if self.calls[what] == 1 else ""
-            raise ModelCallError(
-                f"{width}{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
-                f"[call {self.calls[what]} of {what}]"
-            ) from exc
+            raise self._call_error(what, exc) from exc
+
+    def _call_error(self, what: str, exc: Exception) -> ModelCallError:
+        """The kit's error for the model's own ``exc`` in the latest call of ``what`` (already counted)."""
+        hint = ""
+        if "read-only" in str(exc):
+            hint = " (the kit passes X read-only: the model writes into its input array)"
+        width = input_width_hint(exc, self._last_batch, self.params.items()) if self.calls[what] == 1 else ""
+        return ModelCallError(
+            f"{width}{self.label}.{what}(...) raised {type(exc).__name__}: {exc}{hint} "
+            f"[call {self.calls[what]} of {what}]"
+        )
+
+    def _loss_parts(self, batch: Batch) -> tuple[str, Callable[[], Any], Callable[[Any], float]] | None:
+        """For `loss_loop`: the name of the call behind the loss, that call with its arguments bound, and
+        what turns its result into the loss — when one plain call gives the loss; ``None`` otherwise."""
+        return None
 
     def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
         if self.copy_inputs:

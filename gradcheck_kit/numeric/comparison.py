@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .blocks import Losses, LossLoop, plain_passes, take_losses
 from .differences import Estimate, Judgement, Perturber, Status, judge
 from .sampling import choose_entries
 from .steps import step_size
 from .tolerance import Tolerance
 
-__all__ = ["EntryCheck", "EntryRunner", "EntryTable", "ProbeCheck", "TensorCheck", "TensorComparison", "compare_tensor"]
+__all__ = ["BlockCheck", "EntryCheck", "EntryRunner", "EntryTable", "ProbeCheck", "TensorCheck", "TensorComparison",
+           "compare_tensor", "shifted"]
 
 
 _STATUS = ("pass", "fail", "inconclusive")
@@ -255,9 +258,15 @@ def _unit(weights: np.ndarray) -> np.ndarray:
     return weights / norm if norm > 0 else weights
 
 
-#: ``runner(indices, check, put)`` judges ``check(i)`` for every flat index and hands each result to
-#: ``put(position, index, judgement)`` (or whole chunks to ``put_table(start, table)``), in order.
-EntryRunner = Callable[[np.ndarray, Callable[[int], Judgement], Callable[[int, "EntryTable"], None]], None]
+#: ``check(indices, put)`` judges the flat ``indices`` in order, handing each run of judged entries to
+#: ``put(offset, table)`` (``offset`` into ``indices``) as it is done — also the run judged before an
+#: interruption.
+BlockCheck = Callable[[np.ndarray, Callable[[int, "EntryTable"], None]], None]
+#: ``runner(indices, check, put)`` has ``check`` judge every flat index of ``indices`` (in blocks, here or
+#: elsewhere) and hands the results to ``put(position, table)`` in order.
+EntryRunner = Callable[[np.ndarray, BlockCheck, Callable[[int, "EntryTable"], None]], None]
+#: Entries whose losses are taken in one loop, and judged together, in a check without a runner.
+BLOCK = 256
 
 
 class TensorComparison:
@@ -270,6 +279,9 @@ class TensorComparison:
 
     ``loss_noise`` is the loss's measured noise σ (`noise.estimate_noise`); ``random`` says the loss
     changed between two evaluations at the same point.
+
+    ``loss_loop`` opens a stretch of many evaluations of the same loss (`blocks.LossLoop`): an
+    exhaustive check takes its entries' losses inside it; without it, ``loss`` is called as it is.
     """
 
     def __init__(self, param: str, layer: str, work: np.ndarray, analytic: np.ndarray,
@@ -277,7 +289,7 @@ class TensorComparison:
                  rng: np.random.Generator, max_entries: int, probes: int, exhaustive: bool,
                  eps: float | None = None, on_eval: Callable[[int], None] | None = None,
                  loss_noise: float = 0.0, random: bool = False,
-                 directions: Sequence[tuple[str, np.ndarray]] = ()) -> None:
+                 directions: Sequence[tuple[str, np.ndarray]] = (), loss_loop: LossLoop | None = None) -> None:
         self.param, self.layer, self.work, self.base_loss = param, layer, work, base_loss
         self.source_dtype, self.tolerance, self.rng = np.dtype(source_dtype), tolerance, rng
         self.max_entries, self.n_probes, self.exhaustive = max_entries, probes if work.size > 1 else 0, exhaustive
@@ -291,6 +303,7 @@ class TensorComparison:
         self.step = step_size(work, eps=eps, precision=precision)
         self.rtol = tolerance.rtol_for(work.dtype, precision)
         self.perturber = Perturber(work, loss, on_eval)
+        self.loss_loop: LossLoop = loss_loop if loss_loop is not None else lambda: nullcontext(loss)
         self.probe_results: list[ProbeCheck] = []
         self.table = EntryTable.allocate(0)
         self.filled = 0
@@ -309,6 +322,69 @@ class TensorComparison:
 
     def check_entry(self, i: int) -> Judgement:
         return self._judge(float(self.flat_analytic[i]), lambda h: self._estimate(*self.perturber.entry(i, h)))
+
+    def check_entries(self, indices: np.ndarray, put: Callable[[int, EntryTable], None]) -> None:
+        """Judge the flat ``indices`` as `check_entry` does, handing the results to ``put(0, table)``.
+
+        The losses of all of them are taken first, in one loop (`blocks.take_losses`), and judged together:
+        the entries `judge` passes at once get its numbers from `blocks.plain_passes`; every other one is
+        judged by `judge` itself, re-tests included. When the loop is interrupted, the entries whose
+        losses were taken are handed over as far as they are judged without another evaluation, and the
+        interruption goes on (interrupted in a re-test, the entries before it). A non-deterministic loss
+        is judged entry by entry, so each entry's re-tests follow its own evaluations as they always have."""
+        if self.random:
+            self._one_by_one(indices, put)
+            return
+        losses = Losses()
+        try:
+            take_losses(self.work, self.perturber.saved, indices, self.step, self.loss_loop, losses,
+                        self.perturber.on_eval)
+        except BaseException:
+            self._judge_taken(indices[:losses.complete], losses, put, retest=False)
+            raise
+        self._judge_taken(indices, losses, put, retest=True)
+
+    def _judge_taken(self, indices: np.ndarray, losses: Losses, put: Callable[[int, EntryTable], None], *,
+                     retest: bool) -> None:
+        """Judge ``indices`` from their losses and hand over the entries judged. With ``retest``, entries
+        not passed at once are judged by `judge` (which may evaluate the loss again); without, the entries
+        up to the first such one are handed over."""
+        n = indices.size
+        plus, minus = np.array(losses.plus[:n], dtype=np.float64), np.array(losses.minus[:n], dtype=np.float64)
+        taken = losses.taken[:n]
+        analytic = self.flat_analytic[indices]
+        plain = plain_passes(analytic, self.base_loss, plus, minus, taken, tolerance=self.tolerance, rtol=self.rtol,
+                             dtype=self.work.dtype, loss_noise=self.loss_noise, random=self.random)
+        table = EntryTable(indices.astype(np.int64), analytic.astype(np.float64), plain.numeric, plain.rel_error,
+                           plain.bound, np.zeros(n, dtype=np.int8), {})
+        others = np.flatnonzero(~plain.passed).tolist()
+        final = n if retest or not others else others[0]  # the first entries, judged for good
+        try:
+            for k in others if retest else ():
+                final = k
+                i = int(indices[k])
+                first = Estimate.from_losses(self.base_loss, float(plus[k]), float(minus[k]), float(taken[k]))
+
+                def estimate(h: float, i: int = i, first: Estimate = first) -> Estimate:
+                    return first if h == self.step else self._estimate(*self.perturber.entry(i, h))
+
+                table.put(k, i, self._judge(float(self.flat_analytic[i]), estimate))
+            if retest:
+                final = n
+        finally:
+            if final:
+                put(0, table.head(final))
+
+    def _one_by_one(self, indices: np.ndarray, put: Callable[[int, EntryTable], None]) -> None:
+        table = EntryTable.allocate(indices.size)
+        judged = 0
+        try:
+            for position, i in enumerate(indices):
+                table.put(position, int(i), self.check_entry(int(i)))
+                judged = position + 1
+        finally:
+            if judged:
+                put(0, table.head(judged))
 
     def check_direction(self, unit: np.ndarray) -> Judgement:
         projected = float(np.vdot(self.projectable, unit))
@@ -353,8 +429,8 @@ class TensorComparison:
             else choose_entries(self.flat_analytic, self.max_entries, self.rng)
         )
         self.table = EntryTable.allocate(indices.size)
-        if entry_runner is not None and self.exhaustive:
-            entry_runner(indices, self.check_entry, self._put_table)
+        if self.exhaustive:
+            (entry_runner or _in_blocks)(indices, self.check_entries, self._put_table)
             return
         for position, i in enumerate(indices):
             self.table.put(position, int(i), self.check_entry(int(i)))
@@ -415,6 +491,20 @@ def compare_tensor(
 ) -> TensorCheck:
     """Check one tensor in one call (see `TensorComparison` for the options)."""
     return TensorComparison(param, layer, work, analytic, loss, base_loss, **options).run(entry_runner)
+
+
+def shifted(put: Callable[[int, EntryTable], None], start: int) -> Callable[[int, EntryTable], None]:
+    """``put`` for a block of entries that begins at ``start``: offsets in the block become positions."""
+    def at(offset: int, table: EntryTable) -> None:
+        put(start + offset, table)
+
+    return at
+
+
+def _in_blocks(indices: np.ndarray, check: BlockCheck, put: Callable[[int, EntryTable], None]) -> None:
+    """The runner of a check without one: `BLOCK` entries at a time, in this process."""
+    for start in range(0, indices.size, BLOCK):
+        check(indices[start:start + BLOCK], shifted(put, start))
 
 
 def _bisect(

@@ -186,12 +186,12 @@ class Perturber:
         self.work = work
         self.saved = work.copy()
         self._loss = loss
-        self._on_eval = on_eval
+        self.on_eval = on_eval
 
     def _evaluate(self) -> float:
         value = self._loss()
-        if self._on_eval is not None:
-            self._on_eval(1)
+        if self.on_eval is not None:
+            self.on_eval(1)
         return value
 
     def entry(self, flat_index: int, step: float) -> tuple[float, float, float]:

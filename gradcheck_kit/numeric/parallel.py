@@ -33,8 +33,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ..errors import GradcheckError, InputError, ModelCallError
-from .comparison import EntryRunner, EntryTable
-from .differences import Judgement
+from .comparison import BlockCheck, EntryRunner, EntryTable, shifted
 from .workers import Chunk, Failure, Payload, Pickler, judge_chunk, qualified, unpicklable_part
 
 __all__ = ["entry_runner"]
@@ -57,8 +56,9 @@ _CHUNK_OVERHEAD_SECONDS = 0.003
 #: or _SILENT_CHUNKS times a chunk's expected time if that is longer.
 _SILENT_SECONDS = 60.0
 _SILENT_CHUNKS = 50
-#: Entries judged in the calling process between two hand-overs of the serial path.
-_SERIAL_BLOCK = 64
+#: Entries judged in the calling process between two hand-overs of the serial path, at most (the first
+#: blocks are smaller, so the first entries measure what one costs even for a slow loss).
+_SERIAL_BLOCK = 256
 
 
 # -- the runner, in the calling process -----------------------------------------------------------
@@ -121,8 +121,7 @@ class _Runner:
         self.slow = False  # workers were slower than this process: the rest of the run stays here
 
     # the EntryRunner interface
-    def __call__(self, indices: np.ndarray, check: Callable[[int], Judgement],
-                 put: Callable[[int, EntryTable], None]) -> None:
+    def __call__(self, indices: np.ndarray, check: BlockCheck, put: Callable[[int, EntryTable], None]) -> None:
         backend = _active_backend(self.n_jobs) if indices.size > 1 and not self.slow else _Backend(1)
         if backend.workers <= 1:
             self._serial(indices, 0, indices.size, check, put)
@@ -138,29 +137,22 @@ class _Runner:
             return
         self._parallel(indices, done, check, put, backend, per_entry, startup)
 
-    def _serial(self, indices: np.ndarray, start: int, stop: int, check: Callable[[int], Judgement],
+    def _serial(self, indices: np.ndarray, start: int, stop: int, check: BlockCheck,
                 put: Callable[[int, EntryTable], None], seconds: float = math.inf) -> int:
         """Judge ``indices[start:stop]`` here, handing over every block (and the entries judged of the
-        block in progress when interrupted); stops after ``seconds``. Returns the position reached."""
+        block in progress when interrupted); stops after ``seconds``, at the end of a block: blocks
+        start at one entry and double, so a slow loss does not overshoot by more than the time taken.
+        Returns the position reached."""
         began = time.perf_counter()
-        position = start
+        position, size = start, 1 if seconds < math.inf else _SERIAL_BLOCK
         while position < stop and time.perf_counter() - began < seconds:
-            block = indices[position:min(stop, position + _SERIAL_BLOCK)]
-            table = EntryTable.allocate(block.size)
-            judged = 0
-            try:
-                for k, index in enumerate(block):
-                    table.put(k, int(index), check(int(index)))  # the check reports its own evaluations
-                    judged = k + 1
-                    if seconds < math.inf and time.perf_counter() - began >= seconds:
-                        break
-            finally:
-                if judged:
-                    put(position, table.head(judged))
-            position += judged
+            block = indices[position:min(stop, position + size)]
+            check(block, shifted(put, position))  # the check reports its own evaluations
+            position += block.size
+            size = min(2 * size, _SERIAL_BLOCK)
         return position
 
-    def _payload(self, check: Callable[[int], Judgement]) -> tuple[Payload, float]:
+    def _payload(self, check: BlockCheck) -> tuple[Payload, float]:
         pickler = Pickler(self.on_eval)
         began = time.perf_counter()
         try:
@@ -169,7 +161,7 @@ class _Runner:
             raise InputError(self._unpicklable(check, pickler, exc), option="n_jobs") from exc
         return Payload(data), time.perf_counter() - began
 
-    def _unpicklable(self, check: Callable[[int], Judgement], pickler: Pickler, exc: Exception) -> str:
+    def _unpicklable(self, check: BlockCheck, pickler: Pickler, exc: Exception) -> str:
         found = unpicklable_part(check, pickler)
         what = "the model or the batch"
         if found is not None:
@@ -180,7 +172,7 @@ class _Runner:
                 f"batch to each worker, but {what} cannot be pickled ({type(exc).__name__}: {exc}). Create it where "
                 f"it is used, or leave it out in __getstate__ and rebuild it in __setstate__; or use n_jobs=1.")
 
-    def _parallel(self, indices: np.ndarray, start: int, check: Callable[[int], Judgement],
+    def _parallel(self, indices: np.ndarray, start: int, check: BlockCheck,
                   put: Callable[[int, EntryTable], None], backend: _Backend, per_entry: float,
                   startup: float) -> None:
         """This process judges the entries up to ``head`` (the workers' start-up time's worth) while the

@@ -52,6 +52,17 @@ class Tolerance:
         """Largest |analytic - numeric| that still counts as agreement."""
         return max(self.atol or 0.0, noise) + rtol * max(abs(analytic), abs(numeric))
 
+    def noises(self, dtype: np.dtype, loss_scales: np.ndarray, steps: np.ndarray,
+               loss_noise: float = 0.0) -> np.ndarray:
+        """`noise` for many estimates at once: the same operations in the same order, so bitwise the same
+        values wherever they are finite."""
+        rounding = self.noise_factor * float(np.finfo(dtype).eps) * np.maximum(loss_scales, 1e-300)
+        return np.maximum(rounding, NOISE_SIGMAS * loss_noise) / steps
+
+    def bounds(self, analytic: np.ndarray, numeric: np.ndarray, *, rtol: float, noise: np.ndarray) -> np.ndarray:
+        """`bound` for many values at once (bitwise the same wherever they are finite)."""
+        return np.maximum(self.atol or 0.0, noise) + rtol * np.maximum(np.abs(analytic), np.abs(numeric))
+
     def describe(self) -> str:
         rtol = (
             "by dtype " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_RTOL.items())

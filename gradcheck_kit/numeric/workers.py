@@ -19,15 +19,14 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .blas import blas_threads, pin_blas_threads
-from .comparison import EntryTable
-from .differences import Judgement
+from .comparison import BlockCheck, EntryTable
 
 __all__ = ["Chunk", "Failure", "Payload", "Pickler", "judge_chunk", "qualified", "unpicklable_part"]
 
@@ -104,7 +103,7 @@ class Payload:
     def __sizeof__(self) -> int:
         return object.__sizeof__(self) + len(self.data)
 
-    def rebuild(self) -> tuple[Callable[[int], Judgement], _Count]:
+    def rebuild(self) -> tuple[BlockCheck, _Count]:
         built = getattr(self._copies, "check", None)
         if built is None:
             count = _Count()
@@ -165,8 +164,7 @@ def judge_chunk(payload: Payload, indices: np.ndarray) -> Chunk:
     began = time.perf_counter()
     table = EntryTable.allocate(indices.size)
     try:
-        for position, index in enumerate(indices):
-            table.put(position, int(index), check(int(index)))
+        check(indices, table.insert)
     except SystemExit as exc:
         return Chunk(EntryTable.allocate(0), failure=_failure("exit", exc))
     except KeyboardInterrupt as exc:
