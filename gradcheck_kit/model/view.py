@@ -279,6 +279,8 @@ class ModelView:
         slot.write(work)
         if slot.read() is work:
             self.params[slot.name] = work
+            if self.private:  # the copy's own (float32...) array is not needed again: no second full copy
+                self._originals[slot.name] = None
             return
         # The container is rebuilt on every access (e.g. ``params()`` returning a new dict): perturb the
         # model's own array in place; on a live model the guard restores it afterwards.
@@ -353,6 +355,8 @@ class ModelView:
         """Stop treating ``name`` as a parameter (a cache or a stored gradient): its original is put back."""
         slot = self._slots.pop(name)
         original = self._originals.pop(name)
+        if original is None:  # dropped by `_bind`: the working values, back in the dtype the model had
+            original = self.params[name].astype(self.source_dtypes[name])
         if slot.read() is not original:
             with contextlib.suppress(Exception):
                 slot.write(original)
