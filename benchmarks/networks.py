@@ -1,7 +1,7 @@
 """The benchmark's networks: numpy tanh MLPs with softmax + mean cross-entropy, optionally with a seeded bug.
 
 ``bug``: ``None`` (correct), ``"batch-sum"`` (the gradient is the batch sum of a mean loss) or
-``"doubled-softmax"`` (the output delta is (o − t)·o·(1 − o)).
+``"doubled-softmax"`` (the output delta is (o − t)·o·(1 − o)); ``dtype``: of the parameters.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ BATCH = 64
 class MLP:
     """Forward/backward object: ``params`` dict, ``forward``, ``loss``, ``backward``."""
 
-    def __init__(self, sizes: tuple[int, ...], *, bug: str | None = None, seed: int = 0) -> None:
+    def __init__(self, sizes: tuple[int, ...], *, bug: str | None = None, seed: int = 0,
+                 dtype: type = np.float64) -> None:
         rng = np.random.default_rng(seed)
         self.bug = bug
         self.params: dict[str, np.ndarray] = {}
         for i, (m, n) in enumerate(itertools.pairwise(sizes), start=1):
-            self.params[f"W{i}"] = rng.normal(size=(m, n)) / np.sqrt(m)
-            self.params[f"b{i}"] = 0.01 * rng.normal(size=n)
+            self.params[f"W{i}"] = (rng.normal(size=(m, n)) / np.sqrt(m)).astype(dtype, copy=False)
+            self.params[f"b{i}"] = (0.01 * rng.normal(size=n)).astype(dtype, copy=False)
         self.depth = len(sizes) - 1
 
     def _forward(self, X: np.ndarray) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
     python -m pip install ".[torch]" && python benchmarks/run.py            # full run (~15 min)
     python benchmarks/run.py --quick                                        # small/medium only (~1 min)
+    python benchmarks/run.py --parts scaling,scale                          # 10^3..10^7, and 10^8 (~15 min)
 
 Both tools evaluate the *same* numpy forward and backward: torch through a custom autograd.Function that
 calls them. BLAS is pinned to one thread (and torch to one thread), so times are per core. Every torch
@@ -27,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from networks import MLP, SIZES, batch, n_params
+from scaling import SCALING_SIZES, scale_row, scaling_row
 
 import gradcheck_kit as gk
 from gradcheck_kit.numeric.blas import blas_threads, pin_blas_threads
@@ -276,9 +278,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="repeats per timing (median); default 5")
     parser.add_argument("--exhaustive-net", default=None, choices=sorted(SIZES), help="network for the exhaustive run")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
-    parser.add_argument("--parts", default="compare,memory,exhaustive,parallel",
-                        help="comma-separated subset of compare,memory,exhaustive,parallel (others are kept from "
-                        "--json)")
+    parser.add_argument("--parts", default="compare,memory,exhaustive,parallel,scaling",
+                        help="comma-separated subset of compare,memory,exhaustive,parallel,scaling,scale (others "
+                        "are kept from --json; scale, the 10^8-parameter row, only when named)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     import torch
@@ -286,7 +288,7 @@ def main() -> None:
     pin_blas_threads(1)
     torch.set_num_threads(1)
     nets = ["small", "medium"] if args.quick else ["small", "medium", "big"]
-    keep = Path(args.json).exists() and parts != {"compare", "memory", "exhaustive", "parallel"}
+    keep = Path(args.json).exists() and parts != {"compare", "memory", "exhaustive", "parallel", "scaling"}
     previous = json.loads(Path(args.json).read_text()) if keep else {}
     results: dict[str, Any] = {
         **previous,
@@ -356,8 +358,21 @@ def main() -> None:
             print(f"parallel exhaustive on {'-'.join(map(str, sizes))} ({n_params(sizes)} params): serial and 2 jobs, "
                   "alternated ...", flush=True)
             results["parallel"].append(parallel_ratio(sizes, 2, rounds=3 if n_params(sizes) < 20_000 else 2))
+    run_scaling(parts, args.quick, results)
     Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     print_table(results)
+
+
+def run_scaling(parts: set[str], quick: bool, results: dict[str, Any]) -> None:
+    if "scaling" in parts:
+        results["scaling"] = []
+        for sizes in SCALING_SIZES[:3] if quick else SCALING_SIZES:
+            print(f"scaling on {'-'.join(map(str, sizes))} ({n_params(sizes):,} params): without and with lr, "
+                  "alternated; memory; float32 ...", flush=True)
+            results["scaling"].append(scaling_row(sizes, rounds=3 if n_params(sizes) < 5e6 else 2))
+    if "scale" in parts:
+        print("scale row: one default check of a ~10^8-parameter network ...", flush=True)
+        results["scale"] = scale_row()
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -380,7 +395,7 @@ def print_table(results: dict[str, Any]) -> None:
         "speed-up vs fast",
     ):
         table.add_column(col, justify="right" if col not in ("net", "gradient", "named?") else "left")
-    for name, net in results["networks"].items():
+    for name, net in results.get("networks", {}).items():
         for key, v in net["variants"].items():
             d, f, s = v["diagnose"], v["torch_fast"], v["torch_slow"]
             table.add_row(
@@ -399,19 +414,21 @@ def print_table(results: dict[str, Any]) -> None:
             )
     console = Console(width=max(Console().width, 150))
     console.print(table)
-    for name, net in results["networks"].items():
+    print_scaling(results)
+    for name, net in results.get("networks", {}).items():
         w = net["with_lr"]
         console.print(
             f"{name}: full diagnose with lr=0.1 (all checks): {w['seconds']:.3f} s = "
             f"{w['in_forward_backward_passes']:.0f} forward+backward passes"
         )
-    m = results["memory"]
-    console.print(
-        f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = "
-        f"{m['peak_over_params_plus_activations']:.1f}× "
-        f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations "
-        f"{m['activation_bytes'] / 2**20:.2f} MiB)"
-    )
+    m = results.get("memory")
+    if m:
+        console.print(
+            f"memory ({m['network']}): peak {m['peak_bytes'] / 2**20:.1f} MiB = "
+            f"{m['peak_over_params_plus_activations']:.1f}× "
+            f"(parameters {m['param_bytes'] / 2**20:.1f} MiB + one batch's activations "
+            f"{m['activation_bytes'] / 2**20:.2f} MiB)"
+        )
     o = results.get("exhaustive_overhead")
     if o:
         console.print(
@@ -439,6 +456,38 @@ def print_table(results: dict[str, Any]) -> None:
         f"after; kit overhead {e['overhead_per_evaluation_us']:.1f} µs per evaluation); {e['jobs']} jobs "
         f"{e['parallel_seconds']:.1f} s (speed-up {e['speedup']:.2f}×, identical results: {e['identical']})"
     )
+
+
+
+def print_scaling(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 150))
+    rows = results.get("scaling", [])
+    if rows:
+        table = Table(title="Scaling (one run; time ratios are medians of alternated runs; memory by tracemalloc)")
+        for col in ("params", "check", "with lr", "lr ratio", "kit's own time", "with lr", "peak / (P + A)",
+                    "stable lr", "unstable lr", "float32 / own bytes"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            p = r["peak_ratio"]
+            table.add_row(
+                f"{r['params']:,}", f"{statistics.median(r['seconds']):.3g} s",
+                f"{statistics.median(r['seconds_lr']):.3g} s",
+                f"{r['lr_ratio']:.2f}×", f"{r['kit_share']:.0%}", f"{r['kit_share_lr']:.0%}", f"{p['no_lr']:.2f}×",
+                f"{p['stable_lr']:.2f}×", f"{p['unstable_lr']:.2f}×", f"{r['float32']['peak_ratio']:.2f}×",
+            )
+        console.print(table)
+    row = results.get("scale")
+    if row:
+        console.print(
+            f"scale: {row['params']:,} parameters ({'-'.join(map(str, row['sizes']))}), default check in "
+            f"{row['seconds']:.0f} s ({row['seconds'] / row['forward_seconds']:.0f} forward passes of "
+            f"{row['forward_seconds']:.2f} s; kit's own time {row['kit_share']:.0%}); peak "
+            f"{row['peak_bytes'] / 2**30:.2f} GiB = {row['peak_ratio']:.2f}× (parameters + one batch's activations); "
+            f"verdict {'OK' if row['ok'] else 'FAIL'}"
+        )
 
 
 if __name__ == "__main__":
