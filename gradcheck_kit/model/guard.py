@@ -12,13 +12,26 @@ import numpy as np
 from .copies import model_graph
 from .slots import ItemSlot, Slot
 
-__all__ = ["ModelGuard", "guard_model"]
+__all__ = ["ModelGuard", "guard_model", "same_bytes"]
 
 _MISSING = object()
 
 
-def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.tobytes() == b.tobytes()
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bitwise equal. Arrays of one numeric dtype and shape are compared as unsigned integers of their
+    item size (NaN equals the same NaN, 0.0 differs from -0.0), with no copy of their bytes."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return a.shape == b.shape and a.tobytes() == b.tobytes()
+    unsigned = _UNSIGNED.get(a.dtype.itemsize)
+    if unsigned is None or a.dtype.kind not in "biufc" or not a.size:
+        return a.tobytes() == b.tobytes()
+    try:
+        return bool(np.array_equal(a.view(unsigned), b.view(unsigned)))
+    except ValueError:  # a view of another item size needs a contiguous last axis
+        return a.tobytes() == b.tobytes()
 
 
 class _Saved:
@@ -35,7 +48,7 @@ class _Saved:
         with contextlib.suppress(Exception):  # a container that refuses (read-only, a __setattr__ guard):
             self._put_back()  # its arrays are still put back below
         for array, saved in self.arrays:
-            if array.flags.writeable and not _same_bytes(array, saved):
+            if array.flags.writeable and not same_bytes(array, saved):
                 np.copyto(array, saved)
 
     def _put_back(self) -> None:
@@ -97,7 +110,7 @@ class ModelGuard:
             with contextlib.suppress(Exception):
                 if slot.read() is not array:
                     slot.write(array)
-            if array.flags.writeable and not _same_bytes(array, saved):
+            if array.flags.writeable and not same_bytes(array, saved):
                 np.copyto(array, saved)
         if model_draws:
             np.random.set_state(self._rng_state)

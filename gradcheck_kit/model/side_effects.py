@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batch import Batch
+from .guard import same_bytes
 from .view import ModelView
 
 __all__ = ["SideEffects", "inspect_side_effects"]
@@ -63,7 +64,7 @@ def _params_changed(view: ModelView, reference: dict[str, np.ndarray]) -> tuple[
     changed, largest = [], 0.0
     for name, before in reference.items():
         now = view.current_one(name)
-        if not np.array_equal(now, before, equal_nan=True):
+        if not same_bytes(now, before) and not np.array_equal(now, before, equal_nan=True):
             changed.append(name)
             largest = max(largest, _max_change(now, before))
     return changed, largest
@@ -98,7 +99,7 @@ def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: d
     for name, call in calls:
         Xw, yw = np.array(X), np.array(y)  # writable copies
         call(batch.with_arrays(Xw, yw))
-        if not found.get("mutated_input_call") and (Xw.tobytes() != X.tobytes() or yw.tobytes() != y.tobytes()):
+        if not found.get("mutated_input_call") and not (same_bytes(Xw, X) and same_bytes(yw, y)):
             found["mutated_input_call"] = name
             found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
         del Xw, yw
@@ -136,10 +137,12 @@ def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
     """Inspect the model's calls for side effects; leaves the working parameters as it found them."""
     found: dict[str, object] = {}
     baseline = view.snapshot()
+    view.copy_gradients = False  # the probe's gradients are compared or sampled at once, never kept
     try:
         _writes(view, batch, found, baseline)
         if view.separate_backward:
             found["stale_backward_change"] = _stale_backward(view, batch, bool(found.get("mutated_input_call")))
     finally:
+        view.copy_gradients = True
         view.load(baseline)
     return SideEffects(**found)  # type: ignore[arg-type]
