@@ -15,12 +15,9 @@ def choose_entries(analytic: np.ndarray, limit: int, rng: np.random.Generator) -
     if size <= limit:
         return np.arange(size)
     n_top = max(1, limit // 3)
-    # one tensor-sized array at a time: |g| with NaN as the largest, negated in place for argpartition
-    magnitude = np.abs(analytic.reshape(-1), dtype=np.float64)
-    np.copyto(magnitude, np.inf, where=np.isnan(magnitude))
-    np.negative(magnitude, out=magnitude)
-    top = np.argpartition(magnitude, n_top - 1)[:n_top]
-    top = top[np.argsort(magnitude[top], kind="stable")]
+    magnitude = np.abs(analytic.reshape(-1), dtype=np.float64)  # the one tensor-sized array
+    top = _largest(magnitude, n_top)
+    top = top[np.argsort(-magnitude[top], kind="stable")]
     del magnitude
     # uniformly random others: positions among the entries not in ``top``, mapped to flat indices without
     # listing those entries (the j-th such entry is j plus the number of top indices at or before it)
@@ -28,3 +25,27 @@ def choose_entries(analytic: np.ndarray, limit: int, rng: np.random.Generator) -
     excluded = np.sort(top)
     chosen = picks + np.searchsorted(excluded - np.arange(n_top), picks, side="right")
     return np.concatenate([top, np.sort(chosen)])
+
+
+#: Entries per block when the largest entries are found through the blocks' maxima.
+BLOCK = 1024
+
+
+def _largest(magnitude: np.ndarray, k: int) -> np.ndarray:
+    """Flat indices of the ``k`` largest entries of ``magnitude`` (1-D, ≥ 0; NaN counts as the largest).
+
+    The ``k`` largest entries lie in the ``k`` blocks with the largest maxima (a block holding one of them
+    has a maximum at least that large): only those blocks are partitioned, not the whole tensor."""
+    if magnitude.size <= 8 * BLOCK or k > magnitude.size // (8 * BLOCK):
+        if np.isnan(magnitude).any():
+            magnitude = np.where(np.isnan(magnitude), np.inf, magnitude)
+        return np.argpartition(-magnitude, k - 1)[:k]
+    blocks = magnitude.size // BLOCK
+    maxima = magnitude[: blocks * BLOCK].reshape(blocks, BLOCK).max(axis=1)
+    if np.isnan(maxima).any() or (magnitude.size > blocks * BLOCK and np.isnan(magnitude[blocks * BLOCK:]).any()):
+        np.copyto(magnitude, np.inf, where=np.isnan(magnitude))
+        maxima = magnitude[: blocks * BLOCK].reshape(blocks, BLOCK).max(axis=1)
+    chosen = np.sort(np.argpartition(-maxima, k - 1)[:k])
+    candidates = np.concatenate([(chosen[:, None] * BLOCK + np.arange(BLOCK)).reshape(-1),
+                                 np.arange(blocks * BLOCK, magnitude.size)])  # the tail is always a candidate
+    return candidates[np.argpartition(-magnitude[candidates], k - 1)[:k]]
