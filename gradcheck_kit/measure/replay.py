@@ -47,7 +47,8 @@ STEP_SLICE = 1 << 16
 def _subtract_scaled(array: np.ndarray, gradient: np.ndarray, lr: float) -> None:
     """``array -= lr * gradient`` in place, slice by slice when both are contiguous; a float32 parameter
     (one the kit could not swap for float64) takes the step rounded."""
-    if not (array.flags.c_contiguous and gradient.flags.c_contiguous and array.shape == gradient.shape):
+    if gradient.size <= STEP_SLICE or not (array.flags.c_contiguous and gradient.flags.c_contiguous
+                                           and array.shape == gradient.shape):
         array -= lr * gradient
         return
     flat, g = array.reshape(-1), gradient.reshape(-1)

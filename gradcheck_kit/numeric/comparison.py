@@ -387,7 +387,8 @@ class TensorComparison:
                 put(0, table.head(judged))
 
     def check_direction(self, unit: np.ndarray) -> Judgement:
-        projected = float(np.vdot(self.projectable, unit))
+        # einsum accumulates a float32 direction against the float64 gradient without a float64 copy of it
+        projected = float(np.einsum("i,i->", self.projectable.reshape(-1), unit.reshape(-1)))
         return self._judge(projected, lambda h: self._estimate(*self.perturber.direction(unit, h)))
 
     # -- the run ---------------------------------------------------------------------------------
@@ -413,14 +414,19 @@ class TensorComparison:
             if judgement.status == "fail" and failing is None:
                 failing = direction
         for _ in range(self.n_probes):
-            signs = self.rng.uniform(-1.0, 1.0, self.work.shape)
-            norm = float(np.linalg.norm(signs))
+            # float32 entries: a direction needs no more precision (the move and the projection both use
+            # exactly these values), and it costs half a tensor of memory
+            signs = self.rng.random(self.work.shape, dtype=np.float32)
+            signs *= 2
+            signs -= 1
+            norm = float(np.linalg.norm(signs.reshape(-1)))
             if norm > 0:
-                signs /= norm  # a unit direction without a second tensor-sized array
+                signs /= np.float32(norm)  # about unit norm, in place
             judgement = self.check_direction(signs)
             self.probe_results.append(ProbeCheck(judgement))
             if judgement.status == "fail" and failing is None:
                 failing = signs
+            del signs  # before the next one is drawn (a failing one stays referenced)
         return failing
 
     def _entries(self, entry_runner: EntryRunner | None) -> None:
