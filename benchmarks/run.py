@@ -413,7 +413,8 @@ def print_table(results: dict[str, Any]) -> None:
                 else f"{v['speedup_vs_torch_fast']:.3g}×",
             )
     console = Console(width=max(Console().width, 150))
-    console.print(table)
+    if results.get("networks"):
+        console.print(table)
     print_scaling(results)
     for name, net in results.get("networks", {}).items():
         w = net["with_lr"]
