@@ -11,10 +11,12 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..model.batch import Batch
+from ..model.loss_loop import gradient_loop
 from ..model.view import ModelView
 
 __all__ = ["OnlineReplay", "all_finite", "full_batch_losses", "online_replay", "restored", "sgd_step"]
@@ -30,16 +32,21 @@ def restored(view: ModelView) -> Iterator[None]:
         view.load(saved)
 
 
-def sgd_step(view: ModelView, batch: Batch, lr: float) -> None:
-    """One update at ``lr``: the model's own training method if it has one, else SGD on its gradient."""
+def sgd_step(view: ModelView, batch: Batch, lr: float,
+             gradients: Callable[[], dict[str, np.ndarray]] | None = None) -> None:
+    """One update at ``lr``: the model's own training method if it has one, else SGD on its gradient
+    (``gradients()``, as ``view.gradients(batch, copy=False)``, when given)."""
     if view.can_train:
         view.train_step(batch, lr)
         return
-    grads = view.gradients(batch, copy=False)  # possibly the model's own arrays: read, never written
+    # possibly the model's own arrays: read, never written
+    grads = gradients() if gradients is not None else view.gradients(batch, copy=False)
     for name, array in view.params.items():
         _subtract_scaled(array, grads[name], lr)
 
 
+#: Warm-up steps between two looks at whether the weights went non-finite.
+FINITE_EVERY = 8
 #: Entries per slice when a step is applied slice by slice (a small temporary instead of a tensor-sized one).
 STEP_SLICE = 1 << 16
 
@@ -98,12 +105,15 @@ class OnlineReplay:
     first_step: int = 0
 
 
-def _warm_up(view: ModelView, singles: list[Batch], lr: float, steps: int) -> bool:
+def _warm_up(view: ModelView, singles: list[Batch], lr: float, steps: int,
+             gradient_of: Callable[[int], dict[str, np.ndarray]]) -> bool:
     """The first ``steps`` per-example steps, training only; False as soon as the weights go non-finite
     (which ends the replay, as a non-finite prediction does)."""
     for step in range(steps):
-        sgd_step(view, singles[step % len(singles)], lr)
-        if not all_finite(view.params.values()):
+        i = step % len(singles)
+        sgd_step(view, singles[i], lr, partial(gradient_of, i))
+        # every FINITE_EVERY steps and at the end (NaN and inf persist through later steps)
+        if (step % FINITE_EVERY == FINITE_EVERY - 1 or step == steps - 1) and not all_finite(view.params.values()):
             return False
     return True
 
@@ -134,13 +144,13 @@ def online_replay(view: ModelView, batch: Batch, lr: float, steps: int,
     judged = int(changes.sum()) or steps - first_step  # the steps the median is taken over
     below = 0
     stopped = False
-    with restored(view), np.errstate(all="ignore"):
+    singles = [batch.take(slice(i, i + 1)) for i in range(min(steps, batch.size))]
+    with restored(view), np.errstate(all="ignore"), gradient_loop(view, singles) as gradient_of:
         start = probabilities(view.predict(batch))
         predicted = start.argmax(axis=1)
         finite = True
-        singles = [batch.take(slice(i, i + 1)) for i in range(min(steps, batch.size))]
         if first_step:  # training only; the batch is predicted just before the first step counted
-            finite = _warm_up(view, singles, lr, first_step)
+            finite = _warm_up(view, singles, lr, first_step, gradient_of)
             if finite:
                 probs = probabilities(view.predict(batch))
                 finite = bool(np.all(np.isfinite(probs)))
@@ -148,15 +158,15 @@ def online_replay(view: ModelView, batch: Batch, lr: float, steps: int,
         for step in range(first_step + 1, steps + 1) if finite else ():
             i = (step - 1) % batch.size
             label = int(labels[i])
-            before.append(float(np.mean(predicted == label)))
-            sgd_step(view, singles[i], lr)
+            before.append(np.count_nonzero(predicted == label) / predicted.size)
+            sgd_step(view, singles[i], lr, partial(gradient_of, i))
             probs = probabilities(view.predict(batch))
             if not np.all(np.isfinite(probs)):
                 finite = False
                 break
             predicted = probs.argmax(axis=1)
-            share.append(float(np.mean(predicted == label)))
-            confidence.append(float(np.mean(probs[:, label])))
+            share.append(np.count_nonzero(predicted == label) / predicted.size)
+            confidence.append(float(probs[:, label].sum()) / predicted.size)
             prior.append(float(counts[label] / batch.size))
             changed.append(bool(changes[step - 1 - first_step]))
             if give_up_below is not None and share[-1] < give_up_below and (changed[-1] or not changes.any()):

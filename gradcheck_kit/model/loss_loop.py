@@ -24,7 +24,7 @@ from ..errors import GradcheckError
 from .batch import Batch
 from .view import DRAW_WATCH, ModelView
 
-__all__ = ["loss_loop"]
+__all__ = ["gradient_loop", "loss_loop"]
 
 
 @contextmanager
@@ -57,5 +57,43 @@ def loss_loop(view: ModelView, batch: Batch) -> Iterator[Callable[[], float]]:
     try:
         with np.errstate(**view.user_errstate):  # the model's code computes as the caller set numpy up
             yield loss
+    finally:
+        calls[what] += made
+
+
+@contextmanager
+def gradient_loop(view: ModelView, batches: list[Batch]) -> Iterator[Callable[[int], dict[str, np.ndarray]]]:
+    """A function giving ``view.gradients(batches[i], copy=False)`` — the model's own arrays, to be read at
+    once and never written — for use inside this context only, with what `loss_loop` saves per call
+    (a training replay takes a hundred single-example gradients in a row). numpy's error handling is the
+    caller's around the model's code only: what the caller computes with the gradients keeps its own."""
+    parts = [] if view.copy_inputs or view.protect_params or view._random_state is not None \
+        else [view._gradient_parts(batch) for batch in batches]
+    ready = [p for p in parts if p is not None]
+    if not ready or len(ready) < len(batches) or not (view.draws_global_random
+                                                       or view.calls[ready[0][0]] >= DRAW_WATCH):
+        yield lambda i: view.gradients(batches[i], copy=False)
+        return
+    what, calls, errstate = ready[0][0], view.calls, view.user_errstate
+    made = 0
+
+    def gradients(i: int) -> dict[str, np.ndarray]:
+        nonlocal made
+        made += 1
+        _, call, value = ready[i]
+        try:
+            with np.errstate(**errstate):
+                result = call()
+        except GradcheckError:
+            raise
+        except Exception as exc:  # the model's own error, named as `ModelView._call` names it
+            calls[what] += made
+            made = 0
+            raise view._call_error(what, exc) from exc
+        return value(result)
+
+    view._last_batch = batches[-1]
+    try:
+        yield gradients
     finally:
         calls[what] += made

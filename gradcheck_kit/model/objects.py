@@ -114,6 +114,18 @@ class ObjectView(ModelView):
 
         return call.name, call.bound(batch), value
 
+    def _gradient_parts(self, batch: Batch
+                        ) -> tuple[str, Callable[[], Any], Callable[[Any], dict[str, np.ndarray]]] | None:
+        call, reader = self.gradient_call, self.gradient_reader
+        if call is None or reader is None or call.per_example:
+            return None
+        name, shapes = f"{self.label}.{call.describe()}", self.shapes
+
+        def value(result: Any) -> dict[str, np.ndarray]:
+            return match_gradients(reader(result), shapes, name, copy=False)
+
+        return call.name, call.bound(batch), value
+
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:
             self.require_plain_step(batch)

@@ -428,6 +428,12 @@ class ModelView:
         what turns its result into the loss — when one plain call gives the loss; ``None`` otherwise."""
         return None
 
+    def _gradient_parts(self, batch: Batch
+                        ) -> tuple[str, Callable[[], Any], Callable[[Any], dict[str, np.ndarray]]] | None:
+        """For `gradient_loop`: as `_loss_parts`, for the analytic gradient (what turns the call's result
+        into it reads the model's arrays without copying them, as ``gradients(batch, copy=False)``)."""
+        return None
+
     def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
         if self.copy_inputs:
             batch = batch.with_arrays(np.array(batch.X), np.array(batch.y))
@@ -447,12 +453,15 @@ class ModelView:
     def gradients(self, batch: Batch, *, copy: bool = True) -> dict[str, np.ndarray]:
         """The model's own (analytic) gradient at the current working parameters, float64 copies
         (``copy=False``: possibly the model's own arrays — use them at once and never write into them;
-        a training replay step saves a parameter-sized copy that way)."""
+        a training replay step saves a parameter-sized copy that way — and no note on non-finite
+        entries: such calls are made at weights the kit moved, not at the model's)."""
         self.copy_gradients = copy
         try:
             grads = self._guarded(self._gradients, batch)
         finally:
             self.copy_gradients = True
+        if not copy:  # read at once at weights the kit moved (a replay, a curvature product): no report notes
+            return grads
         for name, g in grads.items():
             # a sum keeps any NaN or inf: the exact scan only when it is not finite (or overflowed)
             if not math.isfinite(np.add.reduce(g, axis=None)) and not np.all(np.isfinite(g)):
