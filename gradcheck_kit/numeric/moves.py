@@ -72,7 +72,9 @@ class CentralMove:
 
     ``arrays`` are ``(array, part)``: ``part`` is the slice of the flat direction ``v`` that moves ``array``
     (its entries in C order). A model that wrote into them between moves would leave a wrong baseline:
-    `intact` says whether the moved arrays are bitwise as they were at the start.
+    `intact` says whether the moved arrays are bitwise as they were at the start. `back` is exact from either
+    point, also after the model raised; a Ctrl-C in the middle of a move can leave the arrays partly moved (the
+    run then ends, and the user's own model is restored by its guard).
 
     ``total`` and ``scale`` are as in `WholeMove`.
     """
