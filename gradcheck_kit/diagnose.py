@@ -141,8 +141,11 @@ class Run:
                                layers=self.layers, attribution=self.attribution)
         # every able check runs, skipped codes too: the report then says what skip=/select= hid
         checks = plan(wanted=lambda code: True, able=self._able)
+        last_reader = max((i for i, check in enumerate(checks) if check.analytic), default=-1)
         with ProgressBar(len(checks), enabled=self.settings.progress, description="named checks", unit="checks") as bar:
-            for check in checks:
+            for i, check in enumerate(checks):
+                if i > last_reader:  # no check left reads the analytic gradient: free its parameter-sized arrays
+                    self.measurement.release_analytic()
                 self.context.findings.extend(check(self.context))
                 bar.advance(1)
 

@@ -154,7 +154,8 @@ def _half(ctx: Context, model: OutputModel) -> Finding | None:
     )
 
 
-@register(DOUBLED_SOFTMAX, DOUBLED_SIGMOID, MISSING_OUTPUT_DERIVATIVE, SQUARED_ERROR_HALF, requires=("predict",))
+@register(DOUBLED_SOFTMAX, DOUBLED_SIGMOID, MISSING_OUTPUT_DERIVATIVE, SQUARED_ERROR_HALF, requires=("predict",),
+          analytic=True)
 def check_output_delta(ctx: Context) -> Iterator[Finding]:
     """Which output delta the gradient was built from: the activation's derivative applied again (softmax,
     sigmoid), missing (squared error through a sigmoid or tanh), or the ½ of squared error in only one of
@@ -207,7 +208,7 @@ def _summed_loss(ctx: Context) -> Iterator[Finding]:
     )
 
 
-@register(MISSING_BATCH_AVERAGE, SUMMED_LOSS)
+@register(MISSING_BATCH_AVERAGE, SUMMED_LOSS, analytic=True)
 def check_batch_average(ctx: Context) -> Iterator[Finding]:
     """Gradient = B × the gradient of a batch-mean loss; or, with no gradient error, a summed loss."""
     B = ctx.batch.size
@@ -389,7 +390,7 @@ def _failing(ctx: Context) -> Iterator[tuple[str, TensorCheck]]:
 
 @register(SIGN_FLIPPED, SCALED, TRANSPOSED, ZERO, MISSING_BATCH_AVERAGE,
           reads=(DOUBLED_SOFTMAX, DOUBLED_SIGMOID, MISSING_OUTPUT_DERIVATIVE, SQUARED_ERROR_HALF,
-                 MISSING_BATCH_AVERAGE))
+                 MISSING_BATCH_AVERAGE), analytic=True)
 def check_gradient_sign_scale_transpose(ctx: Context) -> Iterator[Finding]:
     """In each layer where an error enters: is a wrong tensor −1×, B×, c×, or the transpose of the truth?"""
     for layer, t in _failing(ctx):

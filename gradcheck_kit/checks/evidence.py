@@ -84,6 +84,6 @@ def input_scale(X: np.ndarray) -> InputScale:
 
 def curvature(view: ModelView, batch: Batch, *, seed: int, eps: float | None) -> tuple[float, int]:
     """Top Hessian eigenvalue of the loss the analytic gradient descends, and the gradient calls it took."""
-    with gradient_differences(view, batch) as (theta, difference):
-        return top_eigenvalue(difference, theta, rng=np.random.default_rng(seed + 2), eps=eps)
+    with gradient_differences(view, batch) as (n, scale, difference):
+        return top_eigenvalue(difference, n, scale=scale, rng=np.random.default_rng(seed + 2), eps=eps)
 

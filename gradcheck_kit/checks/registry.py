@@ -5,7 +5,9 @@ never raises for a finding. Registering declares the finding codes it can emit (
 needs (``requires``: ``"lr"`` from the settings, or a capability of the model view such as
 ``"predict"``, ``"train"``, ``"layered"``, ``"network"``), and the codes of other checks whose findings
 it reads (``reads``): those checks then run first, and the reader asks ``ctx.found(code)`` instead of
-re-running them.
+re-running them. A check that reads the measurement's whole analytic gradient (``ctx.measurement.analytic``,
+or the evidence built from it: ``ctx.directions``, ``ctx.delta_fits``, ``ctx.output_model``) says so with
+``analytic=True``: the run releases that parameter-sized gradient once no such check is left to run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Check:
     requires: frozenset[str]
     reads: frozenset[str]
     func: CheckFunc
+    analytic: bool = False
 
     def __call__(self, ctx: Context) -> Iterable[Finding]:
         return self.func(ctx)
@@ -47,8 +50,8 @@ CHECKS: Mapping[str, Check] = MappingProxyType(_CHECKS)
 CODES: Mapping[str, CodeInfo] = MappingProxyType(_CODES)
 
 
-def register(*codes: CodeInfo, requires: Collection[str] = (),
-             reads: Collection[CodeInfo] = ()) -> Callable[[CheckFunc], CheckFunc]:
+def register(*codes: CodeInfo, requires: Collection[str] = (), reads: Collection[CodeInfo] = (),
+             analytic: bool = False) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``check_*`` as a named check emitting ``codes``."""
 
     def decorate(func: CheckFunc) -> CheckFunc:
@@ -62,7 +65,7 @@ def register(*codes: CodeInfo, requires: Collection[str] = (),
                 raise ValueError(f"finding code {info.code!r} is declared twice with different meanings")
             _CODES[info.code] = info
         _CHECKS[name] = Check(name=name, codes=tuple(c.code for c in codes), requires=frozenset(requires),
-                              reads=frozenset(c.code for c in reads), func=func)
+                              reads=frozenset(c.code for c in reads), func=func, analytic=analytic)
         return func
 
     return decorate

@@ -18,7 +18,7 @@ from .registry import register
 __all__ = ["check_training_step"]
 
 
-@register(MISSING_BATCH_AVERAGE, STEP_MISMATCH, requires=("lr", "train", "own_gradient", "network"))
+@register(MISSING_BATCH_AVERAGE, STEP_MISMATCH, requires=("lr", "train", "own_gradient", "network"), analytic=True)
 def check_training_step(ctx: Context) -> Iterator[Finding]:
     """A plain SGD step moves each tensor by −lr × its gradient. Read the gradient off one step of the
     model's own training method and compare it, tensor by tensor, with the gradient checked above: a

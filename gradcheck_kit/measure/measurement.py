@@ -7,7 +7,7 @@ tensor already judged, and the entries already judged of the tensor in progress.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -33,10 +33,11 @@ class Measurement:
     """What the measure stage found, from the loss back to the input.
 
     ``complete`` is False until the stage has finished; ``step`` names what it was doing when it stopped.
+    ``analytic`` is the model's gradient at the baseline, by parameter, until `release_analytic`.
     """
 
     base_loss: float = math.nan
-    analytic: dict[str, np.ndarray] = field(default_factory=dict)
+    analytic: Mapping[str, np.ndarray] = field(default_factory=dict)
     done: list[TensorCheck] = field(default_factory=list)
     current: TensorComparison | None = None
     loss_noise: float = 0.0
@@ -53,6 +54,11 @@ class Measurement:
             return (*self.done, self.current.result())
         return tuple(self.done)
 
+    def release_analytic(self) -> None:
+        """Free the analytic gradient (the parameters' size) once nothing will read it again: reading it
+        afterwards is an error of the kit, not a silent empty mapping."""
+        self.analytic = _Released()
+
     @property
     def deterministic(self) -> bool:
         """False when two evaluations of the loss at the same parameters differed."""
@@ -61,6 +67,23 @@ class Measurement:
     @property
     def by_param(self) -> dict[str, TensorCheck]:
         return {t.param: t for t in self.tensors}
+
+
+class _Released(Mapping[str, np.ndarray]):
+    """The analytic gradient after `Measurement.release_analytic`."""
+
+    def _fail(self) -> RuntimeError:
+        return RuntimeError("internal error of gradcheck_kit: the analytic gradient was read after it was released; "
+                            "the check that reads it must be registered with analytic=True")
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        raise self._fail()
+
+    def __iter__(self) -> Iterator[str]:
+        raise self._fail()
+
+    def __len__(self) -> int:
+        raise self._fail()
 
 
 def expected_evaluations(view: ModelView, settings: Settings) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 __all__ = ["RTOL", "GradientDifference", "top_eigenvalue"]
 
 #: ``difference(v, h, out)`` adds ``g(θ + h·v) − g(θ − h·v)`` to ``out`` (flat, float64, ``(n,)``), ``g`` the
-#: gradient and ``θ`` the baseline; it makes two gradient calls.
+#: gradient and ``θ`` the baseline, which the caller holds; it makes two gradient calls.
 GradientDifference = Callable[[np.ndarray, float, np.ndarray], None]
 
 #: λ is decided when its predicted remaining change is below this fraction of it. The check reports 2/λ and
@@ -30,26 +30,29 @@ CHUNK = 1 << 14
 
 def top_eigenvalue(
     difference: GradientDifference,
-    theta: np.ndarray,
+    n: int,
     *,
+    scale: float = 1.0,
     rng: np.random.Generator,
     eps: float | None = None,
     maxiter: int = 60,
     rtol: float = RTOL,
 ) -> tuple[float, int]:
-    """Largest algebraic eigenvalue λ of the Hessian at ``theta`` and the number of gradient calls used.
+    """Largest algebraic eigenvalue λ of the Hessian at the baseline ``θ`` and the number of gradient calls used.
 
     Parameters
     ----------
     difference
         Adds ``g(θ + h·v) − g(θ − h·v)`` to its third argument, ``(n,)`` (see `GradientDifference`);
         ``Hv ≈ that / 2h`` is a central difference of the gradient.
-    theta
-        The baseline parameters, ``(n,)`` float64; only its size and scale are read.
+    n
+        The number of parameters.
+    scale
+        The parameters' scale: ``max(1, RMS of θ)``.
     rng
         Draws the start vector.
     eps
-        Relative step of the central difference (default ``cbrt(float64 eps)``), times the parameters' RMS.
+        Relative step of the central difference (default ``cbrt(float64 eps)``), times ``scale``.
     maxiter
         At most this many Hessian-vector products (two gradient calls each; at least one).
     rtol
@@ -68,11 +71,10 @@ def top_eigenvalue(
     ``rtol·|λ|`` (at least three products), or at once when the Krylov space stops growing (then the Ritz
     values are eigenvalues: one product for a one-parameter model, or a zero Hessian).
     """
-    n = theta.size
     if n == 0:
         return math.nan, 0
     base = eps if eps is not None else float(np.cbrt(np.finfo(np.float64).eps))
-    h = base * max(1.0, math.sqrt(float(theta @ theta) / n))
+    h = base * scale
     v = rng.normal(size=n)
     v /= np.linalg.norm(v)
     w = np.zeros(n)  # v_{j-1} (zero at the start), overwritten by the next Lanczos vector
