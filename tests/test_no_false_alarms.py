@@ -90,3 +90,31 @@ def test_seeded_defect_is_found(seed):
     assert not report.ok, label(s)
     found = [(f.code, f.layer) for f in report.findings]
     assert any(c == code and (layer is None or f_layer == layer) for c, f_layer in found), f"{label(s)}: {found}"
+
+
+class Dense32WithGradsDict:
+    """A float32 layer whose optimizer-facing ``grads`` dict holds the very ``dW``/``db`` arrays its backward
+    fills in place (those are caches the kit leaves out, and the alias must keep working)."""
+
+    def __init__(self, n_in, n_out, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W = (rng.normal(size=(n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        self.b = (0.1 * rng.normal(size=n_out)).astype(np.float32)
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        self.grads = {"dW": self.dW, "db": self.db}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW[...] = self.x.T @ dout
+        self.db[...] = dout.sum(0)
+        return dout @ self.W.T
+
+
+def test_a_float32_layer_whose_grads_dict_aliases_its_gradient_buffers_is_ok():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(8, 4)).astype(np.float32), rng.integers(0, 3, 8)
+    report = gk.diagnose([Dense32WithGradsDict(4, 3), L.Softmax(), L.CrossEntropy()], (X, y), progress=False)
+    assert report.ok, report

@@ -218,4 +218,5 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
     view.freeze_state()
     if isinstance(view, ObjectView | FunctionalView):
         identify_loss(view, data, seed=seed)
+    view.settle()
     return view, data

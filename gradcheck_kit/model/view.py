@@ -279,8 +279,6 @@ class ModelView:
         slot.write(work)
         if slot.read() is work:
             self.params[slot.name] = work
-            if self.private:  # the copy's own (float32...) array is not needed again: no second full copy
-                self._originals[slot.name] = None
             return
         # The container is rebuilt on every access (e.g. ``params()`` returning a new dict): perturb the
         # model's own array in place; on a live model the guard restores it afterwards.
@@ -351,11 +349,21 @@ class ModelView:
             raise ModelInterfaceError(f"parameter {name!r} disappeared from the model during a call")
         return np.asarray(value)
 
+    def settle(self) -> None:
+        """Reading the model is done (no slot will be unbound any more): a private copy's own arrays that
+        float64 working copies replaced (float32 ones) are not kept besides them — no second full copy. Until
+        then they are kept: unbinding a slot puts the very object back, which aliases elsewhere in the model
+        (a layer's ``grads`` dict holding its ``dW``) still point at."""
+        if self.private:
+            for name, array in self.params.items():
+                if self._originals.get(name) is not array:
+                    self._originals[name] = None
+
     def unbind(self, name: str) -> None:
         """Stop treating ``name`` as a parameter (a cache or a stored gradient): its original is put back."""
         slot = self._slots.pop(name)
         original = self._originals.pop(name)
-        if original is None:  # dropped by `_bind`: the working values, back in the dtype the model had
+        if original is None:  # dropped by `settle`: the working values, back in the dtype the model had
             original = self.params[name].astype(self.source_dtypes[name])
         if slot.read() is not original:
             with contextlib.suppress(Exception):
