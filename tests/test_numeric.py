@@ -141,6 +141,24 @@ def test_perturber_restores_even_when_loss_raises():
     assert w.tobytes() == original.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_float32_direction_moves_by_the_float64_product_of_step_and_direction(dtype):
+    """The move is x ± fl64(h·u) (then in the tensor's dtype), as the projected gradient assumes; a float32
+    product would be off by ~1e-8 relative, enough to fail a linear loss against rtol 1e-6."""
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(4, 5)).astype(dtype)
+    u = rng.random((4, 5), dtype=np.float32) * 2 - 1
+    h = 6.0554544523933395e-06
+    seen = []
+    p = Perturber(w, lambda: seen.append(w.copy()) or 0.0)
+    p.direction(u, h)
+    product = u.astype(np.float64) * h
+    np.testing.assert_array_equal(seen[0], (w.astype(np.float64) + product).astype(dtype)
+                                  if dtype == np.float64 else w + product.astype(np.float32))
+    np.testing.assert_array_equal(seen[1], (w.astype(np.float64) - product).astype(dtype)
+                                  if dtype == np.float64 else w - product.astype(np.float32))
+
+
 def test_step_size_scales_with_rms_and_dtype():
     assert step_size(np.zeros(3)) == pytest.approx(np.cbrt(np.finfo(np.float64).eps))
     assert step_size(np.full(3, 10.0)) == pytest.approx(10 * np.cbrt(np.finfo(np.float64).eps))

@@ -213,12 +213,12 @@ class Perturber:
         work, saved = self.work, self.saved
         # x ± h·u written straight into the working tensor (h·u rounded to its dtype, then added: the same
         # values as forming h·u first, with no tensor-sized temporary)
-        h = np.float64(step)  # the product in float64 also for a float32 direction
-        try:
-            np.multiply(unit, h, out=work, casting="same_kind")
+        h = float(step)
+        try:  # dtype=: the product in float64 also for a float32 direction (numpy 1.x would pick float32's loop)
+            np.multiply(unit, h, out=work, dtype=np.float64, casting="same_kind")
             work += saved
             plus = self._evaluate()
-            np.multiply(unit, -h, out=work, casting="same_kind")
+            np.multiply(unit, -h, out=work, dtype=np.float64, casting="same_kind")
             work += saved
             minus = self._evaluate()
         finally:

@@ -31,7 +31,7 @@ class WholeMove:
         for name, saved in self.saved.items():
             target, d = self.arrays[name], direction[name]
             if target.dtype == np.float64 and d.dtype in (np.float64, np.float32):  # in place: no temporary
-                np.multiply(d, np.float64(t), out=target)  # the product in float64 for a float32 direction too
+                np.multiply(d, t, out=target, dtype=np.float64)  # in float64 for a float32 direction too
                 target += saved
             else:
                 np.add(saved, t * d, out=target, casting="unsafe")
