@@ -21,8 +21,9 @@ __all__ = ["LR_NOTE", "check_learning_rate_stable", "check_predictions_follow_la
 STEPS = 5
 #: Per-example steps replayed for label collapse, cycling through the batch in order: WARMUP_STEPS that only
 #: train (a fresh network whose outputs do not yet depend on the input passes through a transient phase
-#: that is not collapse), then COUNTED_STEPS after each of which the batch is predicted. At most
-#: MAX_ONLINE_STEPS examples of the batch take part.
+#: that is not collapse), then COUNTED_STEPS after each of which the batch is predicted: the first
+#: WARMUP_STEPS + COUNTED_STEPS examples are trained on (cycling through a smaller batch), and at most
+#: MAX_ONLINE_STEPS examples are predicted.
 WARMUP_STEPS = 64
 COUNTED_STEPS = 32
 MAX_ONLINE_STEPS = 256
@@ -75,8 +76,8 @@ def check_learning_rate_stable(ctx: Context) -> Iterator[Finding]:
         message=(
             f"at lr {fmt(lr)}, {len(losses) - 1} full-batch steps take the loss {path}, while at lr "
             f"{fmt(lr / divisor)} it falls "
-            f"to {fmt(small[-1], 4)}. The top Hessian eigenvalue is λ ≈ {fmt(lam, 3)} ({calls} gradient calls), so "
-            f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 3)}: each step overshoots the minimum it aims "
+            f"to {fmt(small[-1], 4)}. The top Hessian eigenvalue is λ ≈ {fmt(lam, 2)} ({calls} gradient calls), so "
+            f"gradient descent is stable only for lr < 2/λ ≈ {fmt(limit, 2)}: each step overshoots the minimum it aims "
             "at." + caveat
         ),
         fix=("First correct the wrong gradients reported above; then " if gradient_wrong else "")

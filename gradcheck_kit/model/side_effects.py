@@ -52,8 +52,11 @@ def _max_change(a: np.ndarray, b: np.ndarray) -> float:
     if not a.size:
         return 0.0
     with np.errstate(invalid="ignore"):
-        diff = np.subtract(a, b, dtype=np.float64)
-        np.abs(diff, out=diff)
+        if a.dtype.kind == "c" or b.dtype.kind == "c":  # complex inputs: |a − b| as a new real array
+            diff = np.abs(np.subtract(a, b, dtype=np.complex128))
+        else:
+            diff = np.subtract(a, b, dtype=np.float64)
+            np.abs(diff, out=diff)
     # fmax skips NaN (NaN compared with NaN is no change) without a masked copy; NaN only if all are NaN
     largest = float(np.fmax.reduce(diff, axis=None))
     return 0.0 if math.isnan(largest) else largest
