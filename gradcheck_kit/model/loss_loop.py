@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -37,28 +38,39 @@ def loss_loop(view: ModelView, batch: Batch) -> Iterator[Callable[[], float]]:
         yield lambda: view.loss(batch)
         return
     what, call, value = parts
-    calls = view.calls
-    made = 0
+    counted = _Counted(view, what)
 
     def loss() -> float:
-        nonlocal made
-        made += 1
-        try:
-            result = call()
-        except GradcheckError:
-            raise
-        except Exception as exc:  # the model's own error, named as `ModelView._call` names it
-            calls[what] += made
-            made = 0
-            raise view._call_error(what, exc) from exc
-        return value(result)
+        return value(counted(call))
 
     view._last_batch = batch
     try:
         with np.errstate(**view.user_errstate):  # the model's code computes as the caller set numpy up
             yield loss
     finally:
-        calls[what] += made
+        counted.close()
+
+
+class _Counted:
+    """Calls of one kind made in a row outside `ModelView._call`: added to the view's count when the run
+    ends, and a model's error named as `ModelView._call` names it, with its call number."""
+
+    def __init__(self, view: ModelView, what: str) -> None:
+        self.view, self.what, self.made = view, what, 0
+
+    def __call__(self, call: Callable[[], Any]) -> Any:
+        self.made += 1
+        try:
+            return call()
+        except GradcheckError:
+            raise
+        except Exception as exc:
+            self.close()
+            raise self.view._call_error(self.what, exc) from exc
+
+    def close(self) -> None:
+        self.view.calls[self.what] += self.made
+        self.made = 0
 
 
 @contextmanager
@@ -74,26 +86,19 @@ def gradient_loop(view: ModelView, batches: list[Batch]) -> Iterator[Callable[[i
                                                        or view.calls[ready[0][0]] >= DRAW_WATCH):
         yield lambda i: view.gradients(batches[i], copy=False)
         return
-    what, calls, errstate = ready[0][0], view.calls, view.user_errstate
-    made = 0
+    counted, errstate = _Counted(view, ready[0][0]), view.user_errstate
 
     def gradients(i: int) -> dict[str, np.ndarray]:
-        nonlocal made
-        made += 1
         _, call, value = ready[i]
-        try:
+
+        def model_call() -> Any:
             with np.errstate(**errstate):
-                result = call()
-        except GradcheckError:
-            raise
-        except Exception as exc:  # the model's own error, named as `ModelView._call` names it
-            calls[what] += made
-            made = 0
-            raise view._call_error(what, exc) from exc
-        return value(result)
+                return call()
+
+        return value(counted(model_call))
 
     view._last_batch = batches[-1]
     try:
         yield gradients
     finally:
-        calls[what] += made
+        counted.close()
