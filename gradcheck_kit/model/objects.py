@@ -126,12 +126,12 @@ class ObjectView(ModelView):
 
         return call.name, call.bound(batch), value
 
-    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:
             self.require_plain_step(batch)
             return self.inferred_gradients(batch, INFERENCE_LR)
         call = f"{self.label}.{self.gradient_call.describe()}"
-        results = [match_gradients(self.gradient_reader(r), self.shapes, call, copy=self.copy_gradients)
+        results = [match_gradients(self.gradient_reader(r), self.shapes, call, copy=copy)
                    for r in self._invoke(self.gradient_call, batch)]
         if len(results) == 1:
             return results[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: d
     calls: list[tuple[str, Callable[[Batch], object]]] = [("loss", view._loss)]
     if view.can_predict:
         calls.append(("forward", view._predict))
-    calls.append(("gradient", view._gradients))
+    calls.append(("gradient", partial(view._gradients, copy=False)))  # discarded at once: no copy
     for name, call in calls:
         Xw, yw = np.array(X), np.array(y)  # writable copies
         call(batch.with_arrays(Xw, yw))
@@ -123,16 +124,17 @@ def _stale_backward(view: ModelView, batch: Batch, copy_inputs: bool) -> float:
         return batch.with_arrays(np.array(batch.X), np.array(batch.y)) if copy_inputs else batch
 
     view._loss(inputs())
-    full = view._gradients(inputs())
+    full = view._gradients(inputs(), copy=False)  # compared or sampled at once, never kept
     scale = max((max(float(np.max(g)), -float(np.min(g))) for g in full.values() if g.size), default=0.0) or 1.0
     first = _sampled(full)
     del full
     view._loss(inputs())
     # only a deterministic backward can be judged stale (a random one differs call to call anyway)
-    if _gradient_change(first, _sampled(view._gradients(inputs()))) > 1e-12 * scale or batch.X.dtype.kind != "f":
+    again = _sampled(view._gradients(inputs(), copy=False))
+    if _gradient_change(first, again) > 1e-12 * scale or batch.X.dtype.kind != "f":
         return 0.0
     view._loss(batch.with_arrays(np.array(batch.X * 0.5 + 0.25), np.array(batch.y)))
-    change = _gradient_change(first, _sampled(view._gradients(inputs())))
+    change = _gradient_change(first, _sampled(view._gradients(inputs(), copy=False)))
     return change / scale if change > 1e-9 * scale else 0.0
 
 
@@ -140,12 +142,10 @@ def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
     """Inspect the model's calls for side effects; leaves the working parameters as it found them."""
     found: dict[str, object] = {}
     baseline = view.snapshot()
-    view.copy_gradients = False  # the probe's gradients are compared or sampled at once, never kept
     try:
         _writes(view, batch, found, baseline)
         if view.separate_backward:
             found["stale_backward_change"] = _stale_backward(view, batch, bool(found.get("mutated_input_call")))
     finally:
-        view.copy_gradients = True
         view.load(baseline)
     return SideEffects(**found)  # type: ignore[arg-type]

@@ -247,8 +247,6 @@ class ModelView:
         #: numpy's floating-point error handling as the caller set it (the kit's own code runs with its own).
         self.user_errstate: dict[str, Any] = dict(np.geterr())
         self._last_batch: Batch | None = None
-        #: Whether views hand back copies of the gradient arrays the model returned (see `gradients`).
-        self.copy_gradients = True
         #: Set when a probe saw the model write into X or y: every call then gets fresh copies.
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
@@ -463,11 +461,7 @@ class ModelView:
         (``copy=False``: possibly the model's own arrays — use them at once and never write into them;
         a training replay step saves a parameter-sized copy that way — and no note on non-finite
         entries: such calls are made at weights the kit moved, not at the model's)."""
-        self.copy_gradients = copy
-        try:
-            grads = self._guarded(self._gradients, batch)
-        finally:
-            self.copy_gradients = True
+        grads = self._guarded(self._gradients, batch, copy)
         if not copy:  # read at once at weights the kit moved (a replay, a curvature product): no report notes
             return grads
         for name, g in grads.items():
@@ -668,7 +662,9 @@ class ModelView:
     def _loss(self, batch: Batch) -> float:
         raise NotImplementedError
 
-    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+        """The model's gradient by parameter; ``copy=False`` as in `gradients` (views whose gradients are
+        always the kit's own arrays ignore it)."""
         raise NotImplementedError
 
     def _predict(self, batch: Batch) -> Any:
