@@ -21,6 +21,7 @@ from ..numeric.comparison import TensorCheck, TensorComparison
 from ..numeric.moves import WholeMove
 from ..numeric.noise import estimate_noise
 from ..numeric.parallel import entry_runner
+from ..numeric.sampling import uniform_signs
 from ..numeric.steps import step_size
 from ..settings import Settings
 from .isolated import explain_isolated, measure_layers_in_isolation
@@ -163,12 +164,9 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
     """
     values = [base]
     with WholeMove(view.params) as move:
-        # uniform float32 entries (faster to draw than Gaussian ones, half the memory) scaled to a norm of
-        # about 1 (E[u²] = 1/3 on [-1, 1)), in place
-        direction = {n: rng.random(a.shape, dtype=np.float32) for n, a in move.saved.items()}
+        # scaled in place to a norm of about 1 (E[u²] = 1/3 on [-1, 1))
+        direction = {n: uniform_signs(rng, a.shape) for n, a in move.saved.items()}
         for part in direction.values():
-            np.multiply(part, 2, out=part)
-            np.subtract(part, 1, out=part)
             np.multiply(part, np.float32(math.sqrt(3 / move.total)), out=part)
 
         def at(t: float) -> float:

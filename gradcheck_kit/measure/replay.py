@@ -8,7 +8,7 @@ analytic gradient is applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -18,8 +18,9 @@ import numpy as np
 from ..model.batch import Batch
 from ..model.loss_loop import gradient_loop
 from ..model.view import ModelView
+from ..numeric.finite import all_finite
 
-__all__ = ["OnlineReplay", "all_finite", "full_batch_losses", "online_replay", "restored", "sgd_step"]
+__all__ = ["OnlineReplay", "full_batch_losses", "online_replay", "restored", "sgd_step"]
 
 
 @contextmanager
@@ -61,12 +62,6 @@ def _subtract_scaled(array: np.ndarray, gradient: np.ndarray, lr: float) -> None
     flat, g = array.reshape(-1), gradient.reshape(-1)
     for start in range(0, flat.size, STEP_SLICE):
         flat[start:start + STEP_SLICE] -= lr * g[start:start + STEP_SLICE]
-
-
-def all_finite(arrays: Iterable[np.ndarray]) -> bool:
-    """Whether every entry is finite: one sum per array (a NaN or inf survives it), the exact scan only
-    when a sum is not finite (finite values whose sum overflows)."""
-    return all(math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all()) for a in arrays)
 
 
 def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
+from ..numeric.finite import all_finite
 from ..numeric.fitting import fit_scale, near
 from .batch import Batch
 from .copies import deep_copy
@@ -465,8 +466,7 @@ class ModelView:
         if not copy:  # read at once at weights the kit moved (a replay, a curvature product): no report notes
             return grads
         for name, g in grads.items():
-            # a sum keeps any NaN or inf: the exact scan only when it is not finite (or overflowed)
-            if not math.isfinite(np.add.reduce(g, axis=None)) and not np.all(np.isfinite(g)):
+            if not all_finite((g,)):
                 bad = int((~np.isfinite(g)).sum())
                 self.notes.add(f"the analytic gradient of {name} has {bad} non-finite entr{'y' if bad == 1 else 'ies'}",
                                key=f"non-finite gradient {name}")

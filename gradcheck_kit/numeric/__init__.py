@@ -3,7 +3,8 @@
 Holds the central-difference estimates and the judge (`differences`), the per-tensor comparison
 (`comparison`), many entries' losses taken in one tight loop and judged together (`blocks`), the
 tolerance rule (`tolerance`), the loss's measured noise (`noise`), step sizes
-(`steps`), entry sampling (`sampling`), whole-parameter moves (`moves`), least-squares fits of one
+(`steps`), entry sampling and random directions (`sampling`), cheap finiteness tests (`finite`),
+whole-parameter moves (`moves`), least-squares fits of one
 vector against another (`fitting`), softmax and cross-entropy (`losses`), curvature from gradient
 differences (`curvature`), and exhaustive checks spread over joblib workers: the runner in the calling
 process (`parallel`), what a worker receives and runs (`workers`), and BLAS thread counts (`blas`).

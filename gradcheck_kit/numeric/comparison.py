@@ -18,7 +18,7 @@ import numpy as np
 
 from .blocks import Losses, LossLoop, plain_passes, take_losses
 from .differences import Estimate, Judgement, Perturber, Status, judge
-from .sampling import choose_entries
+from .sampling import choose_entries, uniform_signs
 from .steps import step_size
 from .tolerance import Tolerance
 
@@ -414,11 +414,8 @@ class TensorComparison:
             if judgement.status == "fail" and failing is None:
                 failing = direction
         for _ in range(self.n_probes):
-            # float32 entries: a direction needs no more precision (the move and the projection both use
-            # exactly these values), and it costs half a tensor of memory
-            signs = self.rng.random(self.work.shape, dtype=np.float32)
-            signs *= 2
-            signs -= 1
+            # float32: the move and the projection both use exactly these values; half a tensor of memory
+            signs = uniform_signs(self.rng, self.work.shape)
             norm = float(np.linalg.norm(signs.reshape(-1)))
             if norm > 0:
                 signs /= np.float32(norm)  # about unit norm, in place
