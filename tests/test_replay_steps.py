@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.measure import replay
+from gradcheck_kit.numeric import axpy
 from gradcheck_kit.measure.replay import online_replay, sgd_step
 from gradcheck_kit.model import adapt
 from gradcheck_kit.model.loss_loop import gradient_loop
@@ -117,7 +117,7 @@ def test_an_sgd_step_never_writes_into_the_models_own_gradient_arrays():
 
 
 def test_an_sgd_step_on_a_large_tensor_equals_the_plain_update(monkeypatch):
-    monkeypatch.setattr(replay, "STEP_SLICE", 7)  # slices of 7 entries: every tensor goes slice by slice
+    monkeypatch.setattr(axpy, "SLICE", 7)  # slices of 7 entries: every tensor goes slice by slice
     view, batch = view_past_watch(models.MLP(), clusters(B=16))
     before = {name: array.copy() for name, array in view.params.items()}
     grads = view.gradients(batch)

@@ -18,6 +18,7 @@ import numpy as np
 from ..model.batch import Batch
 from ..model.loss_loop import gradient_loop
 from ..model.view import ModelView
+from ..numeric.axpy import add_scaled
 from ..numeric.finite import all_finite
 
 __all__ = ["OnlineReplay", "full_batch_losses", "online_replay", "restored", "sgd_step"]
@@ -42,26 +43,12 @@ def sgd_step(view: ModelView, batch: Batch, lr: float,
         return
     # possibly the model's own arrays: read, never written
     grads = gradients() if gradients is not None else view.gradients(batch, copy=False)
-    for name, array in view.params.items():
-        _subtract_scaled(array, grads[name], lr)
+    for name, array in view.params.items():  # a float32 parameter (one the kit could not swap) takes it rounded
+        add_scaled(array, -lr, grads[name])
 
 
 #: Warm-up steps between two looks at whether the weights went non-finite.
 FINITE_EVERY = 8
-#: Entries per slice when a step is applied slice by slice (a small temporary instead of a tensor-sized one).
-STEP_SLICE = 1 << 16
-
-
-def _subtract_scaled(array: np.ndarray, gradient: np.ndarray, lr: float) -> None:
-    """``array -= lr * gradient`` in place, slice by slice when both are contiguous; a float32 parameter
-    (one the kit could not swap for float64) takes the step rounded."""
-    if gradient.size <= STEP_SLICE or not (array.flags.c_contiguous and gradient.flags.c_contiguous
-                                           and array.shape == gradient.shape):
-        array -= lr * gradient
-        return
-    flat, g = array.reshape(-1), gradient.reshape(-1)
-    for start in range(0, flat.size, STEP_SLICE):
-        flat[start:start + STEP_SLICE] -= lr * g[start:start + STEP_SLICE]
 
 
 def full_batch_losses(view: ModelView, batch: Batch, lr: float, steps: int) -> list[float]:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .axpy import add_scaled
+
 __all__ = ["RTOL", "GradientDifference", "top_eigenvalue"]
 
 #: ``difference(v, h, out)`` adds ``g(θ + h·v) − g(θ − h·v)`` to ``out`` (flat, float64, ``(n,)``), ``g`` the
@@ -23,10 +25,6 @@ GradientDifference = Callable[[np.ndarray, float, np.ndarray], None]
 #: λ is decided when its predicted remaining change is below this fraction of it. The check reports 2/λ and
 #: 1/λ rounded down to one significant figure, so 1% is below what the message shows.
 RTOL = 1e-2
-
-#: Entries per chunk of the in-place update (128 KB of temporary).
-CHUNK = 1 << 14
-
 
 def top_eigenvalue(
     difference: GradientDifference,
@@ -87,7 +85,7 @@ def top_eigenvalue(
         difference(v, h, w)
         w *= 1 / (2 * h)
         alpha = float(v @ w)
-        _subtract_scaled(w, alpha, v)
+        add_scaled(w, -alpha, v)
         beta = float(np.linalg.norm(w))
         alphas.append(alpha)
         if not (math.isfinite(alpha) and math.isfinite(beta)):
@@ -103,13 +101,6 @@ def top_eigenvalue(
         w /= beta
         v, w = w, v
     return top[-1], 2 * len(alphas)
-
-
-def _subtract_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
-    """``y -= a·x`` in place, in chunks: ``a * x`` whole would be one more n-vector."""
-    for start in range(0, y.size, CHUNK):
-        part = slice(start, start + CHUNK)
-        y[part] -= a * x[part]
 
 
 def _settled(history: list[float], tolerance: float) -> bool:
