@@ -10,7 +10,7 @@ import numpy as np
 
 from .discovery import is_user_object
 
-__all__ = ["deep_copy", "model_graph", "private_copy"]
+__all__ = ["StateCopy", "deep_copy", "model_graph", "private_copy"]
 
 #: How deep, and how many containers, are followed from the model (attributes, lists, dicts).
 GRAPH_DEPTH = 8
@@ -31,6 +31,40 @@ def deep_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     """``copy.deepcopy`` that keeps arrays sharing one buffer sharing one copied buffer (see
     `private_copy`); ``memo`` adds objects to keep as they are."""
     return copy.deepcopy(value, {**_views_kept(value), **(memo or {})})
+
+
+class StateCopy:
+    """A deep copy of an object's attributes (``vars``) that `put_back` makes its attributes again, as often
+    as trial calls change them.
+
+    Putting back a whole deep copy each time would allocate (and the system zero) every array again; instead
+    the arrays the object had when the copy was taken get their saved values written back in place and are
+    put back themselves, and only the rest of the state is deep-copied anew. That is the same state, with
+    the same array objects: nothing outside the object can have kept a reference to the private copy's
+    arrays, except through the object's own state, which is rebuilt. Arrays that do not own their memory, or
+    of object dtype, and every array of a state whose arrays share buffers are copied anew as before.
+    """
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        memo = _views_kept(state)
+        shares = len(memo) > 1  # besides the keep-alive entry: some arrays are views of one buffer
+        self.saved: dict[str, Any] = copy.deepcopy(state, memo)
+        originals = memo[id(memo)][1:]  # what deepcopy copied, after _views_kept's own entry
+        self._pairs = [] if shares else [
+            (a, memo[id(a)]) for a in originals
+            if isinstance(a, np.ndarray) and a.flags.owndata and not a.dtype.hasobject
+            and isinstance(memo.get(id(a)), np.ndarray)
+        ]
+
+    def put_back(self, state: dict[str, Any]) -> None:
+        """Make ``state`` (the object's ``vars``) what it was when this copy was taken."""
+        kept: dict[int, Any] = {}
+        for array, saved in self._pairs:
+            if array.shape == saved.shape and array.dtype == saved.dtype and array.flags.writeable:
+                np.copyto(array, saved)
+                kept[id(saved)] = array
+        state.clear()  # first: what the trial left is released before the rest is copied
+        state.update(deep_copy(self.saved, kept))
 
 
 def _root(array: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, ModelInterfaceError
 from .batch import Batch
-from .copies import deep_copy, private_copy
+from .copies import StateCopy, private_copy
 from .discovery import container_slots, find_arrays
 from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .losses_implied import implied_loss, loss_functions
@@ -78,7 +78,7 @@ class ObjectReader:
         self.carries_loss = False
         self.unreadable: list[tuple[Call, Any]] = []
         try:
-            self._pristine: dict[str, Any] | None = deep_copy(vars(self.target))
+            self._pristine: StateCopy | None = StateCopy(vars(self.target))
         except Exception:
             self._pristine = None
 
@@ -86,9 +86,7 @@ class ObjectReader:
     def _reset(self) -> None:
         """Undo whatever a trial call did to the private copy."""
         if self._pristine is not None:
-            state = vars(self.target)
-            state.clear()
-            state.update(deep_copy(self._pristine))
+            self._pristine.put_back(vars(self.target))
 
     def _try(self, call: Call, batch: Batch) -> Any:
         """``call``'s result (the first example's, for a per-example call), or ``None`` if it raised. It runs
