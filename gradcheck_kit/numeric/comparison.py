@@ -18,6 +18,7 @@ import numpy as np
 
 from .blocks import Losses, LossLoop, plain_passes, take_losses
 from .differences import Estimate, Judgement, Perturber, Status, judge
+from .finite import all_finite
 from .sampling import choose_entries, uniform_signs
 from .steps import step_size
 from .tolerance import Tolerance
@@ -296,7 +297,8 @@ class TensorComparison:
         self.loss_noise, self.random = loss_noise, random
         self.structured = [(name, d) for name, d in directions if d.shape == work.shape and np.any(d)]
         self.flat_analytic = analytic.reshape(-1)
-        self.nonfinite = int(np.count_nonzero(~np.isfinite(analytic)))
+        # one sum when every entry is finite (two tensor-sized boolean temporaries to count them otherwise)
+        self.nonfinite = 0 if all_finite((analytic,)) else int(np.count_nonzero(~np.isfinite(analytic)))
         # directions project the analytic gradient with non-finite entries as 0 (a copy only when there are any)
         self.projectable = np.nan_to_num(analytic, nan=0.0, posinf=0.0, neginf=0.0) if self.nonfinite else analytic
         precision = loss_noise / max(abs(base_loss), 1.0)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .steps import sum_of_squares
+
 __all__ = ["CentralMove", "WholeMove"]
 
 
@@ -23,7 +25,7 @@ class WholeMove:
         self.arrays = arrays
         self.saved = {n: a.copy() for n, a in arrays.items()}
         self.total = sum(a.size for a in self.saved.values())
-        squares = sum(_sum_of_squares(a) for a in self.saved.values())
+        squares = sum(sum_of_squares(a) for a in self.saved.values())
         self.scale = max(1.0, math.sqrt(squares / max(self.total, 1)))
 
     def to(self, direction: Mapping[str, np.ndarray], t: float) -> None:
@@ -45,14 +47,6 @@ class WholeMove:
 
     def __exit__(self, *exc: object) -> None:
         self.restore()
-
-
-def _sum_of_squares(a: np.ndarray) -> float:
-    """Σ a², in float64, without a squared copy of a float64 array."""
-    if a.dtype == np.float64 and a.flags.c_contiguous:
-        flat = a.reshape(-1)
-        return float(np.dot(flat, flat))
-    return float(np.sum(np.square(a, dtype=np.float64)))
 
 
 #: Entries per chunk of a `CentralMove` (a few chunk-sized temporaries, 128 KB each; at most 2¹⁶, the
@@ -91,7 +85,7 @@ class CentralMove:
         self.at = 0  # 0: the baseline; +1, -1: θ ± h·v
         self.crc = self._crc()
         self.total = sum(a.size for a, _ in self.arrays)
-        squares = sum(_sum_of_squares(a) for a, _ in self.arrays)
+        squares = sum(sum_of_squares(a) for a, _ in self.arrays)
         self.scale = max(1.0, math.sqrt(squares / max(self.total, 1)))
 
     def plus(self, v: np.ndarray, h: float) -> None:

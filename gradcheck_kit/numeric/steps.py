@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["step_size"]
+__all__ = ["step_size", "sum_of_squares"]
 
 
 def step_size(values: np.ndarray, *, eps: float | None = None, precision: float = 0.0) -> float:
@@ -18,5 +20,13 @@ def step_size(values: np.ndarray, *, eps: float | None = None, precision: float 
     """
     machine = max(float(np.finfo(values.dtype).eps), precision)
     base = float(np.cbrt(machine)) if eps is None else float(eps)
-    rms = float(np.sqrt(np.mean(np.square(values, dtype=np.float64)))) if values.size else 0.0
+    rms = math.sqrt(sum_of_squares(values) / values.size) if values.size else 0.0
     return base * max(1.0, rms)
+
+
+def sum_of_squares(a: np.ndarray) -> float:
+    """Σ a², in float64, without a squared copy of a float64 array."""
+    if a.dtype == np.float64 and a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return float(np.dot(flat, flat))
+    return float(np.sum(np.square(a, dtype=np.float64)))
