@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from ..model.batch import Batch
+from ..model.guard import same_bytes
 from ..model.loss_loop import loss_loop
 from ..model.side_effects import SideEffects, inspect_side_effects
 from ..model.view import ModelView
@@ -119,10 +120,12 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     m.step = "computing the analytic gradient"
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
-    noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3))
+    buffers = _Buffers(view.params)
+    noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
     m.step = "comparing gradients"
-    _compare_tensors(view, batch, settings, layers, m, on_eval)
+    _compare_tensors(view, batch, settings, layers, m, on_eval, buffers)
+    del buffers
     if view.capabilities.layered:
         m.step = "checking each layer on its own"
         measure_layers_in_isolation(view, batch, settings, m.isolated, on_eval)  # type: ignore[arg-type]
@@ -134,8 +137,34 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     return m
 
 
+class _Buffers:
+    """What the noise estimate and every tensor's comparison share instead of allocating their own: one copy
+    of the parameters' baseline values (each moved tensor is put back from it, bitwise) and one float32
+    buffer as long as all parameters together that the random directions are drawn into. Fresh
+    parameter-sized arrays cost more than their copying (the system hands out and zeroes new memory), and
+    a run needs these at every step from the noise estimate to the last tensor."""
+
+    def __init__(self, params: Mapping[str, np.ndarray]) -> None:
+        self.baseline = {n: a.copy() for n, a in params.items()}
+        self.scratch = np.empty(sum(a.size for a in params.values()), dtype=np.float32)
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The scratch cut into one C-contiguous float32 array per parameter, in its shape."""
+        out, start = {}, 0
+        for name, saved in self.baseline.items():
+            out[name] = self.scratch[start:start + saved.size].reshape(saved.shape)
+            start += saved.size
+        return out
+
+    def take_baseline(self, name: str, work: np.ndarray) -> np.ndarray | None:
+        """``name``'s baseline copy if ``work`` still holds exactly those values (else None: take a new
+        copy), released from these buffers: only the comparison of ``name`` reads it from now on."""
+        saved = self.baseline.pop(name, None)
+        return saved if saved is not None and same_bytes(saved, work) else None
+
+
 def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str, ...], m: Measurement,
-                     on_eval: Callable[[int], None] | None) -> None:
+                     on_eval: Callable[[int], None] | None, buffers: _Buffers | None = None) -> None:
     rank = {layer: i for i, layer in enumerate(layers)}
     layer_of = view.layers_of()
     order = sorted(view.names, key=lambda n: -rank.get(layer_of[n], 0))
@@ -143,18 +172,22 @@ def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: 
     runner = entry_runner(settings.n_jobs, on_eval) if settings.exhaustive and settings.n_jobs != 1 else None
     for name in order:
         view.focus(name, batch)
+        work = view.params[name]
         m.current = TensorComparison(
-            name, layer_of[name], view.params[name], m.analytic[name], lambda: view.loss(batch), m.base_loss,
+            name, layer_of[name], work, m.analytic[name], lambda: view.loss(batch), m.base_loss,
             source_dtype=view.source_dtypes[name], tolerance=settings.tolerance, rng=rng,
             max_entries=settings.max_entries, probes=settings.probes, exhaustive=settings.exhaustive,
             eps=settings.eps, on_eval=on_eval, loss_noise=m.loss_noise, random=m.repeat_spread > 0,
-            loss_loop=partial(loss_loop, view, batch))
+            loss_loop=partial(loss_loop, view, batch),
+            saved=buffers.take_baseline(name, work) if buffers is not None else None,
+            scratch=buffers.scratch if buffers is not None else None)
         m.done.append(m.current.run(runner))
         m.current = None
     view.focus(None)
 
 
-def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Generator) -> float:
+def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Generator,
+                buffers: _Buffers | None = None) -> float:
     """The loss's noise σ along one random whole-model direction.
 
     The spacing is 1% of the float64 step, so kinks (ReLU) are rarely crossed and do not pass for noise.
@@ -163,9 +196,10 @@ def _loss_noise(view: ModelView, batch: Batch, base: float, rng: np.random.Gener
     noise is then at least float32 rounding.
     """
     values = [base]
-    with WholeMove(view.params) as move:
+    parts = buffers.parts() if buffers is not None else {}
+    with WholeMove(view.params, buffers.baseline if buffers is not None else None) as move:
         # scaled in place to a norm of about 1 (E[u²] = 1/3 on [-1, 1))
-        direction = {n: uniform_signs(rng, a.shape) for n, a in move.saved.items()}
+        direction = {n: uniform_signs(rng, a.shape, out=parts.get(n)) for n, a in move.saved.items()}
         for part in direction.values():
             np.multiply(part, np.float32(math.sqrt(3 / move.total)), out=part)
 

@@ -283,6 +283,11 @@ class TensorComparison:
 
     ``loss_loop`` opens a stretch of many evaluations of the same loss (`blocks.LossLoop`): an
     exhaustive check takes its entries' losses inside it; without it, ``loss`` is called as it is.
+
+    ``saved`` is a copy of ``work``'s values the caller holds (bitwise; only read), taken when not given;
+    ``scratch`` a flat float32 array of at least ``work.size`` entries the random directions are drawn into
+    (each drawn when needed, when not given): buffers one run reuses for every tensor instead of allocating
+    tensor-sized arrays for each.
     """
 
     def __init__(self, param: str, layer: str, work: np.ndarray, analytic: np.ndarray,
@@ -290,7 +295,8 @@ class TensorComparison:
                  rng: np.random.Generator, max_entries: int, probes: int, exhaustive: bool,
                  eps: float | None = None, on_eval: Callable[[int], None] | None = None,
                  loss_noise: float = 0.0, random: bool = False,
-                 directions: Sequence[tuple[str, np.ndarray]] = (), loss_loop: LossLoop | None = None) -> None:
+                 directions: Sequence[tuple[str, np.ndarray]] = (), loss_loop: LossLoop | None = None,
+                 saved: np.ndarray | None = None, scratch: np.ndarray | None = None) -> None:
         self.param, self.layer, self.work, self.base_loss = param, layer, work, base_loss
         self.source_dtype, self.tolerance, self.rng = np.dtype(source_dtype), tolerance, rng
         self.max_entries, self.n_probes, self.exhaustive = max_entries, probes if work.size > 1 else 0, exhaustive
@@ -304,7 +310,9 @@ class TensorComparison:
         precision = loss_noise / max(abs(base_loss), 1.0)
         self.step = step_size(work, eps=eps, precision=precision)
         self.rtol = tolerance.rtol_for(work.dtype, precision)
-        self.perturber = Perturber(work, loss, on_eval)
+        self.perturber = Perturber(work, loss, on_eval, saved)
+        fits = scratch is not None and scratch.dtype == np.float32 and scratch.flags.c_contiguous
+        self.scratch = scratch if fits and scratch.size >= work.size else None  # type: ignore[union-attr]
         self.loss_loop: LossLoop = loss_loop if loss_loop is not None else lambda: nullcontext(loss)
         self.probe_results: list[ProbeCheck] = []
         self.table = EntryTable.allocate(0)
@@ -396,6 +404,7 @@ class TensorComparison:
     # -- the run ---------------------------------------------------------------------------------
     def run(self, entry_runner: EntryRunner | None = None) -> TensorCheck:
         failing = self._directions()
+        self.scratch = None  # the caller's buffer: not sent to workers with the check
         self._entries(entry_runner)
         entry_failed = np.any(self.table.status[: self.filled] == _CODE["fail"])
         if failing is not None and not entry_failed and not self.exhaustive:
@@ -417,14 +426,15 @@ class TensorComparison:
                 failing = direction
         for _ in range(self.n_probes):
             # float32: the move and the projection both use exactly these values; half a tensor of memory
-            signs = uniform_signs(self.rng, self.work.shape)
+            into = None if self.scratch is None else self.scratch[:self.work.size].reshape(self.work.shape)
+            signs = uniform_signs(self.rng, self.work.shape, out=into)
             norm = float(np.linalg.norm(signs.reshape(-1)))
             if norm > 0:
                 signs /= np.float32(norm)  # about unit norm, in place
             judgement = self.check_direction(signs)
             self.probe_results.append(ProbeCheck(judgement))
             if judgement.status == "fail" and failing is None:
-                failing = signs
+                failing = signs if into is None else signs.copy()  # the next one is drawn into the scratch
             del signs  # before the next one is drawn (a failing one stays referenced)
         return failing
 

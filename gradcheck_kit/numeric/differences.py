@@ -181,10 +181,12 @@ class Perturber:
     """Evaluates ``loss()`` with one working tensor moved; restores the tensor bitwise afterwards."""
 
     def __init__(
-        self, work: np.ndarray, loss: Callable[[], float], on_eval: Callable[[int], None] | None = None
+        self, work: np.ndarray, loss: Callable[[], float], on_eval: Callable[[int], None] | None = None,
+        saved: np.ndarray | None = None,
     ) -> None:
         self.work = work
-        self.saved = work.copy()
+        #: ``work``'s values, bitwise: the caller's copy when given (only read), else one taken here
+        self.saved = work.copy() if saved is None else saved
         self._loss = loss
         self.on_eval = on_eval
 

@@ -18,12 +18,13 @@ class WholeMove:
     """Moves every array of ``arrays`` at once; the saved values are written back on exit.
 
     ``total`` is the number of entries and ``scale`` is ``max(1, RMS of all entries)``, the factor a
-    finite-difference step over all parameters is scaled by.
+    finite-difference step over all parameters is scaled by. ``saved``: copies of ``arrays``' values, bitwise,
+    that the caller holds (only read here); copies are taken when not given.
     """
 
-    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], saved: Mapping[str, np.ndarray] | None = None) -> None:
         self.arrays = arrays
-        self.saved = {n: a.copy() for n, a in arrays.items()}
+        self.saved = {n: a.copy() for n, a in arrays.items()} if saved is None else dict(saved)
         self.total = sum(a.size for a in self.saved.values())
         squares = sum(sum_of_squares(a) for a in self.saved.values())
         self.scale = max(1.0, math.sqrt(squares / max(self.total, 1)))

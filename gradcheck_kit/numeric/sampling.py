@@ -51,10 +51,11 @@ def _largest(magnitude: np.ndarray, k: int) -> np.ndarray:
     return candidates[np.argpartition(-magnitude[candidates], k - 1)[:k]]
 
 
-def uniform_signs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def uniform_signs(rng: np.random.Generator, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
     """float32 entries uniform in [-1, 1): a random direction's entries (continuous, so never all equal like
-    ±1 signs can be; a quarter of the time of Gaussian ones; float32 is all the precision a direction needs)."""
-    signs = rng.random(shape, dtype=np.float32)
+    ±1 signs can be; a quarter of the time of Gaussian ones; float32 is all the precision a direction needs).
+    ``out``: a C-contiguous float32 array of ``shape`` to draw into (the same numbers as without it)."""
+    signs = rng.random(shape, dtype=np.float32) if out is None else rng.random(dtype=np.float32, out=out)
     np.multiply(signs, 2, out=signs)
     np.subtract(signs, 1, out=signs)
     return signs
