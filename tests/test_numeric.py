@@ -218,3 +218,19 @@ def test_a_lone_weight_and_bias_are_one_layer(names, expected):
 
     assert layer_map(names) == expected
     assert not is_recurrent(names)  # one layer is a chain of one, not gates feeding each other through time
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_the_largest_entries_found_block_by_block_are_the_largest(monkeypatch, with_nan):
+    from gradcheck_kit.numeric import sampling
+
+    monkeypatch.setattr(sampling, "BLOCKS_AT_ONCE", 3)  # maxima taken 3 blocks at a time, and a tail
+    a = np.random.default_rng(5).normal(size=40 * sampling.BLOCK + 77)
+    if with_nan:
+        a[[5, 30_000]] = np.nan
+    for k in (1, 4, 5):
+        got = sampling._largest(a, k)
+        key = np.where(np.isnan(a), np.inf, np.abs(a))
+        assert set(got.tolist()) == set(np.argsort(-key)[:k].tolist())
+    chosen = choose_entries(a, 15, np.random.default_rng(0))
+    assert len(set(chosen.tolist())) == 15 and (not with_nan or {5, 30_000} <= set(chosen[:5].tolist()))

@@ -15,10 +15,9 @@ def choose_entries(analytic: np.ndarray, limit: int, rng: np.random.Generator) -
     if size <= limit:
         return np.arange(size)
     n_top = max(1, limit // 3)
-    magnitude = np.abs(analytic.reshape(-1), dtype=np.float64)  # the one tensor-sized array
-    top = _largest(magnitude, n_top)
-    top = top[np.argsort(-magnitude[top], kind="stable")]
-    del magnitude
+    flat = analytic.reshape(-1)
+    top = _largest(flat, n_top)
+    top = top[np.argsort(-_magnitude(flat[top]), kind="stable")]
     # uniformly random others: positions among the entries not in ``top``, mapped to flat indices without
     # listing those entries (the j-th such entry is j plus the number of top indices at or before it)
     picks = rng.choice(size - n_top, size=limit - n_top, replace=False)
@@ -29,26 +28,34 @@ def choose_entries(analytic: np.ndarray, limit: int, rng: np.random.Generator) -
 
 #: Entries per block when the largest entries are found through the blocks' maxima.
 BLOCK = 1024
+#: Blocks whose maxima are taken at a time (the magnitudes of 2¹⁸ entries, 2 MB, exist at once).
+BLOCKS_AT_ONCE = 256
 
 
-def _largest(magnitude: np.ndarray, k: int) -> np.ndarray:
-    """Flat indices of the ``k`` largest entries of ``magnitude`` (1-D, ≥ 0; NaN counts as the largest).
+def _magnitude(values: np.ndarray) -> np.ndarray:
+    """``|values|`` in float64, NaN as infinity (a NaN gradient entry counts as the largest)."""
+    magnitude = np.abs(values, dtype=np.float64)
+    np.copyto(magnitude, np.inf, where=np.isnan(magnitude))
+    return magnitude
+
+
+def _largest(flat: np.ndarray, k: int) -> np.ndarray:
+    """Flat indices of the ``k`` entries of ``flat`` (1-D) largest in magnitude (`_magnitude`).
 
     The ``k`` largest entries lie in the ``k`` blocks with the largest maxima (a block holding one of them
-    has a maximum at least that large): only those blocks are partitioned, not the whole tensor."""
-    if magnitude.size <= 8 * BLOCK or k > magnitude.size // (8 * BLOCK):
-        if np.isnan(magnitude).any():
-            magnitude = np.where(np.isnan(magnitude), np.inf, magnitude)
-        return np.argpartition(-magnitude, k - 1)[:k]
-    blocks = magnitude.size // BLOCK
-    maxima = magnitude[: blocks * BLOCK].reshape(blocks, BLOCK).max(axis=1)
-    if np.isnan(maxima).any() or (magnitude.size > blocks * BLOCK and np.isnan(magnitude[blocks * BLOCK:]).any()):
-        np.copyto(magnitude, np.inf, where=np.isnan(magnitude))
-        maxima = magnitude[: blocks * BLOCK].reshape(blocks, BLOCK).max(axis=1)
+    has a maximum at least that large): only those blocks are partitioned, not the whole tensor, and the
+    maxima are taken a few blocks at a time, so no tensor-sized array of magnitudes is made."""
+    if flat.size <= 8 * BLOCK or k > flat.size // (8 * BLOCK):
+        return np.argpartition(-_magnitude(flat), k - 1)[:k]
+    blocks = flat.size // BLOCK
+    maxima = np.empty(blocks)
+    for first in range(0, blocks, BLOCKS_AT_ONCE):
+        last = min(first + BLOCKS_AT_ONCE, blocks)
+        maxima[first:last] = _magnitude(flat[first * BLOCK:last * BLOCK]).reshape(-1, BLOCK).max(axis=1)
     chosen = np.sort(np.argpartition(-maxima, k - 1)[:k])
     candidates = np.concatenate([(chosen[:, None] * BLOCK + np.arange(BLOCK)).reshape(-1),
-                                 np.arange(blocks * BLOCK, magnitude.size)])  # the tail is always a candidate
-    return candidates[np.argpartition(-magnitude[candidates], k - 1)[:k]]
+                                 np.arange(blocks * BLOCK, flat.size)])  # the tail is always a candidate
+    return candidates[np.argpartition(-_magnitude(flat[candidates]), k - 1)[:k]]
 
 
 def uniform_signs(rng: np.random.Generator, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
