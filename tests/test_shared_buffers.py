@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.model import guard
+from gradcheck_kit.model import copies
 from gradcheck_kit.model.guard import same_bytes
 from gradcheck_kit.numeric.comparison import TensorComparison
 from gradcheck_kit.numeric.tolerance import Tolerance
@@ -17,7 +17,7 @@ from tests.models import clusters
 
 
 def test_same_bytes_compares_bits_chunk_by_chunk(monkeypatch):
-    monkeypatch.setattr(guard, "SAME_CHUNK", 7)
+    monkeypatch.setattr(copies, "SAME_CHUNK", 7)
     a = np.random.default_rng(0).normal(size=(5, 9))
     b = a.copy()
     assert same_bytes(a, b)

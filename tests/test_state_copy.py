@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import gradcheck_kit as gk
 from gradcheck_kit.model.copies import StateCopy, private_copy
 
 
@@ -28,18 +29,61 @@ def _trial(net):
     del net.layers
 
 
-def test_put_back_restores_the_state_and_reuses_the_weight_arrays():
+def test_put_back_keeps_untouched_arrays_and_replaces_changed_ones():
     net, _ = private_copy(Net())
     W, b0, expected = net.W, net.b, {k: v.copy() for k, v in (("W", net.W), ("b", net.b))}
     state = StateCopy(vars(net))
     for _ in range(3):
-        _trial(net)
+        W = net.W
+        _trial(net)  # writes into W, rebinds b
         state.put_back(vars(net))
-        assert net.W is W and net.b is b0  # the same arrays, their values written back in place ...
+        assert net.W is not W  # changed by the trial: a new copy ...
+        np.testing.assert_array_equal(W, 3 * net.W)  # ... and the trial's array keeps the trial's values
         np.testing.assert_array_equal(net.W, expected["W"])
+        assert net.b is b0  # the trial rebound b and left the array itself as it was: put back as it is
         np.testing.assert_array_equal(net.b, expected["b"])
-        assert net.layers[0]["W"] is net.W  # ... still the one array the layer list holds
+        assert net.layers[0]["W"] is net.W  # still the one array the layer list holds
         assert net.cache is None and net.steps == 0 and list(net.labels) == ["a", "b"]
+
+
+class PreallocatedBuffers:
+    """A correct network with activation buffers allocated once ("not computed yet": NaN) that forward fills
+    and returns, and no loss method: backward(X, y) returns the gradient of mean cross-entropy."""
+
+    def __init__(self, n_in=5, n_h=7, n_out=3, batch=16, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W1, self.b1 = rng.normal(size=(n_in, n_h)) / np.sqrt(n_in), np.zeros(n_h)
+        self.W2, self.b2 = rng.normal(size=(n_h, n_out)) / np.sqrt(n_h), np.zeros(n_out)
+        self.h, self.out = np.full((batch, n_h), np.nan), np.full((batch, n_out), np.nan)
+
+    def forward(self, X):
+        np.dot(X, self.W1, out=self.h)
+        self.h += self.b1
+        np.tanh(self.h, out=self.h)
+        np.dot(self.h, self.W2, out=self.out)
+        self.out += self.b2
+        self.out -= self.out.max(axis=1, keepdims=True)
+        np.exp(self.out, out=self.out)
+        self.out /= self.out.sum(axis=1, keepdims=True)
+        return self.out
+
+    def backward(self, X, y):
+        d = self.forward(X).copy()
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        grads = {"W2": self.h.T @ d, "b2": d.sum(0)}
+        dh = (d @ self.W2.T) * (1 - self.h ** 2)
+        grads["W1"], grads["b1"] = X.T @ dh, dh.sum(0)
+        return grads
+
+
+def test_a_network_whose_forward_returns_its_own_output_buffer_is_read_and_ok():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
+    model = PreallocatedBuffers()
+    report = gk.diagnose(model, (X, y), progress=False)
+    assert report.ok, report
+    assert np.isnan(model.out).all() and np.isnan(model.h).all()  # the user's buffers as they were
 
 
 def test_an_array_the_trial_made_read_only_is_copied_anew():

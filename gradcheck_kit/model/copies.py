@@ -10,7 +10,7 @@ import numpy as np
 
 from .discovery import is_user_object
 
-__all__ = ["StateCopy", "deep_copy", "model_graph", "private_copy"]
+__all__ = ["StateCopy", "deep_copy", "model_graph", "private_copy", "same_bytes"]
 
 #: How deep, and how many containers, are followed from the model (attributes, lists, dicts).
 GRAPH_DEPTH = 8
@@ -38,11 +38,12 @@ class StateCopy:
     as trial calls change them.
 
     Putting back a whole deep copy each time would allocate (and the system zero) every array again; instead
-    the arrays the object had when the copy was taken get their saved values written back in place and are
-    put back themselves, and only the rest of the state is deep-copied anew. That is the same state, with
-    the same array objects: nothing outside the object can have kept a reference to the private copy's
-    arrays, except through the object's own state, which is rebuilt. Arrays that do not own their memory, or
-    of object dtype, and every array of a state whose arrays share buffers are copied anew as before.
+    an array the object had when the copy was taken and that a trial left bitwise as it was is put back
+    itself, and only the rest of the state is deep-copied anew (a trial call usually leaves the weights as
+    they were). An array a trial changed is replaced by a new copy, not written back in place: what the
+    trial returned may be that array (an output buffer forward fills), and must keep the trial's values.
+    Arrays that do not own their memory, or of object dtype, and every array of a state whose arrays share
+    buffers are copied anew every time.
     """
 
     def __init__(self, state: dict[str, Any]) -> None:
@@ -60,8 +61,7 @@ class StateCopy:
         """Make ``state`` (the object's ``vars``) what it was when this copy was taken."""
         kept: dict[int, Any] = {}
         for array, saved in self._pairs:
-            if array.shape == saved.shape and array.dtype == saved.dtype and array.flags.writeable:
-                np.copyto(array, saved)
+            if array.flags.writeable == saved.flags.writeable and same_bytes(array, saved):
                 kept[id(saved)] = array
         state.clear()  # first: what the trial left is released before the rest is copied
         state.update(deep_copy(self.saved, kept))
@@ -135,3 +135,29 @@ def model_graph(model: Any) -> list[Any]:
                     continue
         level = deeper
     return found
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+#: Entries compared at a time by `same_bytes` (the comparison's boolean temporary: 1 MB).
+SAME_CHUNK = 1 << 20
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bitwise equal. Arrays of one numeric dtype and shape are compared as unsigned integers of their
+    item size (NaN equals the same NaN, 0.0 differs from -0.0), with no copy of their bytes; contiguous
+    ones a chunk at a time (no array-sized temporary), stopping at the first chunk that differs."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return a.shape == b.shape and a.tobytes() == b.tobytes()
+    unsigned = _UNSIGNED.get(a.dtype.itemsize)
+    if unsigned is None or a.dtype.kind not in "biufc" or not a.size:
+        return a.tobytes() == b.tobytes()
+    try:
+        x, y = a.view(unsigned), b.view(unsigned)
+    except ValueError:  # a view of another item size needs a contiguous last axis
+        return a.tobytes() == b.tobytes()
+    if not (x.flags.c_contiguous and y.flags.c_contiguous):
+        return bool(np.array_equal(x, y))
+    x, y = x.reshape(-1), y.reshape(-1)
+    return all(np.array_equal(x[i:i + SAME_CHUNK], y[i:i + SAME_CHUNK]) for i in range(0, x.size, SAME_CHUNK))

@@ -9,38 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .copies import model_graph
+from .copies import model_graph, same_bytes
 from .slots import ItemSlot, Slot
 
 __all__ = ["ModelGuard", "guard_model", "same_bytes"]
 
 _MISSING = object()
-
-
-_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-#: Entries compared at a time by `same_bytes` (the comparison's boolean temporary: 1 MB).
-SAME_CHUNK = 1 << 20
-
-
-def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bitwise equal. Arrays of one numeric dtype and shape are compared as unsigned integers of their
-    item size (NaN equals the same NaN, 0.0 differs from -0.0), with no copy of their bytes; contiguous
-    ones a chunk at a time (no array-sized temporary), stopping at the first chunk that differs."""
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return a.shape == b.shape and a.tobytes() == b.tobytes()
-    unsigned = _UNSIGNED.get(a.dtype.itemsize)
-    if unsigned is None or a.dtype.kind not in "biufc" or not a.size:
-        return a.tobytes() == b.tobytes()
-    try:
-        x, y = a.view(unsigned), b.view(unsigned)
-    except ValueError:  # a view of another item size needs a contiguous last axis
-        return a.tobytes() == b.tobytes()
-    if not (x.flags.c_contiguous and y.flags.c_contiguous):
-        return bool(np.array_equal(x, y))
-    x, y = x.reshape(-1), y.reshape(-1)
-    return all(np.array_equal(x[i:i + SAME_CHUNK], y[i:i + SAME_CHUNK]) for i in range(0, x.size, SAME_CHUNK))
 
 
 class _Saved:
