@@ -348,9 +348,18 @@ def test_a_dead_worker_of_the_multiprocessing_backend_is_named_not_waited_for(ea
 
     monkeypatch.setattr(parallel, "_SILENT_SECONDS", 3.0)  # its pool cannot tell a dead worker: a time limit
     monkeypatch.setattr(parallel, "_SILENT_CHUNKS", 1)  # (not 50 chunks' time: on a busy machine that can exceed 60 s)
-    with deadline(60), parallel_config(backend="multiprocessing"), \
+    waits = []  # the time limit each tensor's dispatch was given, for the message if this fails
+    dispatch = parallel._dispatch
+    monkeypatch.setattr(parallel, "_dispatch", lambda *a, **k: waits.append(k["timeout"]) or dispatch(*a, **k))
+    # a generous deadline: on a loaded 2-core machine (the suite beside other work) this took over 60 s in 2
+    # of about 10 full runs
+    started = time.perf_counter()
+    with deadline(180), parallel_config(backend="multiprocessing"), \
             pytest.raises(gk.ModelCallError, match="a worker process probably died"):
-        check(HardExitsInWorker(), n_jobs=2)
+        try:
+            check(HardExitsInWorker(), n_jobs=2)
+        finally:
+            print(f"dispatch time limits {waits} s; {time.perf_counter() - started:.1f} s in all")
 
 
 def test_dask_local_cluster_gives_the_serial_verdicts(eager):
