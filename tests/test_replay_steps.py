@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
-from gradcheck_kit.numeric import axpy
 from gradcheck_kit.measure.replay import online_replay, sgd_step
 from gradcheck_kit.model import adapt
 from gradcheck_kit.model.loss_loop import gradient_loop
+from gradcheck_kit.numeric import axpy
 from gradcheck_kit.numeric.losses import softmax
 from tests import models
 from tests.models import clusters
