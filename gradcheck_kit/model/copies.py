@@ -1,5 +1,6 @@
-"""Copies of the user's model to work on: deep copies that keep arrays sharing a buffer sharing one, and
-the graph of containers reachable from a model (what the guard saves and restores)."""
+"""Copies of the user's model to work on: deep copies that keep arrays sharing a buffer sharing one, a
+saved state put back after trial calls (`StateCopy`), bitwise comparison of arrays (`same_bytes`), and the
+graph of containers reachable from a model (what the guard saves and restores)."""
 
 from __future__ import annotations
 
