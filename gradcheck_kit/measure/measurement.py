@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from ..model.batch import Batch
-from ..model.guard import same_bytes
+from ..model.copies import same_bytes
 from ..model.loss_loop import loss_loop
 from ..model.side_effects import SideEffects, inspect_side_effects
 from ..model.view import ModelView

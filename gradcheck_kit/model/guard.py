@@ -12,7 +12,7 @@ import numpy as np
 from .copies import model_graph, same_bytes
 from .slots import ItemSlot, Slot
 
-__all__ = ["ModelGuard", "guard_model", "same_bytes"]
+__all__ = ["ModelGuard", "guard_model"]
 
 _MISSING = object()
 

@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 
 from .batch import Batch
-from .guard import same_bytes
+from .copies import same_bytes
 from .view import ModelView
 
 __all__ = ["SideEffects", "inspect_side_effects"]

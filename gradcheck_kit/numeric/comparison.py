@@ -311,8 +311,9 @@ class TensorComparison:
         self.step = step_size(work, eps=eps, precision=precision)
         self.rtol = tolerance.rtol_for(work.dtype, precision)
         self.perturber = Perturber(work, loss, on_eval, saved)
-        fits = scratch is not None and scratch.dtype == np.float32 and scratch.flags.c_contiguous
-        self.scratch = scratch if fits and scratch.size >= work.size else None  # type: ignore[union-attr]
+        fits = (scratch is not None and scratch.dtype == np.float32 and scratch.flags.c_contiguous
+                and scratch.size >= work.size)
+        self.scratch = scratch if fits else None
         self.loss_loop: LossLoop = loss_loop if loss_loop is not None else lambda: nullcontext(loss)
         self.probe_results: list[ProbeCheck] = []
         self.table = EntryTable.allocate(0)
