@@ -286,6 +286,19 @@ def as_functions(mlp: MLP, *, predict: bool = True):
     return gk.wrap(params=dict(mlp.params), loss=loss_fn, grads=grads_fn, predict=predict_fn if predict else None)
 
 
+class MisbehavesAtCall(MLP):
+    """A correct MLP whose subclasses misbehave on one call: `reached` counts a call and says whether it is
+    the ``k``-th."""
+
+    def __init__(self, k, **kw):
+        super().__init__(**kw)
+        self.k, self.n = k, 0
+
+    def reached(self) -> bool:
+        self.n += 1
+        return self.n == self.k
+
+
 class ExitsInBackward(MLP):
     """Hostile: its backward ends the process with sys.exit(0), which must never read as a pass."""
 

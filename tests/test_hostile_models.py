@@ -138,14 +138,9 @@ def test_user_code_raising_at_the_kth_call_names_the_call(k):
     assert_unchanged(model, before)
 
 
-class NaNAt(models.MLP):
-    def __init__(self, k):
-        super().__init__()
-        self.k, self.n = k, 0
-
+class NaNAt(models.MisbehavesAtCall):
     def loss(self, X, y):
-        self.n += 1
-        return float("nan") if self.n == self.k else super().loss(X, y)
+        return float("nan") if self.reached() else super().loss(X, y)
 
 
 def test_nan_at_a_perturbed_point_is_inconclusive_not_a_failure():

@@ -34,18 +34,14 @@ def test_parameters_bitwise_unchanged(make):
     assert after_state[0] == state[0] and np.array_equal(after_state[1], state[1]) and after_state[2:] == state[2:]
 
 
-class RaisesOnCall(models.MLP):
+class RaisesOnCall(models.MisbehavesAtCall):
     """Raises in loss() on its k-th call, after corrupting its own weights in place."""
 
-    def __init__(self, k, **kw):
-        super().__init__(**kw)
-        self.k, self.n = k, 0
-
     def loss(self, X, y):
-        self.n += 1
+        at_k = self.reached()
         for w in self.params.values():
             w *= 7.0  # scribble first, then fail
-        if self.n == self.k:
+        if at_k:
             raise RuntimeError("boom")
         for w in self.params.values():
             w /= 7.0

@@ -9,7 +9,7 @@ import pytest
 
 import gradcheck_kit as gk
 from gradcheck_kit.model import copies
-from gradcheck_kit.model.guard import same_bytes
+from gradcheck_kit.model.copies import same_bytes
 from gradcheck_kit.numeric.comparison import TensorComparison
 from gradcheck_kit.numeric.tolerance import Tolerance
 from tests import models
