@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -23,9 +25,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("dtypes", CASES.values(), ids=CASES.keys())
-@pytest.mark.parametrize("size", [5, 1 << 10, 3 * (1 << 10) + 17])  # one slice, exactly one, several
+@pytest.mark.parametrize("size", [5, 40, 1 << 10, 3 * (1 << 10) + 17])  # numpy's, one slice, exactly one, several
 def test_slice_by_slice_is_numpys_update_bit_for_bit(monkeypatch, dtypes, size):
     monkeypatch.setattr(axpy, "SLICE", 1 << 10)
+    monkeypatch.setattr(axpy, "SMALL", 32)
     y, x = _pair(size, dtypes)
     expected, x_before, buffer = y.copy(), x.copy(), y
     expected += -0.37 * x
@@ -38,6 +41,7 @@ def test_slice_by_slice_is_numpys_update_bit_for_bit(monkeypatch, dtypes, size):
 @pytest.mark.parametrize("case", ["strided", "same array", "broadcast row"])
 def test_other_layouts_take_numpys_own_update(monkeypatch, case):
     monkeypatch.setattr(axpy, "SLICE", 8)
+    monkeypatch.setattr(axpy, "SMALL", 4)
     y, x = _pair((30, 20))
     if case == "strided":
         y, x = y[:, ::2], x[:, ::2]
@@ -52,8 +56,32 @@ def test_other_layouts_take_numpys_own_update(monkeypatch, case):
 
 def test_non_finite_entries_propagate_as_in_numpy(monkeypatch):
     monkeypatch.setattr(axpy, "SLICE", 64)
+    monkeypatch.setattr(axpy, "SMALL", 4)
     y, x = _pair(5000)
     x[[3, 10, 4000]] = [np.nan, np.inf, -np.inf]
     add_scaled(y, 0.5, x)
     assert np.isnan(y[3]) and y[10] == np.inf and y[4000] == -np.inf
     assert np.isfinite(np.delete(y, [3, 10, 4000])).all()
+
+
+def test_one_temporary_per_thread_and_dtype_is_reused(monkeypatch):
+    """Hundreds of replay updates take no new temporary each: a large one would be fresh pages every time."""
+    monkeypatch.setattr(axpy, "SLICE", 64)
+    monkeypatch.setattr(axpy, "SMALL", 4)
+    seen = []
+    real = axpy._temporary
+    monkeypatch.setattr(axpy, "_temporary", lambda dtype: seen.append(real(dtype)) or seen[-1])
+    for seed in range(3):
+        y, x = _pair(200, seed=seed)
+        add_scaled(y, 0.5, x)
+    y32, x32 = _pair(200, (np.float32, np.float32))
+    add_scaled(y32, 0.5, x32)
+    assert seen[0] is seen[1] is seen[2] and seen[0].dtype == np.float64 and seen[0].size >= 64
+    assert seen[3].dtype == np.float32
+    other = []
+    thread = threading.Thread(target=lambda: other.append(real(np.dtype(np.float64))))
+    thread.start()
+    thread.join()
+    assert other[0] is not seen[0]  # another thread's updates do not share it
+    monkeypatch.setattr(axpy, "SLICE", 2 * seen[0].size)
+    assert real(np.dtype(np.float64)).size == 2 * seen[0].size  # a larger slice gets a larger temporary

@@ -14,6 +14,7 @@ import gradcheck_kit as gk
 from gradcheck_kit.checks.evidence import curvature
 from gradcheck_kit.measure.measurement import Measurement
 from gradcheck_kit.model.adapt import adapt
+from gradcheck_kit.numeric import axpy
 from gradcheck_kit.numeric.curvature import RTOL, top_eigenvalue
 from gradcheck_kit.numeric.moves import CHUNK, CentralMove
 from tests import models
@@ -142,7 +143,8 @@ def test_the_estimate_holds_a_few_parameter_sized_vectors():
     n = 200_000
     view, batch = adapt(wrapped_quadratic(np.linspace(-3.0, 2.0, n)), DUMMY)
     view.gradients(batch)
-    np.random.default_rng(0).normal(size=1)  # the generator's one-off set-up is not the estimate's
+    np.random.default_rng(0).normal(size=1)  # the generator's one-off set-up is not the estimate's,
+    axpy._temporary(np.dtype(np.float64))  # nor the thread's kept 1 MB temporary for updates (a fixed size)
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 __all__ = ["add_scaled"]
@@ -9,22 +11,38 @@ __all__ = ["add_scaled"]
 #: Entries per slice of a large update: one temporary of this many entries (1 MB in float64, in the
 #: cache) is reused for every slice.
 SLICE = 1 << 17
+#: Below this many entries (128 kB in float64) numpy's own ``y += a * x``: its temporary is small enough to
+#: come from the allocator's free lists.
+SMALL = 1 << 14
+
+_scratch = threading.local()
+
+
+def _temporary(dtype: np.dtype) -> np.ndarray:
+    """This thread's temporary of `SLICE` entries of ``dtype``, kept between calls: a training replay
+    makes hundreds of updates, and a new temporary above the allocator's threshold for reusing memory
+    comes from the system as fresh pages every time."""
+    buffers: dict[np.dtype, np.ndarray] = _scratch.__dict__.setdefault("buffers", {})
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < SLICE:
+        buffer = buffers[dtype] = np.empty(SLICE, dtype=dtype)
+    return buffer
 
 
 def add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
     """``y += a * x`` in place (``x`` is only read), with numpy's rounding: ``a * x`` rounded to the
     result dtype, then added.
 
-    Contiguous arrays of the same shape larger than `SLICE` go slice by slice through one small reused
-    temporary, so memory is read and written about once (numpy's ``y += a * x`` writes and reads back a
-    temporary as large as ``y``). Not BLAS ``daxpy``: scipy's BLAS is a second OpenBLAS next to numpy's,
+    Contiguous arrays of the same shape go slice by slice (`SLICE` entries) through one reused temporary
+    per thread, so memory is read and written about once (numpy's ``y += a * x`` writes and reads back a
+    new temporary as large as ``y``). Not BLAS ``daxpy``: scipy's BLAS is a second OpenBLAS next to numpy's,
     and its threads, spinning after each call, would take the cores the model's own matrix products
     run on."""
-    if not (y.shape == x.shape and y.flags.c_contiguous and x.flags.c_contiguous) or y.size <= SLICE:
+    if y.size < SMALL or not (y.shape == x.shape and y.flags.c_contiguous and x.flags.c_contiguous):
         y += a * x
         return
     flat, part = y.reshape(-1), x.reshape(-1)
-    scaled = np.empty(SLICE, dtype=(a * part[:1]).dtype)  # the dtype numpy gives a * x
+    scaled = _temporary((a * part[:1]).dtype)  # the dtype numpy gives a * x
     for start in range(0, flat.size, SLICE):
         stop = min(start + SLICE, flat.size)
         step = scaled[:stop - start]
