@@ -114,7 +114,8 @@ class Run:
     # -- the phases -----------------------------------------------------------------------------
     def adapt(self, batch: Any) -> None:
         self.guard = guard_model(self.model)
-        self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed)
+        self.view, self.batch = adapt(self.model, batch, loss=self.settings.loss, seed=self.settings.seed,
+                                      saved=self.guard.copies())
         self.view.user_errstate = self.user_errstate
         self.layers = self.view.layer_order()
         if self.settings.n_jobs != 1 and not self.settings.exhaustive:

@@ -30,7 +30,7 @@ def _trial(net):
 
 
 def test_put_back_keeps_untouched_arrays_and_replaces_changed_ones():
-    net, _ = private_copy(Net())
+    net, _, _ = private_copy(Net())
     W, b0, expected = net.W, net.b, {k: v.copy() for k, v in (("W", net.W), ("b", net.b))}
     state = StateCopy(vars(net))
     for _ in range(3):
@@ -87,7 +87,7 @@ def test_a_network_whose_forward_returns_its_own_output_buffer_is_read_and_ok():
 
 
 def test_an_array_the_trial_made_read_only_is_copied_anew():
-    net, _ = private_copy(Net())
+    net, _, _ = private_copy(Net())
     state = StateCopy(vars(net))
     net.b[:] = 5
     net.b.flags.writeable = False
@@ -101,7 +101,7 @@ def test_views_of_one_buffer_stay_views_of_one_buffer():
             self.flat = np.arange(10.0)
             self.W, self.b = self.flat[:6].reshape(2, 3), self.flat[6:]
 
-    net, _ = private_copy(Flat())
+    net, _, _ = private_copy(Flat())
     state = StateCopy(vars(net))
     net.flat[:] = -1
     net.W = np.zeros((2, 3))

@@ -120,7 +120,7 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     m.step = "computing the analytic gradient"
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
-    buffers = _Buffers(view.params)
+    buffers = _Buffers(view.params, view.start_values)
     noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
     m.step = "comparing gradients"
@@ -139,13 +139,14 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
 
 class _Buffers:
     """What the noise estimate and every tensor's comparison share instead of allocating their own: one copy
-    of the parameters' baseline values (each moved tensor is put back from it, bitwise) and one float32
+    of the parameters' baseline values (each moved tensor is put back from it, bitwise; the view's start
+    values where the parameters still hold them, so no copy at all) and one float32
     buffer as long as all parameters together that the random directions are drawn into. Fresh
     parameter-sized arrays cost more than their copying (the system hands out and zeroes new memory), and
     a run needs these at every step from the noise estimate to the last tensor."""
 
-    def __init__(self, params: Mapping[str, np.ndarray]) -> None:
-        self.baseline = {n: a.copy() for n, a in params.items()}
+    def __init__(self, params: Mapping[str, np.ndarray], start: Mapping[str, np.ndarray] | None = None) -> None:
+        self.baseline = {n: _baseline(a, (start or {}).get(n)) for n, a in params.items()}
         self.scratch = np.empty(sum(a.size for a in params.values()), dtype=np.float32)
 
     def parts(self) -> dict[str, np.ndarray]:
@@ -161,6 +162,13 @@ class _Buffers:
         copy), released from these buffers: only the comparison of ``name`` reads it from now on."""
         saved = self.baseline.pop(name, None)
         return saved if saved is not None and same_bytes(saved, work) else None
+
+
+def _baseline(work: np.ndarray, start: np.ndarray | None) -> np.ndarray:
+    """The start value (read-only) when ``work`` still holds exactly it, else a copy of ``work``."""
+    if start is not None and start.dtype == work.dtype and same_bytes(start, work):
+        return start
+    return work.copy()
 
 
 def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str, ...], m: Measurement,

@@ -89,8 +89,9 @@ class _FunctionalReader:
 
 
 class _LayeredReader:
-    def __init__(self, model: LayeredModel, label: str = "layered model", how: str = "") -> None:
-        target, copy_failure = private_copy(model)
+    def __init__(self, model: LayeredModel, label: str = "layered model", how: str = "",
+                 saved: Mapping[int, np.ndarray] | None = None) -> None:
+        target, copy_failure, self.start = private_copy(model, saved)
         self.view_ = LayeredView(target, private=copy_failure is None, label=label)
         if how:
             self.view_.notes.add(how)
@@ -110,7 +111,7 @@ class _LayeredReader:
         return self.view_
 
 
-def _reader(model: Any, loss: Any) -> Reader:
+def _reader(model: Any, loss: Any, saved: Mapping[int, np.ndarray] | None = None) -> Reader:
     if isinstance(model, FunctionalModel):
         if loss is not None and model.loss is not None:
             raise InputError("loss= is for models without a loss of their own; wrap(...) already has loss=",
@@ -119,10 +120,10 @@ def _reader(model: Any, loss: Any) -> Reader:
     if is_layer_sequence(model):
         model = layered(model, loss=loss) if loss is not None else layered(model)
     if isinstance(model, LayeredModel):
-        return _LayeredReader(model)
+        return _LayeredReader(model, saved=saved)
     held = held_layers(model, loss)
     if held is not None:
-        return _LayeredReader(*held)
+        return _LayeredReader(*held, saved=saved)
     if isinstance(model, ModuleType):
         raise ModelInterfaceError(
             f"model is the module {model.__name__}: a module holds functions, not the weights. Name the weights and "
@@ -138,7 +139,7 @@ def _reader(model: Any, loss: Any) -> Reader:
             f"model is a {type(model).__name__}; expected an object with forward/backward methods, a CS231n-style "
             f"model, a self-training object, or gradcheck_kit.wrap(...) around functions"
         )
-    return ObjectReader(model, loss=loss)
+    return ObjectReader(model, loss=loss, saved=saved)
 
 
 def _check_getattr(model: Any) -> None:
@@ -197,13 +198,15 @@ def held_layers(model: Any, loss: Any) -> tuple[LayeredModel, str, str] | None:
     return layered(layers, loss=spec), type(model).__name__, how
 
 
-def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[ModelView, Batch]:
+def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0,
+          saved: Mapping[int, np.ndarray] | None = None) -> tuple[ModelView, Batch]:
     """Read ``model`` through the first interface that fits, on a private copy when one can be made;
-    validate ``batch`` against it."""
+    validate ``batch`` against it. ``saved``: read-only copies of the model's arrays by their ``id`` (its
+    guard's), lent to the view as its parameters' start values (`ModelView.start_values`)."""
     if is_torch_module(model) or is_torch_function(model):
         return adapt_torch(model, batch, loss=loss, seed=seed)
     data = as_batch(batch)
-    reader = _reader(model, loss)
+    reader = _reader(model, loss, saved)
     outputs = reader.outputs(data)
     if outputs is not None and not data.comparable(outputs.shape[1]) and isinstance(reader, ObjectReader):
         # real-valued targets of another width (a sequence's targets, a predict that returns the last step):
@@ -215,6 +218,8 @@ def adapt(model: Any, batch: Any, *, loss: Any = None, seed: int = 0) -> tuple[M
     if outputs is not None:
         data.check_labels(outputs.shape[1])
     view = reader.view(data, outputs)
+    start: Mapping[int, np.ndarray] = getattr(reader, "start", {})
+    view.start_values = {name: start[id(a)] for name, a in view.params.items() if id(a) in start}
     view.freeze_state()
     if isinstance(view, ObjectView | FunctionalView):
         identify_loss(view, data, seed=seed)

@@ -5,6 +5,7 @@ graph of containers reachable from a model (what the guard saves and restores)."
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,14 +19,24 @@ GRAPH_DEPTH = 8
 GRAPH_LIMIT = 20_000
 
 
-def private_copy(model: Any) -> tuple[Any, str | None]:
+def private_copy(model: Any, saved: Mapping[int, np.ndarray] | None = None
+                 ) -> tuple[Any, str | None, dict[int, np.ndarray]]:
     """A deep copy of ``model`` to work on, or the model itself and the reason it could not be copied.
     Arrays that are views of one buffer (parameters as slices of a flat vector the forward reads) stay
-    views of one copied buffer, so moving a parameter moves what the forward reads."""
+    views of one copied buffer, so moving a parameter moves what the forward reads.
+
+    ``saved``: read-only copies of the model's arrays by their ``id`` (the guard's); returned re-keyed by
+    the ``id`` of the array of the copy that was made from each — the copy's start values, which saves
+    holding the same bytes a third time (`StateCopy`, the measurement's baseline)."""
+    saved = saved or {}
     try:
-        return deep_copy(model), None
+        memo = _views_kept(model)
+        target = copy.deepcopy(model, memo)
     except Exception as exc:  # locks, open files, C handles...
-        return model, f"{type(exc).__name__}: {exc}"
+        return model, f"{type(exc).__name__}: {exc}", dict(saved)  # checked in place: its own arrays
+    start = {id(memo[id(a)]): saved[id(a)] for a in memo[id(memo)][1:]  # what deepcopy copied (see StateCopy)
+             if isinstance(a, np.ndarray) and id(a) in saved and isinstance(memo.get(id(a)), np.ndarray)}
+    return target, None, start
 
 
 def deep_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -45,27 +56,38 @@ class StateCopy:
     trial returned may be that array (an output buffer forward fills), and must keep the trial's values.
     Arrays that do not own their memory, or of object dtype, and every array of a state whose arrays share
     buffers are copied anew every time.
+
+    ``start``: read-only arrays holding, bitwise, the values of the state's arrays (by their ``id``; see
+    `private_copy`) — held as the saved values of those writable arrays instead of a copy of their own.
     """
 
-    def __init__(self, state: dict[str, Any]) -> None:
-        memo = _views_kept(state)
+    def __init__(self, state: dict[str, Any], start: Mapping[int, np.ndarray] | None = None) -> None:
+        memo, start = _views_kept(state), start or {}
         shares = len(memo) > 1  # besides the keep-alive entry: some arrays are views of one buffer
+        held = [] if shares else [
+            a for a in {id(a): a for a in memo[id(memo)][0]}.values()  # each array in the state's containers
+            if _plain(a) and a.flags.writeable and (s := start.get(id(a))) is not None and s.dtype == a.dtype
+            and same_bytes(s, a)]  # checked: still the array's bytes
+        memo.update({id(a): start[id(a)] for a in held})  # they stand for those arrays' copies
         self.saved: dict[str, Any] = copy.deepcopy(state, memo)
-        originals = memo[id(memo)][1:]  # what deepcopy copied, after _views_kept's own entry
+        copied = memo[id(memo)][1:]  # what deepcopy copied, after _views_kept's own entry
         self._pairs = [] if shares else [
-            (a, memo[id(a)]) for a in originals
-            if isinstance(a, np.ndarray) and a.flags.owndata and not a.dtype.hasobject
-            and isinstance(memo.get(id(a)), np.ndarray)
-        ]
+            (a, memo[id(a)], a.flags.writeable) for a in [*held, *copied]
+            if _plain(a) and isinstance(memo.get(id(a)), np.ndarray)]
 
     def put_back(self, state: dict[str, Any]) -> None:
         """Make ``state`` (the object's ``vars``) what it was when this copy was taken."""
         kept: dict[int, Any] = {}
-        for array, saved in self._pairs:
-            if array.flags.writeable == saved.flags.writeable and same_bytes(array, saved):
+        for array, saved, writeable in self._pairs:
+            if array.flags.writeable == writeable and same_bytes(array, saved):
                 kept[id(saved)] = array
         state.clear()  # first: what the trial left is released before the rest is copied
         state.update(deep_copy(self.saved, kept))
+
+
+def _plain(value: Any) -> bool:
+    """An array that owns its memory and holds numbers: saved by `StateCopy` once, put back itself."""
+    return isinstance(value, np.ndarray) and value.flags.owndata and not value.dtype.hasobject
 
 
 def _root(array: np.ndarray) -> np.ndarray:

@@ -17,15 +17,26 @@ __all__ = ["ModelGuard", "guard_model"]
 _MISSING = object()
 
 
+def _saved_once(array: np.ndarray, copies: dict[int, np.ndarray]) -> np.ndarray:
+    """A read-only copy of ``array``, made once per array (``copies``, by id) however many places hold it
+    (``self.W`` and ``self.layers[0]["W"]``). Read-only: the guard's saved bytes are read by others
+    (`ModelGuard.copies`), never written."""
+    saved = copies.get(id(array))
+    if saved is None:
+        saved = copies[id(array)] = array.copy()
+        saved.setflags(write=False)
+    return saved
+
+
 class _Saved:
     """One container's contents by reference (what sits where), and the bytes of the arrays in it."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Any, copies: dict[int, np.ndarray]) -> None:
         self.node = node
         self.items: Any = list(node) if isinstance(node, list) else dict(node) if isinstance(node, dict) \
             else dict(vars(node))
         values = self.items if isinstance(self.items, list) else list(self.items.values())
-        self.arrays = [(a, a.copy()) for a in values if isinstance(a, np.ndarray)]
+        self.arrays = [(a, _saved_once(a, copies)) for a in values if isinstance(a, np.ndarray)]
 
     def restore(self) -> None:
         with contextlib.suppress(Exception):  # a container that refuses (read-only, a __setattr__ guard):
@@ -65,18 +76,27 @@ class ModelGuard:
     their old contents, also when the body raised, so a caller never sees a changed model, even one
     checked in place. numpy's global random state is put back only when the model draws from it
     (``model_draws``), so other threads' random numbers are never rewound.
+
+    The saved copies are read-only, and lent out (`copies`) as the start values of the kit's private copy:
+    no second copy of the same bytes.
     """
 
     def __init__(self, model: Any, extra: list[Slot] | None = None,
                  hooks: list[Callable[[], None]] | None = None) -> None:
         self._hooks = list(hooks or [])
-        self._nodes = [_Saved(node) for node in model_graph(model)]
+        self._copies: dict[int, np.ndarray] = {}
+        self._nodes = [_Saved(node, self._copies) for node in model_graph(model)]
         self._saved: list[tuple[Slot, np.ndarray, np.ndarray]] = []
         for slot in extra or []:
             array = slot.read()
             if isinstance(array, np.ndarray):
-                self._saved.append((slot, array, array.copy()))
+                self._saved.append((slot, array, _saved_once(array, self._copies)))
         self._rng_state = np.random.get_state()
+
+    def copies(self) -> dict[int, np.ndarray]:
+        """The saved arrays by the ``id`` of the model's array they hold the bytes of (read-only; the guard
+        holds the model's arrays, so those ids stay theirs while it lives)."""
+        return dict(self._copies)
 
     def __enter__(self) -> ModelGuard:
         return self

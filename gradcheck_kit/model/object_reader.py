@@ -64,9 +64,10 @@ def _rows_like(array: np.ndarray, batch: Batch) -> np.ndarray | None:
 class ObjectReader:
     """Reads a user object (see the module docstring); ``loss`` is the user's ``loss=`` if given."""
 
-    def __init__(self, model: Any, *, loss: Any = None) -> None:
+    def __init__(self, model: Any, *, loss: Any = None, saved: Mapping[int, np.ndarray] | None = None) -> None:
         self.label = type(model).__name__
-        self.target, self.copy_failure = private_copy(model)
+        #: read-only start values of the copy's arrays, by their id (see `private_copy`)
+        self.target, self.copy_failure, self.start = private_copy(model, saved)
         self.user_loss: KitLoss | None = loss_from_spec(loss) if loss is not None else None
         self.outputs_call: Call | None = None
         self.batch: Batch | None = None
@@ -78,7 +79,7 @@ class ObjectReader:
         self.carries_loss = False
         self.unreadable: list[tuple[Call, Any]] = []
         try:
-            self._pristine: StateCopy | None = StateCopy(vars(self.target))
+            self._pristine: StateCopy | None = StateCopy(vars(self.target), self.start)
         except Exception:
             self._pristine = None
 

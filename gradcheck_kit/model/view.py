@@ -256,6 +256,10 @@ class ModelView:
         self._slots: dict[str, Slot] = {}
         self._originals: dict[str, Any] = {}
         self.params: dict[str, np.ndarray] = {}
+        #: Read-only arrays holding, bitwise, what a parameter's working array held when the model was read
+        #: (the guard's copies of the user's arrays, lent by `adapt`): a baseline that costs no copy. Check
+        #: that the working array still holds them before reading them as its baseline.
+        self.start_values: dict[str, np.ndarray] = {}
         self.source_dtypes: dict[str, np.dtype] = {}
         for slot in slots:
             self._bind(slot)
