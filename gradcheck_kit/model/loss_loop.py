@@ -79,17 +79,16 @@ def gradient_loop(view: ModelView, batches: list[Batch]) -> Iterator[Callable[[i
     once and never written — for use inside this context only, with what `loss_loop` saves per call
     (a training replay takes a hundred single-example gradients in a row). numpy's error handling is the
     caller's around the model's code only: what the caller computes with the gradients keeps its own."""
-    parts = [] if view.copy_inputs or view.protect_params or view._random_state is not None \
-        else [view._gradient_parts(batch) for batch in batches]
-    ready = [p for p in parts if p is not None]
-    if not ready or len(ready) < len(batches) or not (view.draws_global_random
-                                                       or view.calls[ready[0][0]] >= DRAW_WATCH):
+    parts = None if view.copy_inputs or view.protect_params or view._random_state is not None \
+        else view._gradient_parts(batches)
+    if parts is None or not (view.draws_global_random or view.calls[parts[0]] >= DRAW_WATCH):
         yield lambda i: view.gradients(batches[i], copy=False)
         return
-    counted, errstate = _Counted(view, ready[0][0]), view.user_errstate
+    what, calls, value = parts
+    counted, errstate = _Counted(view, what), view.user_errstate
 
     def gradients(i: int) -> dict[str, np.ndarray]:
-        _, call, value = ready[i]
+        call = calls[i]
 
         def model_call() -> Any:
             with np.errstate(**errstate):

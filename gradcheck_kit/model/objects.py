@@ -9,7 +9,7 @@ training step. What differs is which `Call` fills which role, and how a gradient
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,8 +114,8 @@ class ObjectView(ModelView):
 
         return call.name, call.bound(batch), value
 
-    def _gradient_parts(self, batch: Batch
-                        ) -> tuple[str, Callable[[], Any], Callable[[Any], dict[str, np.ndarray]]] | None:
+    def _gradient_parts(self, batches: Sequence[Batch]
+                        ) -> tuple[str, list[Callable[[], Any]], Callable[[Any], dict[str, np.ndarray]]] | None:
         call, reader = self.gradient_call, self.gradient_reader
         if call is None or reader is None or call.per_example:
             return None
@@ -124,7 +124,7 @@ class ObjectView(ModelView):
         def value(result: Any) -> dict[str, np.ndarray]:
             return match_gradients(reader(result), shapes, name, copy=False)
 
-        return call.name, call.bound(batch), value
+        return call.name, [call.bound(batch) for batch in batches], value
 
     def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:

@@ -439,10 +439,11 @@ class ModelView:
         what turns its result into the loss — when one plain call gives the loss; ``None`` otherwise."""
         return None
 
-    def _gradient_parts(self, batch: Batch
-                        ) -> tuple[str, Callable[[], Any], Callable[[Any], dict[str, np.ndarray]]] | None:
-        """For `gradient_loop`: as `_loss_parts`, for the analytic gradient (what turns the call's result
-        into it reads the model's arrays without copying them, as ``gradients(batch, copy=False)``)."""
+    def _gradient_parts(self, batches: Sequence[Batch]
+                        ) -> tuple[str, list[Callable[[], Any]], Callable[[Any], dict[str, np.ndarray]]] | None:
+        """For `gradient_loop`: as `_loss_parts`, for the analytic gradient on each of ``batches`` (one call
+        bound per batch; one function, shared by all, turns a call's result into the gradient, reading the
+        model's arrays without copying them, as ``gradients(batch, copy=False)``)."""
         return None
 
     def _guarded(self, call: Callable[..., Any], batch: Batch, *rest: Any) -> Any:
