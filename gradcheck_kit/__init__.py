@@ -5,7 +5,7 @@ The few names a user needs are here; file helpers are in `gradcheck_kit.io`. Nam
 
 Layout, one folder per stage of a run: ``model`` (any user object → one view) → ``numeric`` (finite
 differences on arrays) → ``measure`` (numeric driven over the view; attribution) → ``checks`` (named
-checks yielding findings) → ``report`` (data, rendering, formats); ``diagnose`` owns a run; ``cli``,
+checks yielding findings) → ``report`` (data, rendering, formats); ``run`` owns a run (``diagnose``); ``cli``,
 ``io``, ``testing`` and ``pytest_plugin`` are the ways in.
 """
 
@@ -42,7 +42,7 @@ _WHERE = {
     "ModelInterfaceError": "errors",
     "Report": "report.data",
     "assert_gradients_ok": "testing",
-    "diagnose": "diagnose",
+    "diagnose": "run",
     "layered": "model",
     "pair": "model",
     "wrap": "model",
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .checks.findings import CodeInfo, Finding
-    from .diagnose import diagnose
+    from .run import diagnose
     from .errors import GradcheckError, InputError, MissingExtraError, ModelCallError, ModelInterfaceError
     from .model import layered, pair, wrap
     from .report.data import Report

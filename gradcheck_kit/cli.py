@@ -286,7 +286,7 @@ def _load_model(args: argparse.Namespace) -> object:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .diagnose import diagnose
+    from .run import diagnose
     from .io import load_batch, write_atomically
 
     if args.output:

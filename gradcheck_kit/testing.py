@@ -19,7 +19,7 @@ def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Report:
     ``options`` are `diagnose`'s keyword arguments (``lr=``, ``skip=``, ``exhaustive=``...).
     """
     __tracebackhide__ = True
-    from .diagnose import diagnose
+    from .run import diagnose
     from .report.render import plain_text
 
     options.setdefault("progress", False)

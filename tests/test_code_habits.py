@@ -89,4 +89,4 @@ def test_each_stage_says_what_it_holds_and_may_import(stage):
 
 def test_no_stage_module_is_loose_at_the_top():
     top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert top == {"__init__", "__main__", "cli", "diagnose", "errors", "io", "pytest_plugin", "settings", "testing"}
+    assert top == {"__init__", "__main__", "cli", "errors", "io", "pytest_plugin", "run", "settings", "testing"}

@@ -243,7 +243,7 @@ def test_progress_is_reported_while_a_block_runs_and_counts_every_evaluation(mon
 def test_the_progress_bar_reaches_its_total_in_an_exhaustive_run(monkeypatch):
     import importlib
 
-    run_module = importlib.import_module("gradcheck_kit.diagnose")
+    run_module = importlib.import_module("gradcheck_kit.run")
     bars = []
 
     class Recorded(run_module.ProgressBar):

@@ -93,7 +93,7 @@ def test_plugin_import_is_cheap():
     import sys
 
     code = ("import sys, gradcheck_kit.pytest_plugin; "
-            "print(int(any(m in sys.modules for m in ('scipy', 'pandas', 'rich', 'gradcheck_kit.diagnose'))))")
+            "print(int(any(m in sys.modules for m in ('scipy', 'pandas', 'rich', 'gradcheck_kit.run'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert out.stdout.strip() == "0", out.stderr
