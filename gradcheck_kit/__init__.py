@@ -52,10 +52,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from .checks.findings import CodeInfo, Finding
-    from .run import diagnose
     from .errors import GradcheckError, InputError, MissingExtraError, ModelCallError, ModelInterfaceError
     from .model import layered, pair, wrap
     from .report.data import Report
+    from .run import diagnose
     from .testing import assert_gradients_ok
 
     #: Every finding code → its severity and summary (read-only).

@@ -286,8 +286,8 @@ def _load_model(args: argparse.Namespace) -> object:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .run import diagnose
     from .io import load_batch, write_atomically
+    from .run import diagnose
 
     if args.output:
         _check_destination("--output", args.output, args)

@@ -19,8 +19,8 @@ def assert_gradients_ok(model: Any, batch: Any, **options: Any) -> Report:
     ``options`` are `diagnose`'s keyword arguments (``lr=``, ``skip=``, ``exhaustive=``...).
     """
     __tracebackhide__ = True
-    from .run import diagnose
     from .report.render import plain_text
+    from .run import diagnose
 
     options.setdefault("progress", False)
     report = diagnose(model, batch, **options)
