@@ -121,6 +121,7 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
     buffers = _Buffers(view.params, view.start_values)
+    view.start_values = {}  # read once, here: not sent along with the view to the workers of an exhaustive check
     noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
     m.step = "comparing gradients"

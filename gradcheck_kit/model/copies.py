@@ -54,35 +54,61 @@ class StateCopy:
     itself, and only the rest of the state is deep-copied anew (a trial call usually leaves the weights as
     they were). An array a trial changed is replaced by a new copy, not written back in place: what the
     trial returned may be that array (an output buffer forward fills), and must keep the trial's values.
-    Arrays that do not own their memory, or of object dtype, and every array of a state whose arrays share
-    buffers are copied anew every time.
+    Arrays that do not own their memory, or of object dtype, read-only ones (a writable copy comes back, as
+    the deep copy is), and every array of a state whose arrays share buffers are copied anew every time.
 
     ``start``: read-only arrays holding, bitwise, the values of the state's arrays (by their ``id``; see
-    `private_copy`) — held as the saved values of those writable arrays instead of a copy of their own.
+    `private_copy`) — held as the saved values of those writable arrays instead of a copy of their own, where
+    dtype, layout and bytes match. A deepcopy hook of the model's (``__setstate__``) that writes into one, or
+    makes one writable, costs only the saving: the start value is made what it was, and the state is copied
+    without start values.
     """
 
     def __init__(self, state: dict[str, Any], start: Mapping[int, np.ndarray] | None = None) -> None:
-        memo, start = _views_kept(state), start or {}
+        try:
+            self._copy(state, start or {})
+        except Exception:
+            if not start:
+                raise
+            self._copy(state, {})  # a deepcopy hook (``__setstate__``) of the model's wrote into a start value
+
+    def _copy(self, state: dict[str, Any], start: Mapping[int, np.ndarray]) -> None:
+        memo = _views_kept(state)
         shares = len(memo) > 1  # besides the keep-alive entry: some arrays are views of one buffer
         held = [] if shares else [
             a for a in {id(a): a for a in memo[id(memo)][0]}.values()  # each array in the state's containers
-            if _plain(a) and a.flags.writeable and (s := start.get(id(a))) is not None and s.dtype == a.dtype
-            and same_bytes(s, a)]  # checked: still the array's bytes
+            if _plain(a) and a.flags.writeable and (s := start.get(id(a))) is not None and not s.flags.writeable
+            and s.dtype == a.dtype and s.strides == a.strides and same_bytes(s, a)]  # still the array, bitwise
         memo.update({id(a): start[id(a)] for a in held})  # they stand for those arrays' copies
-        self.saved: dict[str, Any] = copy.deepcopy(state, memo)
+        try:
+            self.saved: dict[str, Any] = copy.deepcopy(state, memo)
+        finally:
+            touched = [a for a in held if _repaired(start[id(a)], a)]
+        if touched:  # a hook of the model's made a start value writable: it is itself again; no start values
+            raise ValueError(f"a deepcopy hook made {len(touched)} of the guard's copies writable")
         copied = memo[id(memo)][1:]  # what deepcopy copied, after _views_kept's own entry
         self._pairs = [] if shares else [
-            (a, memo[id(a)], a.flags.writeable) for a in [*held, *copied]
-            if _plain(a) and isinstance(memo.get(id(a)), np.ndarray)]
+            (a, memo[id(a)]) for a in [*held, *copied] if _plain(a) and isinstance(memo.get(id(a)), np.ndarray)]
 
     def put_back(self, state: dict[str, Any]) -> None:
         """Make ``state`` (the object's ``vars``) what it was when this copy was taken."""
         kept: dict[int, Any] = {}
-        for array, saved, writeable in self._pairs:
-            if array.flags.writeable == writeable and same_bytes(array, saved):
+        for array, saved in self._pairs:  # a read-only array is copied anew: writable, as the copy was
+            if array.flags.writeable and same_bytes(array, saved):
                 kept[id(saved)] = array
         state.clear()  # first: what the trial left is released before the rest is copied
         state.update(deep_copy(self.saved, kept))
+
+
+def _repaired(held: np.ndarray, array: np.ndarray) -> bool:
+    """Whether user code (a deepcopy hook) made ``held``, a start value of ``array``, writable; if so its
+    bytes are ``array``'s again and it is read-only again (``array``, the private copy's, was not touched)."""
+    if not held.flags.writeable:
+        return False  # read-only throughout: nothing could write into it
+    if not same_bytes(held, array):
+        np.copyto(held, array)
+    held.setflags(write=False)
+    return True
 
 
 def _plain(value: Any) -> bool:

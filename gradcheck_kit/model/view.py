@@ -256,9 +256,10 @@ class ModelView:
         self._slots: dict[str, Slot] = {}
         self._originals: dict[str, Any] = {}
         self.params: dict[str, np.ndarray] = {}
-        #: Read-only arrays holding, bitwise, what a parameter's working array held when the model was read
-        #: (the guard's copies of the user's arrays, lent by `adapt`): a baseline that costs no copy. Check
-        #: that the working array still holds them before reading them as its baseline.
+        #: Read-only arrays holding, bitwise, what the user's array a parameter's working array was copied
+        #: from held when the guard saved it (the guard's copies, lent by `adapt`): a baseline that costs no
+        #: copy, read once by the measurement. Usually the working array's values too, but not necessarily
+        #: (a deepcopy hook, a trial call): check that it still holds exactly them before using one.
         self.start_values: dict[str, np.ndarray] = {}
         self.source_dtypes: dict[str, np.dtype] = {}
         for slot in slots:

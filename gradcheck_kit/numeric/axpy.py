@@ -33,9 +33,10 @@ def add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
     """``y += a * x`` in place (``x`` is only read), with numpy's rounding: ``a * x`` rounded to the
     result dtype, then added.
 
-    Contiguous arrays of the same shape go slice by slice (`SLICE` entries) through one reused temporary
-    per thread, so memory is read and written about once (numpy's ``y += a * x`` writes and reads back a
-    new temporary as large as ``y``). Not BLAS ``daxpy``: scipy's BLAS is a second OpenBLAS next to numpy's,
+    Contiguous arrays of the same shape, from `SMALL` entries up, go slice by slice (`SLICE` entries)
+    through one temporary per thread and dtype, kept for the thread's life (1 MB in float64), so memory is
+    read and written about once (numpy's ``y += a * x`` writes and reads back a new temporary as large as
+    ``y``). Not BLAS ``daxpy``: scipy's BLAS is a second OpenBLAS next to numpy's,
     and its threads, spinning after each call, would take the cores the model's own matrix products
     run on."""
     if y.size < SMALL or not (y.shape == x.shape and y.flags.c_contiguous and x.flags.c_contiguous):
