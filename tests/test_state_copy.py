@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 import gradcheck_kit as gk
@@ -109,3 +111,66 @@ def test_views_of_one_buffer_stay_views_of_one_buffer():
     np.testing.assert_array_equal(net.flat, np.arange(10.0))
     net.flat[0] = 42  # moving the buffer moves the view, as in the model it was copied from
     assert net.W[0, 0] == 42 and np.shares_memory(net.b, net.flat)
+
+
+class LockedTrainer:
+    """A self-training network holding a lock: neither it nor its state can be deep-copied, so it is checked in
+    place, and the reader's trial steps must be undone all the same (its state put back by reference)."""
+
+    def __init__(self, seed=0):
+        rng = np.random.default_rng(seed)
+        self.lock = threading.Lock()
+        self.W1, self.b1 = rng.normal(size=(5, 7)) / np.sqrt(5), np.zeros(7)
+        self.W2, self.b2 = rng.normal(size=(7, 3)) / np.sqrt(7), np.zeros(3)
+
+    def forward(self, X):
+        with self.lock:
+            self.h = np.tanh(X @ self.W1 + self.b1)
+            z = self.h @ self.W2 + self.b2
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+    def train(self, X, y, lr):
+        d = self.forward(X)
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        gW2, gb2 = self.h.T @ d, d.sum(0)
+        dh = (d @ self.W2.T) * (1 - self.h ** 2)
+        self.W1 -= lr * (X.T @ dh)
+        self.b1 -= lr * dh.sum(0)
+        self.W2 -= lr * gW2
+        self.b2 -= lr * gb2
+
+
+class LockedBuffers(PreallocatedBuffers):
+    """PreallocatedBuffers holding a lock: checked in place; forward returns its own (NaN-initialised) buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+def _cross_entropy(p, y):
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def test_a_model_that_cannot_be_copied_is_checked_at_its_own_weights():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(16, 5)), np.arange(16) % 3
+    model = LockedTrainer()
+    before = {k: getattr(model, k).copy() for k in ("W1", "b1", "W2", "b2")}
+    report = gk.diagnose(model, (X, y), progress=False, lr=0.1)
+    assert report.ok, report
+    assert report.base_loss == _cross_entropy(LockedTrainer().forward(X), y)  # not at weights a trial step moved
+    assert any("could not be deep-copied" in note for note in report.notes)
+    for name, value in before.items():
+        assert getattr(model, name).tobytes() == value.tobytes(), name
+
+
+def test_a_buffer_a_trial_returned_keeps_its_values_when_the_model_cannot_be_copied():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
+    model = LockedBuffers()
+    report = gk.diagnose(model, (X, y), progress=False)
+    assert report.ok, report
+    assert np.isnan(model.out).all() and np.isnan(model.h).all()  # the user's buffers as they were

@@ -45,6 +45,34 @@ class _Saved:
             if array.flags.writeable and not same_bytes(array, saved):
                 np.copyto(array, saved)
 
+    def reset(self, fresh: dict[int, np.ndarray]) -> None:
+        """As `restore`, except that an array a trial call changed (or a read-only one) is not written back in
+        place but replaced where it sits by a new, writable copy of its saved bytes — one per array, shared
+        through ``fresh`` by every container that holds it: what the call returned may be that array."""
+        with contextlib.suppress(Exception):
+            self._put_back()
+        for array, saved in self.arrays:
+            if id(array) not in fresh and not (array.flags.writeable and same_bytes(array, saved)):
+                fresh[id(array)] = saved.copy()
+        if any(id(array) in fresh for array, _ in self.arrays):
+            with contextlib.suppress(Exception):
+                self._replace(fresh)
+
+    def _replace(self, fresh: dict[int, np.ndarray]) -> None:
+        node = self.node
+        if isinstance(node, list):
+            for i, value in enumerate(node):
+                if id(value) in fresh:
+                    node[i] = fresh[id(value)]
+            return
+        state = node if isinstance(node, dict) else vars(node)
+        for key, value in list(state.items()):
+            if id(value) in fresh:
+                if isinstance(node, dict):
+                    node[key] = fresh[id(value)]
+                else:
+                    setattr(node, key, fresh[id(value)])
+
     def _put_back(self) -> None:
         node, items = self.node, self.items
         if isinstance(node, list):
@@ -97,6 +125,14 @@ class ModelGuard:
         """The saved arrays by the ``id`` of the model's array they hold the bytes of (read-only; the guard
         holds the model's arrays, so those ids stay theirs while it lives)."""
         return dict(self._copies)
+
+    def reset(self) -> None:
+        """Put every container's contents back by reference, changed arrays as new copies (`_Saved.reset`): the
+        reader's reset between trial calls on a model it could not deep-copy. numpy's random state, the extra
+        slots and the hooks are left as they are."""
+        fresh: dict[int, np.ndarray] = {}
+        for node in self._nodes:
+            node.reset(fresh)
 
     def __enter__(self) -> ModelGuard:
         return self

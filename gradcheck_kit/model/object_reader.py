@@ -10,6 +10,7 @@ depends on; a training step's gradient is read off the arrays it changes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -21,6 +22,7 @@ from ..errors import InputError, ModelInterfaceError
 from .batch import Batch
 from .copies import StateCopy, private_copy
 from .discovery import container_slots, find_arrays
+from .guard import ModelGuard
 from .kit_loss import KitLoss, loss_from_spec, standard_loss
 from .losses_implied import implied_loss, loss_functions
 from .objects import ObjectView, first_number, first_output
@@ -78,16 +80,20 @@ class ObjectReader:
         #: The gradient call returns the loss too, first (CS231n's ``(loss, grads)``, ``lossFun``).
         self.carries_loss = False
         self.unreadable: list[tuple[Call, Any]] = []
+        self._pristine: StateCopy | ModelGuard | None = None
         try:
-            self._pristine: StateCopy | None = StateCopy(vars(self.target), self.start)
-        except Exception:
-            self._pristine = None
+            self._pristine = StateCopy(vars(self.target), self.start)
+        except Exception:  # its state cannot be deep-copied (a lock, an open file): put back by reference
+            with contextlib.suppress(Exception):
+                self._pristine = ModelGuard(self.target)
 
     # -- trials on the private copy -----------------------------------------------------------------
     def _reset(self) -> None:
         """Undo whatever a trial call did to the private copy."""
-        if self._pristine is not None:
+        if isinstance(self._pristine, StateCopy):
             self._pristine.put_back(vars(self.target))
+        elif self._pristine is not None:
+            self._pristine.reset()
 
     def _try(self, call: Call, batch: Batch) -> Any:
         """``call``'s result (the first example's, for a per-example call), or ``None`` if it raised. It runs
