@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 import gradcheck_kit as gk
 from gradcheck_kit.model.copies import StateCopy, private_copy
@@ -79,10 +80,12 @@ class PreallocatedBuffers:
         return grads
 
 
-def test_a_network_whose_forward_returns_its_own_output_buffer_is_read_and_ok():
+@pytest.mark.parametrize("cls", ["PreallocatedBuffers", "LockedBuffers"])  # a private copy, or checked in place
+def test_a_network_whose_forward_returns_its_own_output_buffer_is_read_and_ok(cls):
+    """The buffer a trial call returned keeps the trial's values: the reset after it does not write in place."""
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
-    model = PreallocatedBuffers()
+    model = globals()[cls]()
     report = gk.diagnose(model, (X, y), progress=False)
     assert report.ok, report
     assert np.isnan(model.out).all() and np.isnan(model.h).all()  # the user's buffers as they were
@@ -166,11 +169,3 @@ def test_a_model_that_cannot_be_copied_is_checked_at_its_own_weights():
     for name, value in before.items():
         assert getattr(model, name).tobytes() == value.tobytes(), name
 
-
-def test_a_buffer_a_trial_returned_keeps_its_values_when_the_model_cannot_be_copied():
-    rng = np.random.default_rng(1)
-    X, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
-    model = LockedBuffers()
-    report = gk.diagnose(model, (X, y), progress=False)
-    assert report.ok, report
-    assert np.isnan(model.out).all() and np.isnan(model.h).all()  # the user's buffers as they were
