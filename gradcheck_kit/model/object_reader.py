@@ -63,6 +63,15 @@ def _rows_like(array: np.ndarray, batch: Batch) -> np.ndarray | None:
     return None
 
 
+def _detached(value: Any) -> Any:
+    """``value`` with every array in it (also in a tuple or list) copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple | list):
+        return type(value)(_detached(v) for v in value) if type(value) in (tuple, list) else value
+    return value
+
+
 class ObjectReader:
     """Reads a user object (see the module docstring); ``loss`` is the user's ``loss=`` if given."""
 
@@ -354,11 +363,11 @@ class ObjectReader:
             return False
         saved = array.copy()
         try:
-            reference = probe(batch)
+            reference = _detached(probe(batch))  # a forward may return its own buffer, which the next call rewrites
             scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(saved, dtype=np.float64)))))
             noise = np.asarray(scale * np.random.default_rng(0).standard_normal(array.shape))
             array += noise.astype(array.dtype)
-            moved = probe(batch)
+            moved = _detached(probe(batch))
         except Exception:
             return True
         finally:
