@@ -116,6 +116,19 @@ def test_views_of_one_buffer_stay_views_of_one_buffer():
     assert net.W[0, 0] == 42 and np.shares_memory(net.b, net.flat)
 
 
+def _sgd_step(net, X, y, lr, p, h):
+    """One SGD step of mean cross-entropy on a tanh-softmax net (W1, b1, W2, b2) from its probabilities ``p``
+    (written into) and hidden activations ``h``."""
+    p[np.arange(len(y)), y] -= 1
+    p /= len(y)
+    gW2, gb2 = h.T @ p, p.sum(0)
+    dh = (p @ net.W2.T) * (1 - h ** 2)
+    net.W1 -= lr * (X.T @ dh)
+    net.b1 -= lr * dh.sum(0)
+    net.W2 -= lr * gW2
+    net.b2 -= lr * gb2
+
+
 class LockedTrainer:
     """A self-training network holding a lock: neither it nor its state can be deep-copied, so it is checked in
     place, and the reader's trial steps must be undone all the same (its state put back by reference)."""
@@ -134,15 +147,7 @@ class LockedTrainer:
             return e / e.sum(axis=1, keepdims=True)
 
     def train(self, X, y, lr):
-        d = self.forward(X)
-        d[np.arange(len(y)), y] -= 1
-        d /= len(y)
-        gW2, gb2 = self.h.T @ d, d.sum(0)
-        dh = (d @ self.W2.T) * (1 - self.h ** 2)
-        self.W1 -= lr * (X.T @ dh)
-        self.b1 -= lr * dh.sum(0)
-        self.W2 -= lr * gW2
-        self.b2 -= lr * gb2
+        _sgd_step(self, X, y, lr, self.forward(X), self.h)
 
 
 class LockedBuffers(PreallocatedBuffers):
@@ -191,15 +196,7 @@ class BufferedTrainer(PreallocatedBuffers):
         return out
 
     def train(self, X, y, lr):
-        d = self.forward(X).copy()
-        d[np.arange(len(y)), y] -= 1
-        d /= len(y)
-        gW2, gb2 = self.last_h.T @ d, d.sum(0)
-        dh = (d @ self.W2.T) * (1 - self.last_h ** 2)
-        self.W1 -= lr * (X.T @ dh)
-        self.b1 -= lr * dh.sum(0)
-        self.W2 -= lr * gW2
-        self.b2 -= lr * gb2
+        _sgd_step(self, X, y, lr, self.forward(X).copy(), self.last_h)
 
 
 def test_a_self_training_network_that_returns_its_own_output_buffer_is_read_and_ok():
