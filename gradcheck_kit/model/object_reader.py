@@ -207,8 +207,8 @@ class ObjectReader:
             return None
         finally:
             self._reset()
-        if any(a.dtype.kind not in "fiub" or a.size == 0 for a in arrays):
-            return None
+        if any(a.dtype.kind != "f" or a.size == 0 for a in arrays):
+            return None  # booleans or integers are decisions or class labels (predict's A2 > 0.5), not scores
         if call.per_example:
             if len({a.shape for a in arrays}) != 1:
                 return None

@@ -1,0 +1,53 @@
+"""Acceptance: ten networks written from a brief of public from-scratch idioms only (Nielsen, CS231n, nnfs,
+deeplearning.ai, torch-like modules, a blog MLP that only trains itself, min-char-rnn, a float32 "MNIST from
+scratch" net, layers that update themselves, an sklearn clone), never against the kit's interface
+(tests/idioms/fresh/; each file's ``make(buggy)`` returns ``(model, X, y, lr)`` and names its bug in a
+``BUG:`` line). Each is diagnosed as a user would call it, with its own learning rate: the correct version
+must not raise an alarm, and the buggy one must be caught, wherever the kit reads the model with no glue."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import gradcheck_kit as gk
+
+
+def _make(name, buggy):
+    module = importlib.import_module(f"tests.idioms.fresh.{name}")
+    np.random.seed(0)  # the deeplearning.ai idiom draws its weights from the global generator
+    return module.make(buggy=buggy)
+
+
+def _diagnose(name, buggy):
+    model, X, y, lr = _make(name, buggy)
+    with np.errstate(all="ignore"):  # the idioms' own log(0)/overflow warnings are not the point here
+        return gk.diagnose(model, (X, y), lr=lr, progress=False)
+
+
+#: Read with no glue; the correct version passes; the buggy one fails on these parameters.
+CAUGHT = {
+    "ng_planar_classifier": {"b1"},  # db1 lacks 1/m (compute_cost(A2, Y) fed from forward_propagation)
+    "float32_deep_nn": {"W1"},  # a missing transpose on a square W2, seen first where it enters
+    "min_char_rnn": {"Whh"},  # dWhh uses hs[t] for hs[t-1]
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_the_correct_version_passes(name):
+    report = _diagnose(name, buggy=False)
+    assert report.ok, report
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_the_buggy_version_is_caught_where_it_is_wrong(name):
+    report = _diagnose(name, buggy=True)
+    failing = {t.param for t in report.tensors if t.verdict == "fail"}
+    assert not report.ok and CAUGHT[name] <= failing, (failing, report)
+
+
+@pytest.mark.parametrize("name", ["blog_train_only", "nielsen_network"])
+def test_correct_versions_read_through_their_training_step_pass(name):
+    assert _diagnose(name, buggy=False).ok
