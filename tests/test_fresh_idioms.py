@@ -32,6 +32,9 @@ CAUGHT = {
     "ng_planar_classifier": {"b1"},  # db1 lacks 1/m (compute_cost(A2, Y) fed from forward_propagation)
     "float32_deep_nn": {"W1"},  # a missing transpose on a square W2, seen first where it enters
     "min_char_rnn": {"Whh"},  # dWhh uses hs[t] for hs[t-1]
+    # fit(X, y) read as one step: its max_iter and batch_size set to one pass of the whole batch, and its
+    # learning_rate_init (not alpha, sklearn's L2 strength) given the kit's rate; the bug flips a sign
+    "sklearn_style_mlp": {"coefs_[2]", "intercepts_[2]"},
 }
 
 

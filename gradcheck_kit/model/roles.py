@@ -53,7 +53,8 @@ GRADIENT_NAMES = ("backward", "backprop", "gradients", "grads", "gradient", "com
                   "compute_grads", "get_gradients")
 STEP_NAMES = ("train", "step", "update", "update_mini_batch", "train_on_batch", "train_step", "sgd_step",
               "fit_batch", "update_params", "update_parameters", "update_network_parameters")
-LR_NAMES = ("lr", "learning_rate", "eta", "alpha", "step_size", "learningrate", "rate", "learn_rate")
+LR_NAMES = ("lr", "learning_rate", "learning_rate_init", "eta", "alpha", "step_size", "learningrate", "rate",
+            "learn_rate")  # in order: sklearn's alpha is its L2 strength, next to its learning_rate_init
 #: Parameter names that mark a targets argument (``mse(y_true, y_pred)``, ``backward_pass(y_train, output)``).
 TARGET_NAMES = ("y", "Y", "y_true", "ytrue", "target", "targets", "t", "T", "labels", "label", "truth", "expected",
                 "y_train", "Y_train", "y_batch", "Y_batch", "ys", "goal", "goals")

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["find_step"]
 
 ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
-             "n_iterations", "steps", "num_steps", "epoch")
+             "n_iterations", "steps", "num_steps", "epoch", "max_iter", "max_epochs")
+#: Names of a mini-batch size the step reads off the object (``self.batch_size``): the whole batch in one step.
+BATCH_NAMES = ("batch_size", "mini_batch_size")
 OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
 
 
@@ -56,12 +58,41 @@ def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | No
     return step
 
 
+def _one_step_attributes(target: Any, batch: Batch) -> dict[str, int]:
+    """Counts the object keeps that would make its step several (``self.max_iter = 200`` epochs, ``self.batch_size
+    = 20`` examples per update): one pass, of the whole batch, while the kit steps it."""
+    out = {}
+    for names, value in ((ONE_NAMES, 1), (BATCH_NAMES, batch.size)):
+        for name in names:
+            current = getattr(target, name, None)
+            if isinstance(current, int) and not isinstance(current, bool) and current != value:
+                out[name] = value
+    return out
+
+
+def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, int]) -> Callable[..., Any]:
+    def step(*args: Any, **kwargs: Any) -> Any:
+        saved = {name: getattr(target, name) for name in values}
+        for name, value in values.items():
+            setattr(target, name, value)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            for name, value in saved.items():
+                setattr(target, name, value)
+
+    return step
+
+
 def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch) -> Call | None:
     params = positional_names(method)
     n_data = len(batch.call_args())
     if len(params) < n_data:
         return None
     rest = params[n_data:]
+    counts = _one_step_attributes(target, batch)
+    if counts:
+        method = _with_attributes(method, target, counts)
     lr_arg = next((n for n, _ in rest if n in LR_NAMES), None)
     if lr_arg is None and rest and rest[0][1] and rest[0][0] not in ONE_NAMES:
         lr_arg = rest[0][0]  # the one argument after the data is the rate, whatever its name
