@@ -54,3 +54,11 @@ def test_the_buggy_version_is_caught_where_it_is_wrong(name):
 @pytest.mark.parametrize("name", ["blog_train_only", "nielsen_network"])
 def test_correct_versions_read_through_their_training_step_pass(name):
     assert _diagnose(name, buggy=False).ok
+
+
+def test_nielsens_step_without_the_batch_average_is_named():
+    """Its backprop(x, y) is right; update_mini_batch(mini_batch, eta) uses eta, not eta / len(mini_batch). The
+    examples given as (X, y), each a column vector: the step gets them zipped into pairs, as Nielsen's loop does."""
+    assert _diagnose("nielsen_network", buggy=False).ok
+    report = _diagnose("nielsen_network", buggy=True)
+    assert report.codes() == ["missing-batch-average"], report

@@ -28,6 +28,8 @@ __all__ = ["find_step"]
 
 ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
              "n_iterations", "steps", "num_steps", "epoch", "max_iter", "max_epochs")
+#: A step's first parameter named so takes the examples as a list of ``(x, y)`` pairs.
+PAIRS_NAMES = ("mini_batch", "minibatch", "training_data", "train_data", "batch_data")
 #: Names of a mini-batch size the step reads off the object (``self.batch_size``): the whole batch in one step.
 BATCH_NAMES = ("batch_size", "mini_batch_size")
 OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
@@ -84,9 +86,20 @@ def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, 
     return step
 
 
+def _pairs_taken(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method(mini_batch, ...)`` called as ``(X, y, ...)``: the examples zipped into ``(x, y)`` pairs."""
+    def step(X: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(list(zip(X, y, strict=True)), *args, **kwargs)
+
+    return step
+
+
 def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch) -> Call | None:
     params = positional_names(method)
     n_data = len(batch.call_args())
+    if n_data == 2 and batch.layout != "pairs" and not batch.extra and params and params[0][0] in PAIRS_NAMES:
+        # Nielsen's update_mini_batch(mini_batch, eta) given the examples as (X, y): one argument of pairs
+        method, params, n_data = _pairs_taken(method), params[1:], 0
     if len(params) < n_data:
         return None
     rest = params[n_data:]
