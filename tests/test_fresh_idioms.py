@@ -35,6 +35,8 @@ CAUGHT = {
     # fit(X, y) read as one step: its max_iter and batch_size set to one pass of the whole batch, and its
     # learning_rate_init (not alpha, sklearn's L2 strength) given the kit's rate; the bug flips a sign
     "sklearn_style_mlp": {"coefs_[2]", "intercepts_[2]"},
+    # L2 in the loss as reg * sum(W * W) while the gradient adds reg * W (named weight-decay-mismatch)
+    "cs231n_fc_net": {"W1", "W2"},
 }
 
 
@@ -62,3 +64,12 @@ def test_nielsens_step_without_the_batch_average_is_named():
     assert _diagnose("nielsen_network", buggy=False).ok
     report = _diagnose("nielsen_network", buggy=True)
     assert report.codes() == ["missing-batch-average"], report
+
+
+def test_a_model_that_trains_on_mini_batches_gets_no_one_example_replay():
+    """CS231n's train(X, y, ..., batch_size=200): replayed one example at a time at lr 0.1 on its unnormalised
+    toy data, its predictions do follow the last label, but that is not how it trains — no label-collapse
+    alarm, and a note says why."""
+    report = _diagnose("cs231n_fc_net", buggy=False)
+    assert "label-collapse" not in report.codes()
+    assert any("label-collapse was not run: train(..., batch_size=200)" in note for note in report.notes)

@@ -126,6 +126,11 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     lr, out, batch = ctx.settings.lr, ctx.outputs, ctx.batch
     if lr is None or out is None or batch.size < 4 or batch.target_rows.ndim != 1:
         return
+    declared = ctx.view.declared_batch_size()
+    if declared is not None and declared[1] > 1:  # not the question's loop: nothing to replay
+        ctx.view.notes.add(f"label-collapse was not run: {declared[0]} says the model trains on mini-batches of "
+                           f"{declared[1]}, and predictions that follow the last label come from one-example steps")
+        return
     head = _head(batch)
     steps = WARMUP_STEPS + COUNTED_STEPS
     replay = online_replay(ctx.view, head, lr, steps, out.probs_of, WARMUP_STEPS, give_up_below=COLLAPSED_SHARE)

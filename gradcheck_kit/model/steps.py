@@ -11,6 +11,7 @@ private copy for the step. A ``step(lr)`` that follows a gradient computation (`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from .slots import Slot
 if TYPE_CHECKING:
     from .object_reader import ObjectReader
 
-__all__ = ["find_step"]
+__all__ = ["declared_batch_size", "find_step"]
 
 ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
              "n_iterations", "steps", "num_steps", "epoch", "max_iter", "max_epochs")
@@ -84,6 +85,29 @@ def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, 
                 setattr(target, name, value)
 
     return step
+
+
+def declared_batch_size(target: Any) -> tuple[str, int] | None:
+    """The mini-batch size the object says it trains with, where it says one: a training method's
+    ``batch_size``-like parameter with a default (CS231n's ``train(X, y, ..., batch_size=200)``), or such
+    an attribute (``self.batch_size``); with where it was read."""
+    for name in (*STEP_NAMES, "fit", "SGD", "sgd"):
+        method = getattr(target, name, None)
+        if not callable(method) or isinstance(method, type):
+            continue
+        try:
+            parameters = inspect.signature(method).parameters
+        except (TypeError, ValueError):
+            continue
+        for arg in BATCH_NAMES:
+            default = parameters[arg].default if arg in parameters else None
+            if isinstance(default, int) and not isinstance(default, bool):
+                return f"{name}(..., {arg}={default})", default
+    for arg in BATCH_NAMES:
+        value = getattr(target, arg, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"self.{arg} = {value}", value
+    return None
 
 
 def _pairs_taken(method: Callable[..., Any]) -> Callable[..., Any]:

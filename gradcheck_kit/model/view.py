@@ -28,6 +28,7 @@ from .naming import layer_map as names_to_layers
 from .notes import Notes
 from .shape_hint import input_width_hint
 from .slots import Slot
+from .steps import declared_batch_size
 
 __all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
 
@@ -651,6 +652,10 @@ class ModelView:
                 "are averaged"
             )
         return float(batch.size)
+
+    def declared_batch_size(self) -> tuple[str, int] | None:
+        """The mini-batch size the model says it trains with, and where it says so (`steps.declared_batch_size`)."""
+        return declared_batch_size(self.target) if self.target is not None else None
 
     def step_description(self) -> str:
         """How the report names the model's training step (``update_mini_batch(batch, eta)``)."""
