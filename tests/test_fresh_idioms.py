@@ -73,3 +73,13 @@ def test_a_model_that_trains_on_mini_batches_gets_no_one_example_replay():
     report = _diagnose("cs231n_fc_net", buggy=False)
     assert "label-collapse" not in report.codes()
     assert any("label-collapse was not run: train(..., batch_size=200)" in note for note in report.notes)
+
+
+def test_nnfs_models_doubled_softmax_derivative_is_named():
+    """nnfs's Model: forward(X, training) called with training=False, the loss from the loss object it was
+    set with (self.loss.calculate(output, y)); its backward passes (y_hat - y) / N through the softmax's own
+    backward once more — the question's bug — while the correct version's gradient agrees everywhere."""
+    correct = _diagnose("nnfs_model", buggy=False)
+    assert correct.tensors and all(t.verdict == "pass" for t in correct.tensors), correct
+    report = _diagnose("nnfs_model", buggy=True)
+    assert "doubled-softmax-derivative" in report.codes(), report

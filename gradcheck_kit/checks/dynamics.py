@@ -127,9 +127,10 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
     if lr is None or out is None or batch.size < 4 or batch.target_rows.ndim != 1:
         return
     declared = ctx.view.declared_batch_size()
-    if declared is not None and declared[1] > 1:  # not the question's loop: nothing to replay
-        ctx.view.notes.add(f"label-collapse was not run: {declared[0]} says the model trains on mini-batches of "
-                           f"{declared[1]}, and predictions that follow the last label come from one-example steps")
+    if declared is not None and (declared[1] is None or declared[1] > 1):  # not the question's loop
+        size = "every example at once" if declared[1] is None else f"mini-batches of {declared[1]}"
+        ctx.view.notes.add(f"label-collapse was not run: {declared[0]} says the model trains on {size}, and "
+                           "predictions that follow the last label come from one-example steps")
         return
     head = _head(batch)
     steps = WARMUP_STEPS + COUNTED_STEPS

@@ -3,6 +3,7 @@
 * a cost object with ``fn(a, y)`` (Nielsen's ``self.cost = CrossEntropyCost``): per example, averaged;
 * a ``cost_derivative(output_activations, y)``: the standard loss whose derivative with respect to the
   outputs it computes, recognised from its values (``a − y`` is the derivative of ½‖a − y‖²);
+* a loss object it keeps with ``calculate(output, y)`` (nnfs's ``model.set(loss=...)``);
 * the name of a loss it was compiled with (``model.loss = "categorical_crossentropy"``).
 """
 
@@ -87,16 +88,42 @@ def implied_loss(reader: ObjectReader, batch: Batch, outputs: np.ndarray | None)
     """The loss the model implies (see the module docstring), or ``None``."""
     if reader.outputs_call is None:
         return None
-    return _cost_object(reader, batch) or _from_derivative(reader, batch, outputs) or _named(reader)
+    return (_cost_object(reader, batch) or _loss_object(reader) or _from_derivative(reader, batch, outputs)
+            or _named(reader))
+
+
+def _loss_object(reader: ObjectReader) -> KitLoss | None:
+    """A loss object the model keeps, not itself called but with a ``calculate(output, y)`` (nnfs's
+    ``model.set(loss=Loss_CategoricalCrossentropy())``): the batch loss of the outputs, in the model's layout."""
+    found = _function_attribute(reader.target, LOSS_FUNCTION_NAMES)
+    if found is None or "." not in found[0]:
+        return None  # a plain function of two arguments is `loss_functions`' (with its derivative)
+    name, method = found
+
+    def batch_loss(outputs: np.ndarray, targets: np.ndarray) -> float:
+        value = method(outputs, targets)
+        return float(value[0] if isinstance(value, tuple) else value)
+
+    return KitLoss(f"{name}()", None, batch_fn=batch_loss, source=f"the model's loss object, self.{name}(output, y)")
+
+
+#: Methods of a loss object the model keeps that give the batch loss of ``(outputs, y)`` (nnfs's
+#: ``self.loss.calculate(output, y)``), when the object itself is not called.
+LOSS_OBJECT_METHODS = ("calculate", "compute")
 
 
 def _function_attribute(target: Any, names: tuple[str, ...]) -> tuple[str, Callable[..., Any]] | None:
-    """An attribute of the object itself (not a method) holding a function of two arguments."""
+    """An attribute of the object itself (not a method) holding a function of two arguments, or a loss
+    object with such a method (`LOSS_OBJECT_METHODS`)."""
     state = vars(target) if hasattr(target, "__dict__") else {}
     for name in names:
         value = state.get(name)
         if callable(value) and not isinstance(value, type) and len(positional_names(value)) == 2:
             return name, value
+        for method_name in LOSS_OBJECT_METHODS if value is not None and not callable(value) else ():
+            method = getattr(value, method_name, None)
+            if callable(method) and len([p for p in positional_names(method) if p[1]]) == 2:
+                return f"{name}.{method_name}", method
     return None
 
 

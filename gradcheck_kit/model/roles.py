@@ -77,6 +77,8 @@ ARGUMENT_ROLES: dict[str, tuple[str, ...]] = {
 NEUTRAL_ZERO = ("lmbda", "lambd", "lam", "lambda_", "reg", "reg_lambda", "l2", "weight_decay", "decay", "mu",
                 "momentum")
 NEUTRAL_COUNT = ("n", "N", "n_train", "num_examples", "m", "training_size", "batch_size")
+#: A mode flag (nnfs's ``forward(X, training)``): off, as when the model predicts — no dropout.
+NEUTRAL_FALSE = ("training", "is_training", "train_mode", "training_mode")
 #: A recurrent state the caller passes in; it gets zeros, as a training loop starts each sequence.
 NEUTRAL_STATE = ("h_prev", "hprev", "h0", "h_0", "h_init", "prev_h", "hidden", "initial_state", "state", "c_prev",
                  "cprev", "c0", "c_0", "prev_c", "hidden_state")
@@ -117,6 +119,8 @@ def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int,
             out[name] = batch_size
         elif name in NEUTRAL_STATE and state is not None:
             out[name] = state.copy()
+        elif name in NEUTRAL_FALSE:
+            out[name] = False
         else:
             return None
     return out

@@ -87,10 +87,11 @@ def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, 
     return step
 
 
-def declared_batch_size(target: Any) -> tuple[str, int] | None:
+def declared_batch_size(target: Any) -> tuple[str, int | None] | None:
     """The mini-batch size the object says it trains with, where it says one: a training method's
-    ``batch_size``-like parameter with a default (CS231n's ``train(X, y, ..., batch_size=200)``), or such
-    an attribute (``self.batch_size``); with where it was read."""
+    ``batch_size``-like parameter with a default (CS231n's ``train(X, y, ..., batch_size=200)``; ``None``,
+    nnfs's ``train(X, y, *, batch_size=None)``, is every example at once), or such an attribute
+    (``self.batch_size``); with where it was read."""
     for name in (*STEP_NAMES, "fit", "SGD", "sgd"):
         method = getattr(target, name, None)
         if not callable(method) or isinstance(method, type):
@@ -100,8 +101,8 @@ def declared_batch_size(target: Any) -> tuple[str, int] | None:
         except (TypeError, ValueError):
             continue
         for arg in BATCH_NAMES:
-            default = parameters[arg].default if arg in parameters else None
-            if isinstance(default, int) and not isinstance(default, bool):
+            default = parameters[arg].default if arg in parameters else inspect.Parameter.empty
+            if default is None or (isinstance(default, int) and not isinstance(default, bool)):
                 return f"{name}(..., {arg}={default})", default
     for arg in BATCH_NAMES:
         value = getattr(target, arg, None)

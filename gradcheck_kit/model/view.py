@@ -653,7 +653,7 @@ class ModelView:
             )
         return float(batch.size)
 
-    def declared_batch_size(self) -> tuple[str, int] | None:
+    def declared_batch_size(self) -> tuple[str, int | None] | None:
         """The mini-batch size the model says it trains with, and where it says so (`steps.declared_batch_size`)."""
         return declared_batch_size(self.target) if self.target is not None else None
 
