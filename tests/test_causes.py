@@ -229,6 +229,14 @@ def test_dead_and_saturated_units_and_inputs_and_initial_loss():
     assert not {"dead-units", "saturated-units", "unnormalized-input", "initial-loss-off"} & set(healthy.codes())
 
 
+def test_integer_inputs_are_unnormalised_pixels_but_not_one_index_per_example():
+    from gradcheck_kit.checks.evidence import input_scale
+
+    assert input_scale(np.full((4, 784), 200, dtype=np.uint8)).unnormalised  # raw 0-255 pixels
+    assert input_scale(np.arange(40.0).reshape(40, 1)).unnormalised  # a real-valued feature on a scale of tens
+    assert not input_scale(np.arange(40).reshape(40, 1)).unnormalised  # token indices
+
+
 class SelfTrainingWithWeightDecay(models.SelfTrainingNet):
     """Correct per se: train() applies L2 weight decay 0.01·W; the model has no loss method."""
 

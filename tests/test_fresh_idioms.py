@@ -83,3 +83,8 @@ def test_nnfs_models_doubled_softmax_derivative_is_named():
     assert correct.tensors and all(t.verdict == "pass" for t in correct.tensors), correct
     report = _diagnose("nnfs_model", buggy=True)
     assert "doubled-softmax-derivative" in report.codes(), report
+
+
+def test_character_indices_are_not_called_unnormalised_inputs():
+    """min-char-rnn's inputs are the characters' indices (0..vocabulary size), one per step: nothing to scale."""
+    assert _diagnose("min_char_rnn", buggy=False).codes() == []

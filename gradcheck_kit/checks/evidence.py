@@ -73,6 +73,8 @@ def input_scale(X: np.ndarray) -> InputScale:
     """Whether inputs look unnormalised, and a short description with the numbers."""
     if X.dtype.kind not in "fiu":
         return InputScale(math.nan, math.nan, math.nan, False, "")
+    if X.dtype.kind in "iu" and X.reshape(len(X), -1).shape[1] == 1:  # one integer per example: token or class
+        return InputScale(math.nan, math.nan, math.nan, False, "")  # indices (min-char-rnn), not a scale to normalise
     with np.errstate(all="ignore"):
         lo, hi, std = float(X.min()), float(X.max()), float(np.std(X, dtype=np.float64))
     unnormalised = max(abs(lo), abs(hi)) > 20 or std > 3
