@@ -207,8 +207,8 @@ class ObjectReader:
             return None
         finally:
             self._reset()
-        if any(a.dtype.kind != "f" or a.size == 0 for a in arrays):
-            return None  # booleans or integers are decisions or class labels (predict's A2 > 0.5), not scores
+        if any(a.dtype.kind != "f" or a.size == 0 or not np.any((a != 0) & (a != 1)) for a in arrays):
+            return None  # decisions or class labels (predict's A2 > 0.5, np.round(A2)), not scores
         if call.per_example:
             if len({a.shape for a in arrays}) != 1:
                 return None

@@ -64,7 +64,7 @@ ARGUMENT_ROLES: dict[str, tuple[str, ...]] = {
     "x": ("x", "X", "inputs", "input", "x_train", "X_train", "x_batch", "X_batch", "xs", "features"),
     "y": TARGET_NAMES,
     "out": ("output", "outputs", "out", "y_pred", "ypred", "y_hat", "yhat", "pred", "preds", "prediction",
-            "predictions", "probs", "probabilities", "scores", "logits", "AL", "A_L", "A", "A2", "A3", "Y_hat",
+            "predictions", "probs", "probabilities", "scores", "logits", "AL", "A_L", "A2", "A3", "Y_hat",
             "Yhat", "y_proba", "output_activations"),
     "cache": ("cache", "caches", "cached", "memory", "ctx", "tape", "saved"),
     "dout": ("grad", "dout", "d_out", "delta", "grad_output", "grad_out", "grad_outputs", "dvalues", "output_error",
@@ -77,8 +77,9 @@ ARGUMENT_ROLES: dict[str, tuple[str, ...]] = {
 NEUTRAL_ZERO = ("lmbda", "lambd", "lam", "lambda_", "reg", "reg_lambda", "l2", "weight_decay", "decay", "mu",
                 "momentum")
 NEUTRAL_COUNT = ("n", "N", "n_train", "num_examples", "m", "training_size", "batch_size")
-#: A mode flag (nnfs's ``forward(X, training)``): off, as when the model predicts — no dropout.
-NEUTRAL_FALSE = ("training", "is_training", "train_mode", "training_mode")
+#: A mode flag (nnfs's ``forward(X, training)``): on — the mode its backward differentiates (dropout masks and
+#: batch statistics as in training; calls drawing from numpy's global generator are pinned to one draw).
+NEUTRAL_TRUE = ("training", "is_training", "train_mode", "training_mode")
 #: A recurrent state the caller passes in; it gets zeros, as a training loop starts each sequence.
 NEUTRAL_STATE = ("h_prev", "hprev", "h0", "h_0", "h_init", "prev_h", "hidden", "initial_state", "state", "c_prev",
                  "cprev", "c0", "c_0", "prev_c", "hidden_state")
@@ -119,8 +120,8 @@ def neutral_arguments(names: Sequence[tuple[str, bool]], batch_size: int,
             out[name] = batch_size
         elif name in NEUTRAL_STATE and state is not None:
             out[name] = state.copy()
-        elif name in NEUTRAL_FALSE:
-            out[name] = False
+        elif name in NEUTRAL_TRUE:
+            out[name] = True
         else:
             return None
     return out

@@ -11,6 +11,7 @@ private copy for the step. A ``step(lr)`` that follows a gradient computation (`
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["declared_batch_size", "find_step"]
 
 ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
-             "n_iterations", "steps", "num_steps", "epoch", "max_iter", "max_epochs")
+             "n_iterations", "steps", "num_steps", "epoch")
+#: Attributes that bound how many passes a ``fit`` makes (set to one while the kit steps the model).
+BOUND_NAMES = ("epochs", "num_epochs", "n_epochs", "max_iter", "max_epochs", "num_iterations", "n_iterations",
+               "n_iter", "num_passes")
 #: A step's first parameter named so takes the examples as a list of ``(x, y)`` pairs.
 PAIRS_NAMES = ("mini_batch", "minibatch", "training_data", "train_data", "batch_data")
 #: Names of a mini-batch size the step reads off the object (``self.batch_size``): the whole batch in one step.
@@ -62,14 +66,19 @@ def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | No
 
 
 def _one_step_attributes(target: Any, batch: Batch) -> dict[str, int]:
-    """Counts the object keeps that would make its step several (``self.max_iter = 200`` epochs, ``self.batch_size
-    = 20`` examples per update): one pass, of the whole batch, while the kit steps it."""
+    """Bounds the object keeps that would make its step several (``self.max_iter = 200`` epochs, ``self.batch_size
+    = 20`` examples per update): one pass, of the whole batch, while the kit steps it. Only bounds above one, by
+    names that are bounds, not counters (``self.epoch``, ``self.steps`` may drive a learning-rate schedule)."""
+    state = vars(target) if hasattr(target, "__dict__") else {}
     out = {}
-    for names, value in ((ONE_NAMES, 1), (BATCH_NAMES, batch.size)):
-        for name in names:
-            current = getattr(target, name, None)
-            if isinstance(current, int) and not isinstance(current, bool) and current != value:
-                out[name] = value
+    for name in BOUND_NAMES:
+        current = state.get(name)
+        if isinstance(current, int) and not isinstance(current, bool) and current > 1:
+            out[name] = 1
+    for name in BATCH_NAMES:  # a smaller mini-batch would make several steps of the batch
+        current = state.get(name)
+        if isinstance(current, int) and not isinstance(current, bool) and 0 < current < batch.size:
+            out[name] = batch.size
     return out
 
 
@@ -77,12 +86,14 @@ def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, 
     def step(*args: Any, **kwargs: Any) -> Any:
         saved = {name: getattr(target, name) for name in values}
         for name, value in values.items():
-            setattr(target, name, value)
+            with contextlib.suppress(Exception):  # a guarded attribute keeps its value
+                setattr(target, name, value)
         try:
             return method(*args, **kwargs)
         finally:
             for name, value in saved.items():
-                setattr(target, name, value)
+                with contextlib.suppress(Exception):
+                    setattr(target, name, value)
 
     return step
 
@@ -90,8 +101,8 @@ def _with_attributes(method: Callable[..., Any], target: Any, values: dict[str, 
 def declared_batch_size(target: Any) -> tuple[str, int | None] | None:
     """The mini-batch size the object says it trains with, where it says one: a training method's
     ``batch_size``-like parameter with a default (CS231n's ``train(X, y, ..., batch_size=200)``; ``None``,
-    nnfs's ``train(X, y, *, batch_size=None)``, is every example at once), or such an attribute
-    (``self.batch_size``); with where it was read."""
+    nnfs's ``train(X, y, *, batch_size=None)``, is every example at once); with where it was read. (Not an
+    attribute: ``self.batch_size`` alone does not say how the model is trained.)"""
     for name in (*STEP_NAMES, "fit", "SGD", "sgd"):
         method = getattr(target, name, None)
         if not callable(method) or isinstance(method, type):
@@ -104,10 +115,6 @@ def declared_batch_size(target: Any) -> tuple[str, int | None] | None:
             default = parameters[arg].default if arg in parameters else inspect.Parameter.empty
             if default is None or (isinstance(default, int) and not isinstance(default, bool)):
                 return f"{name}(..., {arg}={default})", default
-    for arg in BATCH_NAMES:
-        value = getattr(target, arg, None)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return f"self.{arg} = {value}", value
     return None
 
 
@@ -122,7 +129,8 @@ def _pairs_taken(method: Callable[..., Any]) -> Callable[..., Any]:
 def _step_call(name: str, method: Callable[..., Any], target: Any, batch: Batch) -> Call | None:
     params = positional_names(method)
     n_data = len(batch.call_args())
-    if n_data == 2 and batch.layout != "pairs" and not batch.extra and params and params[0][0] in PAIRS_NAMES:
+    if (n_data == 2 and batch.layout != "pairs" and not batch.extra and params and params[0][0] in PAIRS_NAMES
+            and (len(params) == 1 or params[1][0] in LR_NAMES)):
         # Nielsen's update_mini_batch(mini_batch, eta) given the examples as (X, y): one argument of pairs
         method, params, n_data = _pairs_taken(method), params[1:], 0
     if len(params) < n_data:
