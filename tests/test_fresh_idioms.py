@@ -88,3 +88,18 @@ def test_nnfs_models_doubled_softmax_derivative_is_named():
 def test_character_indices_are_not_called_unnormalised_inputs():
     """min-char-rnn's inputs are the characters' indices (0..vocabulary size), one per step: nothing to scale."""
     assert _diagnose("min_char_rnn", buggy=False).codes() == []
+
+
+@pytest.mark.parametrize("name", ["minitorch_modules", "layer_update_in_backward"])
+def test_a_model_that_keeps_no_loss_is_read_with_loss_named(name):
+    """Torch-like modules with a separate criterion, and a bare list of layers trained with module-level mse
+    functions, keep no loss: the kit asks for it (one argument), and with it the correct version passes and
+    the buggy one fails (zero_grad forgetting db; weights updated before the input gradient is taken)."""
+    module = importlib.import_module(f"tests.idioms.fresh.{name}")
+    loss = module.CrossEntropyLoss() if name == "minitorch_modules" else (module.mse, module.mse_prime)
+    for buggy in (False, True):
+        model, X, y, lr = module.make(buggy=buggy)
+        with pytest.raises(gk.ModelInterfaceError, match="loss="):
+            gk.diagnose(model, (X, y), lr=lr, progress=False)
+        report = gk.diagnose(model, (X, y), lr=lr, loss=loss, progress=False)
+        assert report.ok is not buggy, report
