@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import gradcheck_kit as gk
+from gradcheck_kit.model.adapt import adapt
 from gradcheck_kit.model.steps import declared_batch_size
 
 
@@ -122,3 +123,29 @@ def test_a_predict_that_returns_rounded_floats_is_not_taken_for_the_outputs():
     model.predict = lambda X: np.round(model.forward_propagation(X)[0])  # 0.0 / 1.0 decisions, as floats
     report = gk.diagnose(model, (X, Y), lr=lr, progress=False)
     assert report.ok and not report.findings, report
+
+
+class ZeroInitRegression:
+    """Weights initialised to zeros, a linear output: every output is 0 at the start, and still its outputs."""
+
+    def __init__(self):
+        self.W, self.b = np.zeros((3, 1)), np.zeros(1)
+
+    def forward(self, X):
+        return X @ self.W + self.b
+
+    def loss(self, X, y):
+        return float(0.5 * np.mean((self.forward(X)[:, 0] - y) ** 2))
+
+    def backward(self, X, y):
+        d = (self.forward(X)[:, 0] - y)[:, None] / len(X)
+        return {"W": X.T @ d, "b": d.sum(0)}
+
+
+def test_all_zero_outputs_of_a_zero_initialised_network_are_still_its_outputs():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(16, 3))
+    batch = (X, X @ np.array([1.0, -2.0, 0.5]))
+    view, _ = adapt(ZeroInitRegression(), batch)
+    assert view.capabilities.predict and view.outputs_call.describe() == "forward(X)"  # the checks of outputs run
+    assert gk.diagnose(ZeroInitRegression(), batch, progress=False).ok

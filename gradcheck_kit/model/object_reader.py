@@ -72,6 +72,13 @@ def _detached(value: Any) -> Any:
     return value
 
 
+def _decisions(array: np.ndarray) -> bool:
+    """Every value 0 or 1, some 1: hard decisions (``np.round(A2)``). All zeros is not (a zero-initialised
+    network's linear outputs)."""
+    ones = array == 1
+    return bool(np.any(ones) and np.all(ones | (array == 0)))
+
+
 class ObjectReader:
     """Reads a user object (see the module docstring); ``loss`` is the user's ``loss=`` if given."""
 
@@ -207,7 +214,7 @@ class ObjectReader:
             return None
         finally:
             self._reset()
-        if any(a.dtype.kind != "f" or a.size == 0 or not np.any((a != 0) & (a != 1)) for a in arrays):
+        if any(a.dtype.kind != "f" or a.size == 0 or _decisions(a) for a in arrays):
             return None  # decisions or class labels (predict's A2 > 0.5, np.round(A2)), not scores
         if call.per_example:
             if len({a.shape for a in arrays}) != 1:
