@@ -68,10 +68,7 @@ class _Saved:
         state = node if isinstance(node, dict) else vars(node)
         for key, value in list(state.items()):
             if id(value) in fresh:
-                if isinstance(node, dict):
-                    node[key] = fresh[id(value)]
-                else:
-                    setattr(node, key, fresh[id(value)])
+                _assign(node, key, fresh[id(value)])
 
     def _put_back(self) -> None:
         node, items = self.node, self.items
@@ -89,10 +86,15 @@ class _Saved:
                 delattr(node, key)
         for key, value in items.items():
             if state.get(key, _MISSING) is not value:
-                if isinstance(node, dict):
-                    node[key] = value
-                else:
-                    setattr(node, key, value)
+                _assign(node, key, value)
+
+
+def _assign(node: Any, key: str, value: Any) -> None:
+    """``node[key] = value`` for a dict, else the attribute."""
+    if isinstance(node, dict):
+        node[key] = value
+    else:
+        setattr(node, key, value)
 
 
 class ModelGuard:

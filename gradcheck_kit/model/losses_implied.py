@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,16 +96,22 @@ def implied_loss(reader: ObjectReader, batch: Batch, outputs: np.ndarray | None)
 def _loss_object(reader: ObjectReader) -> KitLoss | None:
     """A loss object the model keeps, not itself called but with a ``calculate(output, y)`` (nnfs's
     ``model.set(loss=Loss_CategoricalCrossentropy())``): the batch loss of the outputs, in the model's layout."""
-    found = _function_attribute(reader.target, LOSS_FUNCTION_NAMES)
-    if found is None or "." not in found[0]:
-        return None  # a plain function of two arguments is `loss_functions`' (with its derivative)
-    name, method = found
+    state = vars(reader.target) if hasattr(reader.target, "__dict__") else {}
+    for name in LOSS_FUNCTION_NAMES:
+        value = state.get(name)
+        if value is None or callable(value):  # a called loss is a function: `loss_functions`'
+            continue
+        for method_name in LOSS_OBJECT_METHODS:
+            method = getattr(value, method_name, None)
+            if callable(method) and len([p for p in positional_names(method) if p[1]]) == 2:
+                return KitLoss(f"{name}.{method_name}()", None, batch_fn=partial(_batch_loss, method),
+                               source=f"the model's loss object, self.{name}.{method_name}(output, y)")
+    return None
 
-    def batch_loss(outputs: np.ndarray, targets: np.ndarray) -> float:
-        value = method(outputs, targets)
-        return float(value[0] if isinstance(value, tuple) else value)
 
-    return KitLoss(f"{name}()", None, batch_fn=batch_loss, source=f"the model's loss object, self.{name}(output, y)")
+def _batch_loss(method: Callable[..., Any], outputs: np.ndarray, targets: np.ndarray) -> float:
+    value = method(outputs, targets)
+    return float(value[0] if isinstance(value, tuple) else value)  # (data loss, regularisation loss)
 
 
 #: Methods of a loss object the model keeps that give the batch loss of ``(outputs, y)`` (nnfs's
@@ -113,17 +120,12 @@ LOSS_OBJECT_METHODS = ("calculate", "compute")
 
 
 def _function_attribute(target: Any, names: tuple[str, ...]) -> tuple[str, Callable[..., Any]] | None:
-    """An attribute of the object itself (not a method) holding a function of two arguments, or a loss
-    object with such a method (`LOSS_OBJECT_METHODS`)."""
+    """An attribute of the object itself (not a method) holding a function of two arguments."""
     state = vars(target) if hasattr(target, "__dict__") else {}
     for name in names:
         value = state.get(name)
         if callable(value) and not isinstance(value, type) and len(positional_names(value)) == 2:
             return name, value
-        for method_name in LOSS_OBJECT_METHODS if value is not None and not callable(value) else ():
-            method = getattr(value, method_name, None)
-            if callable(method) and len([p for p in positional_names(method) if p[1]]) == 2:
-                return f"{name}.{method_name}", method
     return None
 
 

@@ -67,8 +67,8 @@ def _detached(value: Any) -> Any:
     """``value`` with every array in it (also in a tuple or list) copied."""
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, tuple | list):
-        return type(value)(_detached(v) for v in value) if type(value) in (tuple, list) else value
+    if type(value) in (tuple, list):
+        return type(value)(_detached(v) for v in value)
     return value
 
 
