@@ -1,4 +1,5 @@
-"""`numeric.axpy.add_scaled`: ``y += a·x`` in place, bit for bit numpy's update, slice by slice when large."""
+"""`numeric.axpy`: ``y += a·x`` in place (`add_scaled`) and ``out = base + a·x`` (`put_moved`), bit for bit
+numpy's arithmetic, slice by slice when large."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck_kit.numeric import axpy
-from gradcheck_kit.numeric.axpy import add_scaled
+from gradcheck_kit.numeric.axpy import add_scaled, put_moved
 
 
 def _pair(shape, dtypes=(np.float64, np.float64), seed=0):
@@ -85,3 +86,42 @@ def test_one_temporary_per_thread_and_dtype_is_reused(monkeypatch):
     assert other[0] is not seen[0]  # another thread's updates do not share it
     monkeypatch.setattr(axpy, "SLICE", 2 * seen[0].size)
     assert real(np.dtype(np.float64)).size == 2 * seen[0].size  # a larger slice gets a larger temporary
+
+
+MOVES = {
+    "float64 tensor, float32 direction": (np.float64, np.float32),  # the kit's random directions
+    "float64 tensor, float64 direction": (np.float64, np.float64),  # structured ones, whole-model moves
+    "float32 tensor, float32 direction": (np.float32, np.float32),  # a float32 model: h·u rounded to float32
+}
+
+
+@pytest.mark.parametrize("dtypes", MOVES.values(), ids=MOVES.keys())
+@pytest.mark.parametrize("size", [5, 40, 1 << 10, 3 * (1 << 10) + 17])
+@pytest.mark.parametrize("a", [1e-5, -2.5e-3])
+def test_moved_tensor_is_the_two_step_numpy_move_bit_for_bit(monkeypatch, dtypes, size, a):
+    """What `Perturber.direction` and `WholeMove.to` wrote before they went slice by slice."""
+    monkeypatch.setattr(axpy, "SLICE", 1 << 10)
+    monkeypatch.setattr(axpy, "SMALL", 32)
+    base, x = _pair(size, dtypes)
+    base_before, x_before = base.copy(), x.copy()
+    expected = np.empty_like(base)
+    np.multiply(x, a, out=expected, dtype=np.float64, casting="same_kind")
+    expected += base
+    out = np.full_like(base, np.nan)
+    put_moved(out, base, a, x)
+    assert out.dtype == base.dtype
+    np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))  # bitwise, signed zeros included
+    np.testing.assert_array_equal(base, base_before)  # only read
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_moved_tensor_of_other_layouts_takes_the_two_step_move(monkeypatch):
+    monkeypatch.setattr(axpy, "SLICE", 8)
+    monkeypatch.setattr(axpy, "SMALL", 4)
+    base, x = _pair((30, 20))
+    out = np.zeros((20, 30)).T  # Fortran-ordered: no flat slices of it line up with base's
+    put_moved(out, base, 0.25, x)
+    np.testing.assert_array_equal(out, base + 0.25 * x)
+    strided = np.zeros((30, 40))[:, ::2]
+    put_moved(strided, base, 0.25, x)
+    np.testing.assert_array_equal(strided, base + 0.25 * x)

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from .axpy import put_moved
 from .tolerance import Tolerance
 
 __all__ = ["Estimate", "Judgement", "Perturber", "Status", "judge"]
@@ -216,12 +217,10 @@ class Perturber:
         # x ± h·u written straight into the working tensor (h·u rounded to its dtype, then added: the same
         # values as forming h·u first, with no tensor-sized temporary)
         h = float(step)
-        try:  # dtype=: the product in float64 also for a float32 direction (numpy 1.x would pick float32's loop)
-            np.multiply(unit, h, out=work, dtype=np.float64, casting="same_kind")
-            work += saved
+        try:  # the product in float64 also for a float32 direction (numpy 1.x would pick float32's loop)
+            put_moved(work, saved, h, unit)
             plus = self._evaluate()
-            np.multiply(unit, -h, out=work, dtype=np.float64, casting="same_kind")
-            work += saved
+            put_moved(work, saved, -h, unit)
             minus = self._evaluate()
         finally:
             np.copyto(work, saved)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .axpy import put_moved
 from .steps import sum_of_squares
 
 __all__ = ["CentralMove", "WholeMove"]
@@ -34,8 +35,7 @@ class WholeMove:
         for name, saved in self.saved.items():
             target, d = self.arrays[name], direction[name]
             if target.dtype == np.float64 and d.dtype in (np.float64, np.float32):  # in place: no temporary
-                np.multiply(d, t, out=target, dtype=np.float64)  # in float64 for a float32 direction too
-                target += saved
+                put_moved(target, saved, t, d)  # in float64 for a float32 direction too
             else:
                 np.add(saved, t * d, out=target, casting="unsafe")
 
