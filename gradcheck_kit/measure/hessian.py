@@ -41,7 +41,7 @@ def gradient_differences(view: ModelView, batch: Batch) -> Iterator[tuple[int, f
     move = CentralMove([(view.params[name], part) for name, part in bounds])
 
     def gradient(out: np.ndarray, *, subtract: bool) -> None:
-        view.load(view.params)  # re-binds any slot the model's code re-assigned; the values are already there
+        view.rebind()  # any slot the model's code re-assigned; the values are already there
         grads = view.gradients(batch, copy=False)  # read at once: no copy of the model's arrays
         for name, part in bounds:
             g = grads.pop(name).reshape(-1)
@@ -60,7 +60,7 @@ def gradient_differences(view: ModelView, batch: Batch) -> Iterator[tuple[int, f
         failed = False
     finally:
         move.back()
-        view.load(view.params)
+        view.rebind()
     if not failed and not move.intact():
         raise ModelCallError(
             f"{view.label}'s gradient call wrote into its parameters while the kit estimated the loss's curvature "

@@ -103,9 +103,12 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     tensor walking back from the loss (and, for layered models, each layer on its own)."""
     m = into
     m.step = "inspecting the model's calls for side effects"
-    m.side_effects = inspect_side_effects(view, batch)
+    buffers = _Buffers(view.params, view.start_values)
+    view.start_values = {}  # read once, here: not sent along with the view to the workers of an exhaustive check
+    m.side_effects = inspect_side_effects(view, batch, buffers.baseline)
     view.copy_inputs = view.copy_inputs or m.side_effects.mutates_input
     view.protect_params = view.protect_params or m.side_effects.mutates_params
+    view.rebind_params = view.rebind_params or bool(m.side_effects.rebinds_call)
     m.step = "computing the baseline loss"
     m.base_loss = view.loss(batch)
     if not math.isfinite(m.base_loss):
@@ -120,8 +123,6 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     m.step = "computing the analytic gradient"
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
-    buffers = _Buffers(view.params, view.start_values)
-    view.start_values = {}  # read once, here: not sent along with the view to the workers of an exhaustive check
     noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
     m.step = "comparing gradients"
@@ -148,7 +149,15 @@ class _Buffers:
 
     def __init__(self, params: Mapping[str, np.ndarray], start: Mapping[str, np.ndarray] | None = None) -> None:
         self.baseline = {n: _baseline(a, (start or {}).get(n)) for n, a in params.items()}
-        self.scratch = np.empty(sum(a.size for a in params.values()), dtype=np.float32)
+        self._size = sum(a.size for a in params.values())
+        self._scratch: np.ndarray | None = None
+
+    @property
+    def scratch(self) -> np.ndarray:
+        """Allocated when first used (the noise estimate), not while the side effects are inspected."""
+        if self._scratch is None:
+            self._scratch = np.empty(self._size, dtype=np.float32)
+        return self._scratch
 
     def parts(self) -> dict[str, np.ndarray]:
         """The scratch cut into one C-contiguous float32 array per parameter, in its shape."""

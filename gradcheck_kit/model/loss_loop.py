@@ -32,7 +32,7 @@ __all__ = ["gradient_loop", "loss_loop"]
 def loss_loop(view: ModelView, batch: Batch) -> Iterator[Callable[[], float]]:
     """A function that evaluates ``view``'s loss on ``batch`` as `ModelView.loss` does, for use inside
     this context only (numpy's error handling is the caller's in it)."""
-    parts = view._loss_parts(batch) if not (view.copy_inputs or view.protect_params) else None
+    parts = view._loss_parts(batch) if not (view.copy_inputs or view.protect_params or view.rebind_params) else None
     if parts is None or view._random_state is not None or not (view.draws_global_random
                                                                or view.calls[parts[0]] >= DRAW_WATCH):
         yield lambda: view.loss(batch)
@@ -79,7 +79,8 @@ def gradient_loop(view: ModelView, batches: list[Batch]) -> Iterator[Callable[[i
     once and never written — for use inside this context only, with what `loss_loop` saves per call
     (a training replay takes a hundred single-example gradients in a row). numpy's error handling is the
     caller's around the model's code only: what the caller computes with the gradients keeps its own."""
-    parts = None if not batches or view.copy_inputs or view.protect_params or view._random_state is not None \
+    parts = None if not batches or view.copy_inputs or view.protect_params or view.rebind_params \
+        or view._random_state is not None \
         else view._gradient_parts(batches)
     if parts is None or not (view.draws_global_random or view.calls[parts[0]] >= DRAW_WATCH):
         yield lambda i: view.gradients(batches[i], copy=False)

@@ -10,7 +10,7 @@ call are put back, so the gradient verdicts stay about the gradient.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -33,6 +33,9 @@ class SideEffects:
     mutated_params: tuple[str, ...] = ()
     mutated_params_change: float = 0.0
     stale_backward_change: float = 0.0
+    #: a call that re-bound a weight to a new array of the same values (harmless, but the kit must bind its
+    #: working arrays again after every call)
+    rebinds_call: str = ""
 
     @property
     def mutates_input(self) -> bool:
@@ -63,7 +66,7 @@ def _max_change(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if math.isnan(largest) else largest
 
 
-def _params_changed(view: ModelView, reference: dict[str, np.ndarray]) -> tuple[list[str], float]:
+def _params_changed(view: ModelView, reference: Mapping[str, np.ndarray]) -> tuple[list[str], float]:
     """Parameters whose current value differs from ``reference`` (one tensor copied at a time)."""
     changed, largest = [], 0.0
     for name, before in reference.items():
@@ -93,7 +96,7 @@ def _gradient_change(first: dict[str, np.ndarray], second: dict[str, np.ndarray]
     return max(_max_change(first[n], second[n]) for n in first)
 
 
-def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: dict[str, np.ndarray]) -> None:
+def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: Mapping[str, np.ndarray]) -> None:
     """Calls that write into their inputs, and loss/forward calls that move the weights."""
     X, y = batch.X, batch.y
     calls: list[tuple[str, Callable[[Batch], object]]] = [("loss", view._loss)]
@@ -107,12 +110,16 @@ def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: d
             found["mutated_input_call"] = name
             found["mutated_input_change"] = max(_max_change(Xw, X), _max_change(yw, y))
         del Xw, yw
+        if not found.get("rebinds_call") and not view.slots_hold_params():
+            found["rebinds_call"] = name
         if name != "gradient" and not found.get("mutated_params_call"):
             changed, largest = _params_changed(view, baseline)
             if changed:
                 found["mutated_params_call"] = name
                 found["mutated_params"] = tuple(changed)
                 found["mutated_params_change"] = largest
+            elif not found.get("rebinds_call"):
+                continue  # every weight is where and what it was: nothing to put back (a parameter-sized copy)
         view.load(baseline)
 
 
@@ -138,10 +145,13 @@ def _stale_backward(view: ModelView, batch: Batch, copy_inputs: bool) -> float:
     return change / scale if change > 1e-9 * scale else 0.0
 
 
-def inspect_side_effects(view: ModelView, batch: Batch) -> SideEffects:
-    """Inspect the model's calls for side effects; leaves the working parameters as it found them."""
+def inspect_side_effects(view: ModelView, batch: Batch, baseline: Mapping[str, np.ndarray] | None = None
+                         ) -> SideEffects:
+    """Inspect the model's calls for side effects; leaves the working parameters as it found them.
+    ``baseline``: the working parameters' values, bitwise, held by the caller (only read); a copy is taken
+    when not given."""
     found: dict[str, object] = {}
-    baseline = view.snapshot()
+    baseline = view.snapshot() if baseline is None else dict(baseline)
     try:
         _writes(view, batch, found, baseline)
         if view.separate_backward:

@@ -253,6 +253,10 @@ class ModelView:
         self.copy_inputs = False
         #: Set when a probe saw a loss or forward call change the weights: they are put back after each call.
         self.protect_params = False
+        #: Set when a probe saw a call re-bind a weight to a new array of the same values (``self.W =
+        #: self.W.copy()``): the working arrays are bound again after each call, or the kit's moves would not
+        #: reach the model's next call.
+        self.rebind_params = False
         self.calls: Counter[str] = Counter()
         self._slots: dict[str, Slot] = {}
         self._originals: dict[str, Any] = {}
@@ -326,11 +330,16 @@ class ModelView:
 
     def load(self, values: Mapping[str, np.ndarray]) -> None:
         """Write ``values`` into the working arrays (re-binding any slot user code re-assigned)."""
+        self.rebind()
+        for name, array in self.params.items():
+            np.copyto(array, values[name], casting="unsafe")
+
+    def rebind(self) -> None:
+        """Bind every working array to its slot again where user code re-assigned the slot."""
         for name, array in self.params.items():
             slot = self._slots[name]
             if slot.read() is not array:
                 slot.write(array)
-            np.copyto(array, values[name], casting="unsafe")
 
     def current(self) -> dict[str, np.ndarray]:
         """Values now in the model's slots (user code may have re-assigned them), as float64 copies."""
@@ -346,6 +355,10 @@ class ModelView:
                 )
             out[name] = np.array(value, dtype=np.float64)
         return out
+
+    def slots_hold_params(self) -> bool:
+        """Whether every parameter's slot still holds its working array (user code re-assigned none)."""
+        return all(self._slots[name].read() is array for name, array in self.params.items())
 
     def current_one(self, name: str) -> np.ndarray:
         """One parameter's value now in its slot (see `current`)."""
@@ -452,7 +465,12 @@ class ModelView:
         if self.copy_inputs:
             batch = batch.with_arrays(np.array(batch.X), np.array(batch.y))
         if not self.protect_params:
-            return call(batch, *rest)
+            if not self.rebind_params:
+                return call(batch, *rest)
+            try:
+                return call(batch, *rest)
+            finally:
+                self.rebind()
         before = self.snapshot()
         try:
             return call(batch, *rest)
