@@ -5,6 +5,8 @@ graph of containers reachable from a model (what the guard saves and restores)."
 from __future__ import annotations
 
 import copy
+import sys
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from .discovery import is_user_object
 
-__all__ = ["StateCopy", "deep_copy", "model_graph", "private_copy", "same_bytes"]
+__all__ = ["StateCopy", "deep_copy", "kept_or_copied", "model_graph", "private_copy", "same_bytes"]
 
 #: How deep, and how many containers, are followed from the model (attributes, lists, dicts).
 GRAPH_DEPTH = 8
@@ -210,3 +212,27 @@ def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
         return bool(np.array_equal(x, y))
     x, y = x.reshape(-1), y.reshape(-1)
     return all(np.array_equal(x[i:i + SAME_CHUNK], y[i:i + SAME_CHUNK]) for i in range(0, x.size, SAME_CHUNK))
+
+
+def kept_or_copied(items: list[tuple[str, Any]]) -> dict[str, np.ndarray]:
+    """float64 arrays by name from ``(name, value)`` pairs: each value kept as it is where the pair is the only
+    reference to it — a float64 array that owns its memory, which no object, view, buffer or weak reference
+    of the model's can reach, so no later call of the model can write into it — and copied otherwise (a
+    model that returns its ``self.grads`` buffers, or views of one flat gradient).
+
+    Saves the gradient's copy for the common model that returns new arrays from every backward call: a
+    parameter-sized allocation, which costs more than the copying (the system hands out and zeroes new
+    memory). Python counts every reference (`sys.getrefcount`); the count of a probe array held the same
+    way is the count of an array nothing else holds. The caller holds no other reference to the values (a
+    dict of them it still refers to counts against keeping them)."""
+    out: dict[str, np.ndarray] = {}
+    alone = -1
+    for name, array in [("", np.empty(1)), *items]:  # first the probe: held by its pair and this loop only
+        count = sys.getrefcount(array)
+        if alone < 0:
+            alone = count
+            continue
+        mine = (type(array) is np.ndarray and array.dtype == np.float64 and array.flags.owndata
+                and count <= alone and weakref.getweakrefcount(array) == 0)
+        out[name] = array if mine else np.array(array, dtype=np.float64)
+    return out

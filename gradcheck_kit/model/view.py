@@ -21,7 +21,7 @@ from ..errors import GradcheckError, ModelCallError, ModelInterfaceError
 from ..numeric.finite import all_finite
 from ..numeric.fitting import fit_scale, near
 from .batch import Batch
-from .copies import deep_copy
+from .copies import deep_copy, kept_or_copied
 from .discovery import find_arrays
 from .naming import is_recurrent, order_layers
 from .naming import layer_map as names_to_layers
@@ -487,9 +487,10 @@ class ModelView:
         (``copy=False``: possibly the model's own arrays — use them at once and never write into them;
         a training replay step saves a parameter-sized copy that way — and no note on non-finite
         entries: such calls are made at weights the kit moved, not at the model's)."""
-        grads = self._guarded(self._gradients, batch, copy)
         if not copy:  # read at once at weights the kit moved (a replay, a curvature product): no report notes
-            return grads
+            return self._guarded(self._gradients, batch, False)
+        # the model's own arrays where nothing of the model's holds them any more, else copies
+        grads = kept_or_copied(list(self._guarded(self._gradients, batch, False).items()))
         for name, g in grads.items():
             if not all_finite((g,)):
                 bad = int((~np.isfinite(g)).sum())
