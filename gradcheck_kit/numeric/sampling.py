@@ -58,11 +58,48 @@ def _largest(flat: np.ndarray, k: int) -> np.ndarray:
     return candidates[np.argpartition(-_magnitude(flat[candidates]), k - 1)[:k]]
 
 
+#: From this many entries up, `uniform_signs` converts the generator's raw 64-bit outputs itself, a chunk
+#: at a time (`DRAW_CHUNK` entries: 2 MB of raw bits in the cache), instead of numpy's one call per number:
+#: less than half the time for a 10⁸-entry tensor, the same numbers bit for bit.
+FAST_DRAW = 1 << 16
+DRAW_CHUNK = 1 << 19  # even: a chunk takes whole 64-bit outputs
+
+
 def uniform_signs(rng: np.random.Generator, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
     """float32 entries uniform in [-1, 1): a random direction's entries (continuous, so never all equal like
     ±1 signs can be; a quarter of the time of Gaussian ones; float32 is all the precision a direction needs).
-    ``out``: a C-contiguous float32 array of ``shape`` to draw into (the same numbers as without it)."""
+    ``out``: a C-contiguous float32 array of ``shape`` to draw into (the same numbers as without it).
+
+    Exactly ``2 · rng.random(shape, dtype=np.float32) - 1``, leaving ``rng`` in the same state."""
+    size = int(np.prod(shape, dtype=np.int64))
+    bits = rng.bit_generator
+    if (size >= FAST_DRAW and type(bits) is np.random.PCG64 and (out is None or out.flags.c_contiguous)
+            and not bits.state["has_uint32"]):
+        signs = np.empty(shape, dtype=np.float32) if out is None else out
+        _draw_from_raw(bits, signs.reshape(-1))
+        return signs
     signs = rng.random(shape, dtype=np.float32) if out is None else rng.random(dtype=np.float32, out=out)
     np.multiply(signs, 2, out=signs)
     np.subtract(signs, 1, out=signs)
     return signs
+
+
+def _draw_from_raw(bits: np.random.PCG64, flat: np.ndarray) -> None:
+    """numpy's float32 uniform is ``(u >> 8) · 2⁻²⁴`` for each 32-bit output ``u``, and PCG64 gives 32-bit
+    outputs as the low then the high half of each 64-bit one, holding back the high half of the last
+    (``has_uint32``) for an odd count. ``2·r − 1`` is then ``(u >> 8) · 2⁻²³ − 1``: every step exact but the
+    last, rounded as numpy rounds it."""
+    last = np.uint32(0)
+    for start in range(0, flat.size, DRAW_CHUNK):
+        stop = min(start + DRAW_CHUNK, flat.size)
+        halves = bits.random_raw((stop - start + 1) // 2).view(np.uint32)
+        last = halves[-1]
+        words = halves[:stop - start]
+        np.right_shift(words, 8, out=words)
+        part = flat[start:stop]
+        np.multiply(words, np.float32(2.0**-23), out=part, dtype=np.float32)
+        np.subtract(part, np.float32(1), out=part)
+    if flat.size % 2:  # the high half of the last output is what numpy would hand out next
+        state = bits.state
+        state["has_uint32"], state["uinteger"] = 1, int(last)
+        bits.state = state
