@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import sys
@@ -485,7 +486,9 @@ def print_scaling(results: dict[str, Any]) -> None:
         console.print(
             f"scale: {row['params']:,} parameters ({'-'.join(map(str, row['sizes']))}), default check in "
             f"{row['seconds']:.0f} s ({row['seconds'] / row['forward_seconds']:.0f} forward passes of "
-            f"{row['forward_seconds']:.2f} s; kit's own time {row['kit_share']:.0%}); peak "
+            f"{row['forward_seconds']:.2f} s; kit's own time {row['kit_share']:.0%}); a second check "
+            f"{row.get('seconds_again', math.nan):.0f} s (kit's own time "
+            f"{row.get('kit_share_again', math.nan):.0%}); peak "
             f"{row['peak_bytes'] / 2**30:.2f} GiB = {row['peak_ratio']:.2f}× (parameters + one batch's activations); "
             f"verdict {'OK' if row['ok'] else 'FAIL'}"
         )
