@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["choose_entries", "uniform_signs"]
@@ -71,7 +73,7 @@ def uniform_signs(rng: np.random.Generator, shape: tuple[int, ...], out: np.ndar
     ``out``: a C-contiguous float32 array of ``shape`` to draw into (the same numbers as without it).
 
     Exactly ``2 · rng.random(shape, dtype=np.float32) - 1``, leaving ``rng`` in the same state."""
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     bits = rng.bit_generator
     if (size >= FAST_DRAW and type(bits) is np.random.PCG64 and (out is None or out.flags.c_contiguous)
             and not bits.state["has_uint32"]):
