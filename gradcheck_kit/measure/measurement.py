@@ -212,7 +212,7 @@ def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: 
 
 def caught_rebinding(view: ModelView) -> bool:
     """Whether a call since the side-effect probe re-bound a weight to a new array (a model that does it only
-    on some calls: every third, or after a warm-up): the kit's later moves went into arrays the model no
+    on some calls: every seventh, or after a warm-up): the kit's later moves went into arrays the model no
     longer read. From then on the working arrays are bound again after every call; the caller measures
     again what the stale binding made wrong. Looked at between phases, not per call (the loss loop's
     speed)."""
