@@ -124,7 +124,7 @@ def measure(view: ModelView, batch: Batch, settings: Settings, layers: tuple[str
     m.analytic = view.gradients(batch)
     m.step = "measuring the loss's noise"
     noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
-    if caught_rebinding(view):  # some moves went into arrays the model no longer read: measured again
+    if _caught_rebinding(view):  # some moves went into arrays the model no longer read: measured again
         noise = _loss_noise(view, batch, m.base_loss, np.random.default_rng(settings.seed + 3), buffers)
     m.loss_noise = max(noise, m.repeat_spread) if math.isfinite(noise) else m.repeat_spread
     m.step = "comparing gradients"
@@ -203,14 +203,14 @@ def _compare_tensors(view: ModelView, batch: Batch, settings: Settings, layers: 
                 loss_loop=partial(loss_loop, view, batch), saved=saved,
                 scratch=buffers.scratch if buffers is not None else None)
             checked = m.current.run(runner)
-            if not caught_rebinding(view):
+            if not _caught_rebinding(view):
                 break  # else: compared again, the working arrays now bound again after every call
         m.done.append(checked)
         m.current = None
     view.focus(None)
 
 
-def caught_rebinding(view: ModelView) -> bool:
+def _caught_rebinding(view: ModelView) -> bool:
     """Whether a call since the side-effect probe re-bound a weight to a new array (a model that does it only
     on some calls: every seventh, or after a warm-up): the kit's later moves went into arrays the model no
     longer read. From then on the working arrays are bound again after every call; the caller measures

@@ -223,13 +223,13 @@ class FunctionalView(ModelView):
             return None  # no loss of its own, or two calls: the forward's, then the loss's
         return "loss", _bind(self.model.loss, self._data(batch), ("params", "X", "y"), "loss"), self._loss_value
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.model.grads is None:
             return self.inferred_gradients(batch, INFERENCE_LR)
         values = self._values(batch)
         classic = ("output", "y", "cache") if self.model.forward is not None else ("params", "X", "y")
         grads = self._call("grads", _bind(self.model.grads, values, classic, "grads"))
-        return match_gradients(self._named(grads), self.shapes, f"{self.label} gradient", copy=copy)
+        return match_gradients(self._named(grads), self.shapes, f"{self.label} gradient")
 
     def _named(self, grads: Any) -> Any:
         """Gradient entries that name a parameter (``dW1`` → ``W1``); others (``dA1``) are left out."""

@@ -573,7 +573,7 @@ class LayeredView(ModelView):
             values.append(self._call(f"{self.loss_layer.id}.forward", self.loss_layer.forward, out, y))
         return float(np.mean(values))
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         total: dict[str, np.ndarray] = {}
         pairs = self.examples(batch)
         for x, y in pairs:

@@ -122,16 +122,16 @@ class ObjectView(ModelView):
         name, shapes = f"{self.label}.{call.describe()}", self.shapes
 
         def value(result: Any) -> dict[str, np.ndarray]:
-            return match_gradients(reader(result), shapes, name, copy=False)
+            return match_gradients(reader(result), shapes, name)
 
         return call.name, [call.bound(batch) for batch in batches], value
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         if self.gradient_call is None or self.gradient_reader is None:
             self.require_plain_step(batch)
             return self.inferred_gradients(batch, INFERENCE_LR)
         call = f"{self.label}.{self.gradient_call.describe()}"
-        results = [match_gradients(self.gradient_reader(r), self.shapes, call, copy=copy)
+        results = [match_gradients(self.gradient_reader(r), self.shapes, call)
                    for r in self._invoke(self.gradient_call, batch)]
         if len(results) == 1:
             return results[0]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -102,7 +101,7 @@ def _writes(view: ModelView, batch: Batch, found: dict[str, object], baseline: M
     calls: list[tuple[str, Callable[[Batch], object]]] = [("loss", view._loss)]
     if view.can_predict:
         calls.append(("forward", view._predict))
-    calls.append(("gradient", partial(view._gradients, copy=False)))  # discarded at once: no copy
+    calls.append(("gradient", view._gradients))  # discarded at once: no copy
     for name, call in calls:
         Xw, yw = np.array(X), np.array(y)  # writable copies
         call(batch.with_arrays(Xw, yw))
@@ -131,17 +130,17 @@ def _stale_backward(view: ModelView, batch: Batch, copy_inputs: bool) -> float:
         return batch.with_arrays(np.array(batch.X), np.array(batch.y)) if copy_inputs else batch
 
     view._loss(inputs())
-    full = view._gradients(inputs(), copy=False)  # compared or sampled at once, never kept
+    full = view._gradients(inputs())  # compared or sampled at once, never kept
     scale = max((max(float(np.max(g)), -float(np.min(g))) for g in full.values() if g.size), default=0.0) or 1.0
     first = _sampled(full)
     del full
     view._loss(inputs())
     # only a deterministic backward can be judged stale (a random one differs call to call anyway)
-    again = _sampled(view._gradients(inputs(), copy=False))
+    again = _sampled(view._gradients(inputs()))
     if _gradient_change(first, again) > 1e-12 * scale or batch.X.dtype.kind != "f":
         return 0.0
     view._loss(batch.with_arrays(np.array(batch.X * 0.5 + 0.25), np.array(batch.y)))
-    change = _gradient_change(first, _sampled(view._gradients(inputs(), copy=False)))
+    change = _gradient_change(first, _sampled(view._gradients(inputs())))
     return change / scale if change > 1e-9 * scale else 0.0
 
 

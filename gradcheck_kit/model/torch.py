@@ -137,7 +137,7 @@ class TorchModuleView(ModelView):
             value = self._call("loss", lambda: self.loss_fn(self.target(Xt), yt))
         return as_loss_value(_scalar(value, "loss(module(X), y)"), "loss(module(X), y)")
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         Xt, yt = self._inputs(batch)
         self.target.zero_grad(set_to_none=True)
 
@@ -212,7 +212,7 @@ class FunctionView(ModelView):
         with self.torch.no_grad():
             return float(np.vdot(self.upstream, self._apply(grad=False)))
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
         out = self._apply(grad=True)
         self._call("backward", out.backward, self.torch.from_numpy(self.upstream))
         return {

@@ -88,8 +88,7 @@ def _flatten_grads(grads: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
     return flat
 
 
-def _plain_gradients(grads: Any, shapes: Mapping[str, tuple[int, ...]], convert: Callable[..., np.ndarray]
-                     ) -> dict[str, np.ndarray] | None:
+def _plain_gradients(grads: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray] | None:
     """The common case, checked cheaply: a dict keyed by the parameter names, float arrays of their shapes
     (``None`` for anything else)."""
     if type(grads) is not dict or grads.keys() != shapes.keys():
@@ -99,18 +98,14 @@ def _plain_gradients(grads: Any, shapes: Mapping[str, tuple[int, ...]], convert:
         value = grads[name]
         if type(value) is not np.ndarray or value.dtype.kind != "f" or value.shape != tuple(shape):
             return None
-        out[name] = convert(value, dtype=np.float64)
+        out[name] = np.asarray(value, dtype=np.float64)
     return out
 
 
-def match_gradients(
-    grads: Any, shapes: Mapping[str, tuple[int, ...]], call: str, *, copy: bool = True
-) -> dict[str, np.ndarray]:
-    """Validate a user gradient mapping against the parameters and return float64 copies by name
-    (``copy=False``: the model's own float64 arrays where it returned such, for a caller that uses them
-    at once and never writes into them)."""
-    convert = np.array if copy else np.asarray
-    plain = _plain_gradients(grads, shapes, convert)
+def match_gradients(grads: Any, shapes: Mapping[str, tuple[int, ...]], call: str) -> dict[str, np.ndarray]:
+    """Validate a user gradient mapping against the parameters and return float64 arrays by name: the
+    model's own where it returned float64 ones (no copy: `ModelView.gradients` decides what to copy)."""
+    plain = _plain_gradients(grads, shapes)
     if plain is not None:
         return plain
     if not isinstance(grads, Mapping):
@@ -149,7 +144,7 @@ def match_gradients(
                 f"{shape}"
             )
         try:
-            array = convert(value, dtype=np.float64)
+            array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             raise ModelInterfaceError(
                 f"{call} returned a {type(value).__name__} for {name!r}; expected a numeric array of shape {shape}"
@@ -483,14 +478,15 @@ class ModelView:
         return self._guarded(self._loss, batch)
 
     def gradients(self, batch: Batch, *, copy: bool = True) -> dict[str, np.ndarray]:
-        """The model's own (analytic) gradient at the current working parameters, float64 copies
-        (``copy=False``: possibly the model's own arrays — use them at once and never write into them;
-        a training replay step saves a parameter-sized copy that way — and no note on non-finite
-        entries: such calls are made at weights the kit moved, not at the model's)."""
+        """The model's own (analytic) gradient at the current working parameters: float64 arrays no later
+        call of the model can write into (`kept_or_copied`). ``copy=False``: possibly the model's own arrays —
+        use them at once and never write into them; a training replay step saves a parameter-sized copy that
+        way — and no note on non-finite entries: such calls are made at weights the kit moved, not at the
+        model's."""
         if not copy:  # read at once at weights the kit moved (a replay, a curvature product): no report notes
-            return self._guarded(self._gradients, batch, False)
+            return self._guarded(self._gradients, batch)
         # the model's own arrays where nothing of the model's holds them any more, else copies
-        grads = kept_or_copied(list(self._guarded(self._gradients, batch, False).items()))
+        grads = kept_or_copied(list(self._guarded(self._gradients, batch).items()))
         for name, g in grads.items():
             if not all_finite((g,)):
                 bad = int((~np.isfinite(g)).sum())
@@ -692,9 +688,9 @@ class ModelView:
     def _loss(self, batch: Batch) -> float:
         raise NotImplementedError
 
-    def _gradients(self, batch: Batch, copy: bool = True) -> dict[str, np.ndarray]:
-        """The model's gradient by parameter; ``copy=False`` as in `gradients` (views whose gradients are
-        always the kit's own arrays ignore it)."""
+    def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The model's gradient by parameter: possibly the model's own arrays, as `gradients` with
+        ``copy=False``."""
         raise NotImplementedError
 
     def _predict(self, batch: Batch) -> Any:
