@@ -80,7 +80,7 @@ def test_nnfs_models_doubled_softmax_derivative_is_named():
     set with (self.loss.calculate(output, y)); its backward passes (y_hat - y) / N through the softmax's own
     backward once more — the question's bug — while the correct version's gradient agrees everywhere."""
     correct = _diagnose("nnfs_model", buggy=False)
-    assert correct.tensors and all(t.verdict == "pass" for t in correct.tensors), correct
+    assert correct.ok and correct.tensors and all(t.verdict == "pass" for t in correct.tensors), correct
     report = _diagnose("nnfs_model", buggy=True)
     assert "doubled-softmax-derivative" in report.codes(), report
 

@@ -132,6 +132,12 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         ctx.view.notes.add(f"label-collapse was not run: {declared[0]} says the model trains on {size}, and "
                            "predictions that follow the last label come from one-example steps")
         return
+    whole = ctx.view.trains_on_all_given(batch)
+    if whole is not None:  # handed the training set, it steps on all of it at once
+        ctx.view.notes.add(f"label-collapse was not run: {whole} is handed the training set, and one call steps "
+                           "once on every example it is given (probed on a few), while predictions that follow the "
+                           "last label come from one-example steps")
+        return
     head = _head(batch)
     steps = WARMUP_STEPS + COUNTED_STEPS
     replay = online_replay(ctx.view, head, lr, steps, out.probs_of, WARMUP_STEPS, give_up_below=COLLAPSED_SHARE)

@@ -26,13 +26,16 @@ from .slots import Slot
 if TYPE_CHECKING:
     from .object_reader import ObjectReader
 
-__all__ = ["declared_batch_size", "find_step"]
+__all__ = ["declared_batch_size", "declared_passes", "find_step"]
 
 ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
              "n_iterations", "steps", "num_steps", "epoch")
 #: Attributes that bound how many passes a ``fit`` makes (set to one while the kit steps the model).
 BOUND_NAMES = ("epochs", "num_epochs", "n_epochs", "max_iter", "max_epochs", "num_iterations", "n_iterations",
                "n_iter", "num_passes")
+#: A training method's parameter, or the object's attribute, counting passes over the data the method is given.
+PASS_NAMES = ("epochs", "num_epochs", "n_epochs", "max_epochs", "iterations", "num_iterations", "n_iterations",
+              "n_iter", "max_iter", "num_iters", "num_passes", "passes")
 #: A step's first parameter named so takes the examples as a list of ``(x, y)`` pairs.
 PAIRS_NAMES = ("mini_batch", "minibatch", "training_data", "train_data", "batch_data")
 #: Names of a mini-batch size the step reads off the object (``self.batch_size``): the whole batch in one step.
@@ -115,6 +118,25 @@ def declared_batch_size(target: Any) -> tuple[str, int | None] | None:
             default = parameters[arg].default if arg in parameters else inspect.Parameter.empty
             if default is None or (isinstance(default, int) and not isinstance(default, bool)):
                 return f"{name}(..., {arg}={default})", default
+    return None
+
+
+def declared_passes(target: Any, method_name: str) -> str | None:
+    """Where the object says its training method ``method_name`` makes its own passes over the data it is
+    given — nnfs's ``train(X, y, *, epochs=1)``, a ``fit(X, y)`` that reads ``self.max_iter`` — so that it
+    is called with the training set, not one example at a time."""
+    try:
+        parameters = inspect.signature(getattr(target, method_name)).parameters
+    except (AttributeError, TypeError, ValueError):
+        parameters = {}  # type: ignore[assignment]
+    for name in PASS_NAMES:
+        if name in parameters:
+            return f"{method_name}(..., {name})"
+    state = vars(target) if hasattr(target, "__dict__") else {}
+    for name in PASS_NAMES:
+        value = state.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return f"{method_name}(...) with self.{name} = {value}"
     return None
 
 

@@ -28,7 +28,7 @@ from .naming import layer_map as names_to_layers
 from .notes import Notes
 from .shape_hint import input_width_hint
 from .slots import Slot
-from .steps import declared_batch_size
+from .steps import declared_batch_size, declared_passes
 
 __all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
 
@@ -620,23 +620,31 @@ class ModelView:
         sees the weights the previous ones moved, `step_per_example`), it is read off one step per
         example from the same weights and scaled as the loss scales them, so it does not drift with lr
         or with the batch size."""
-        if batch.size == 1:
+        if batch.size == 1 or not self.step_loops(batch):
             return self._step_gradient(batch, lr)
-        if self._step_loops is None:
-            self._step_loops = self._decide_step_loops(batch)
-        if not self._step_loops:
-            return self._step_gradient(batch, lr)
+        if self.step_per_example is None:
+            self.step_per_example = self._loss_reduction(batch.take(slice(0, LOOP_PROBE)))  # 1 or > 1: scaled below
+            self.notes.add(
+                f"{self.step_description()} loops over the examples (each one moves the weights for the next): the "
+                "gradient is read off one step per example, all from the same weights"
+            )
         singles = [self._step_gradient(batch.take(slice(i, i + 1)), lr) for i in range(batch.size)]
         scale = float(batch.size) if (self.step_per_example or 1.0) > 1 else 1.0
         return {name: np.sum([g[name] for g in singles], axis=0) / scale for name in self.params}
 
-    def _decide_step_loops(self, batch: Batch) -> bool:
-        """Whether the training step loops over the examples, each moving the weights for the next.
+    def step_loops(self, batch: Batch) -> bool:
+        """Whether the training step loops over the examples, each moving the weights for the next (decided
+        once, on the first examples of ``batch``; False for a model without a step of its own).
 
         Evidence, at the small `INFERENCE_LR`: the whole step matches a multiple of the sum of
         single-example steps (taken from the same weights) only up to a drift that shrinks in proportion
         when lr does. A step that computes one gradient at fixed weights matches to rounding at any lr."""
-        batch = batch.take(slice(0, LOOP_PROBE))  # a property of the code: a few examples tell
+        if self._step_loops is None:
+            self._step_loops = self.can_train and self._loops_on(batch.take(slice(0, LOOP_PROBE)))
+        return self._step_loops
+
+    def _loops_on(self, batch: Batch) -> bool:
+        # a property of the code: a few examples tell
         if batch.size < 2:
             return False
         singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
@@ -646,14 +654,7 @@ class ModelView:
             whole = _flat(self._step_gradient(batch, lr))
             _, residual = fit_scale(whole, total)
             drifts.append(residual)
-        if not (math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4):
-            return False
-        self.step_per_example = self._loss_reduction(batch)  # 1 or this sub-batch's size: scaled below
-        self.notes.add(
-            f"{self.step_description()} loops over the examples (each one moves the weights for the next): the "
-            "gradient is read off one step per example, all from the same weights"
-        )
-        return True
+        return math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4
 
     def _loss_reduction(self, batch: Batch) -> float:
         """What the batch loss divides the sum of single-example losses by: B for a mean, 1 for a sum."""
@@ -671,6 +672,22 @@ class ModelView:
     def declared_batch_size(self) -> tuple[str, int | None] | None:
         """The mini-batch size the model says it trains with, and where it says so (`steps.declared_batch_size`)."""
         return declared_batch_size(self.target) if self.target is not None else None
+
+    def trains_on_all_given(self, batch: Batch) -> str | None:
+        """Where the model says its own training method makes passes over the data it is given
+        (`steps.declared_passes`) when one call of it steps once on all of it, not once per example
+        (`step_loops`): it is handed the training set and trains on every example at once. None otherwise,
+        and when the step could not be probed."""
+        if not self.can_train or self.target is None or self.train_method is None:
+            return None
+        where = declared_passes(self.target, self.train_method)
+        if where is None:
+            return None
+        try:
+            loops = self.step_loops(batch)
+        except GradcheckError:
+            return None
+        return None if loops else where
 
     def step_description(self) -> str:
         """How the report names the model's training step (``update_mini_batch(batch, eta)``)."""
