@@ -66,6 +66,15 @@ class EpochLoopNetwork:
                 self.biases[0] -= lr * delta_h
 
 
+class RandomPickNetwork(EpochLoopNetwork):
+    """A tutorial's "stochastic" gradient descent: each step trains on one example picked at random."""
+
+    def train(self, X, y, epochs=1, lr=1.0):
+        for _ in range(epochs * len(X)):
+            i = np.random.randint(len(X))
+            super().train(X[i:i + 1], y[i:i + 1], epochs=1, lr=lr)
+
+
 class FullBatchClassifier:
     """``fit(X, y)`` does ``self.epochs`` steps of full-batch gradient descent (the gradient averaged over
     the examples); ``predict_proba`` predicts, ``loss`` is the mean cross-entropy."""
@@ -108,6 +117,13 @@ def digits():
     return (X[:600], y[:600]), (X[600:664], y[600:664])
 
 
+def _train_one_at_a_time(net, X, y, lr=1.0):
+    """The question's loop: its train(x, labels, lr) called on each example in turn."""
+    with np.errstate(over="ignore"):
+        for i in range(len(X)):
+            net.train(X[i:i + 1], y[i:i + 1], lr)
+
+
 def _diagnose(model, X, y, lr):
     with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):  # the models' own prints
         return gk.diagnose(model, (X, y), lr=lr, progress=False)
@@ -122,7 +138,8 @@ def test_nnfs_model_trained_on_the_whole_set_raises_no_collapse(lr):
     model, X, y, _ = module.make(buggy=False)
     report = _diagnose(model, X, y, lr)
     assert report.ok and report.codes() == [], report
-    assert any(note.startswith(f"{NOT_RUN}: train(..., epochs)") for note in report.notes), report.notes
+    assert any(note.startswith(f"{NOT_RUN}: train(..., epochs) counts its own passes") for note in report.notes), (
+        report.notes)
 
 
 def test_a_training_method_that_loops_over_single_examples_is_still_replayed(digits):
@@ -147,7 +164,7 @@ def test_full_batch_fit_is_not_replayed_one_example_at_a_time(digits):
     _, (X, y) = digits
     report = _diagnose(FullBatchClassifier(64, 32, 10, doubled=True), X, y, 1.0)
     assert "doubled-softmax-derivative" in report.codes() and "label-collapse" not in report.codes(), report
-    assert any(f"{NOT_RUN}: fit(...) with self.epochs = 200" in note for note in report.notes), report.notes
+    assert any(f"{NOT_RUN}: fit(...) reading self.epochs = 200" in note for note in report.notes), report.notes
     correct = _diagnose(FullBatchClassifier(64, 32, 10), X / 16, y, 0.1)
     assert correct.ok, correct
 
@@ -159,8 +176,60 @@ def test_the_question_network_without_a_pass_count_is_replayed(digits):
 
     (X_train, y_train), (X, y) = digits
     net = QuestionNet()
-    with np.errstate(over="ignore"):
-        for i in range(len(X_train)):
-            net.train(X_train[i:i + 1], y_train[i:i + 1], 1.0)
+    _train_one_at_a_time(net, X_train, y_train)
     report = _diagnose(net, X, y, 1.0)
     assert "label-collapse" in report.codes(), report
+
+
+def test_a_random_pick_per_step_is_still_replayed(digits):
+    """train(X, y, epochs, lr) training on a randomly picked example per step is no one update along the batch's
+    gradient: the probe cannot call it a full-batch step, so the question's bug is still found."""
+    (X_train, y_train), (X, y) = digits
+    np.random.seed(0)
+    net = RandomPickNetwork([64, 32, 10], doubled=True)
+    with np.errstate(over="ignore"):
+        EpochLoopNetwork.train(net, X_train, y_train, epochs=1, lr=1.0)
+    report = _diagnose(net, X, y, 1.0)
+    assert "label-collapse" in report.codes(), report
+
+
+def test_a_pass_count_the_training_step_does_not_read_is_not_a_declaration(digits):
+    """The question's network with a fit() that loops over single examples for self.epochs: the training step the
+    kit uses is train(x, labels, lr), which never reads self.epochs — still the question's loop, still replayed."""
+    from examples.softmax_question import QuestionNet
+
+    class WithFit(QuestionNet):
+        def __init__(self):
+            super().__init__()
+            self.epochs = 10
+
+        def fit(self, X, y, lr):
+            for _ in range(self.epochs):
+                for i in range(len(X)):
+                    self.train(X[i:i + 1], y[i:i + 1], lr)
+
+    (X_train, y_train), (X, y) = digits
+    net = WithFit()
+    _train_one_at_a_time(net, X_train, y_train)
+    report = _diagnose(net, X, y, 1.0)
+    assert "label-collapse" in report.codes(), report
+
+
+@pytest.mark.parametrize("lr", [0.05, 1e-3])
+def test_the_rate_reaches_nnfs_optimizers_current_learning_rate(lr):
+    """nnfs's Optimizer_SGD steps by current_learning_rate, recomputed from learning_rate only with a decay: the
+    kit sets both while it steps the model, or its step would move by the model's own rate 1.0 — with no
+    momentum, a training-step-mismatch false alarm (the step moving 1/lr times −lr × the gradient)."""
+    module = importlib.import_module("tests.idioms.fresh.nnfs_model")
+    np.random.seed(0)
+    X, y = module.vertical_data(samples=20, classes=3)
+    model = module.Model()
+    for layer in (module.Layer_Dense(2, 16), module.Activation_ReLU(), module.Layer_Dense(16, 3),
+                  module.Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=module.Loss_CategoricalCrossentropy(), optimizer=module.Optimizer_SGD(learning_rate=1.0),
+              accuracy=module.Accuracy_Categorical())
+    model.finalize()
+    report = _diagnose(model, X, y, lr)
+    assert report.ok and report.codes() == [], report
+    assert model.optimizer.current_learning_rate == model.optimizer.learning_rate == 1.0  # the user's, untouched

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,19 +29,25 @@ if TYPE_CHECKING:
 
 __all__ = ["declared_batch_size", "declared_passes", "find_step"]
 
-ONE_NAMES = ("epochs", "num_epochs", "n_epochs", "iterations", "num_iterations", "n_iter", "num_passes", "passes",
-             "n_iterations", "steps", "num_steps", "epoch")
-#: Attributes that bound how many passes a ``fit`` makes (set to one while the kit steps the model).
-BOUND_NAMES = ("epochs", "num_epochs", "n_epochs", "max_iter", "max_epochs", "num_iterations", "n_iterations",
-               "n_iter", "num_passes")
-#: A training method's parameter, or the object's attribute, counting passes over the data the method is given.
-PASS_NAMES = ("epochs", "num_epochs", "n_epochs", "max_epochs", "iterations", "num_iterations", "n_iterations",
-              "n_iter", "max_iter", "num_iters", "num_passes", "passes")
+#: A training method's parameter, or the object's attribute, counting the passes it makes over the data it is given.
+PASS_NAMES = ("epochs", "num_epochs", "n_epochs", "num_epoch", "n_epoch", "nb_epoch", "max_epochs", "iterations",
+              "num_iterations", "n_iterations", "iters", "n_iters", "num_iters", "max_iters", "n_iter", "max_iter",
+              "num_passes", "passes", "steps", "num_steps")
+#: A step's parameters given 1: one pass (``epoch``, a current epoch, too).
+ONE_NAMES = (*PASS_NAMES, "epoch")
+#: Attributes that bound how many passes a ``fit`` makes (set to one while the kit steps the model); not
+#: ``iterations`` or ``steps``, which count the steps taken as often as they bound them.
+BOUND_NAMES = ("epochs", "num_epochs", "n_epochs", "num_epoch", "n_epoch", "nb_epoch", "max_iter", "max_iters",
+               "max_epochs", "num_iterations", "n_iterations", "n_iter", "n_iters", "num_iters", "num_passes")
 #: A step's first parameter named so takes the examples as a list of ``(x, y)`` pairs.
 PAIRS_NAMES = ("mini_batch", "minibatch", "training_data", "train_data", "batch_data")
 #: Names of a mini-batch size the step reads off the object (``self.batch_size``): the whole batch in one step.
 BATCH_NAMES = ("batch_size", "mini_batch_size")
 OPTIMIZER_NAMES = ("optimizer", "optim", "opt", "optimiser")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _lr_holder(target: Any) -> tuple[str | None, str] | None:
@@ -58,12 +65,16 @@ def _lr_holder(target: Any) -> tuple[str | None, str] | None:
 def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | None, attr: str) -> Callable[..., Any]:
     def step(*args: Any, lr: float, **kwargs: Any) -> Any:
         obj = target if holder is None else getattr(target, holder)
-        saved = getattr(obj, attr)
-        setattr(obj, attr, lr)
+        # nnfs's optimizers step by current_learning_rate, recomputed from learning_rate only when decaying
+        names = [attr, *([f"current_{attr}"] if _number(getattr(obj, f"current_{attr}", None)) else [])]
+        saved = [getattr(obj, name) for name in names]
+        for name in names:
+            setattr(obj, name, lr)
         try:
             return method(*args, **kwargs)
         finally:
-            setattr(obj, attr, saved)
+            for name, value in zip(names, saved, strict=True):
+                setattr(obj, name, value)
 
     return step
 
@@ -133,10 +144,15 @@ def declared_passes(target: Any, method_name: str) -> str | None:
         if name in parameters:
             return f"{method_name}(..., {name})"
     state = vars(target) if hasattr(target, "__dict__") else {}
-    for name in PASS_NAMES:
+    try:  # an attribute counts where the method itself reads it
+        source = inspect.getsource(getattr(target, method_name))
+    except (AttributeError, TypeError, OSError):
+        return None
+    for name in BOUND_NAMES:
         value = state.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            return f"{method_name}(...) with self.{name} = {value}"
+        if (isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+                and re.search(rf"\bself\.{name}\b", source)):
+            return f"{method_name}(...) reading self.{name} = {value}"
     return None
 
 

@@ -235,7 +235,7 @@ class ModelView:
         #: Set when the training step loops over the examples: what the sum of single-example steps is
         #: divided by to give the gradient of the batch loss (B when the loss is a mean, 1 when a sum).
         self.step_per_example: float | None = None
-        self._step_loops: bool | None = None
+        self._step_fits: tuple[tuple[float, float], tuple[float, float]] | None = None  # `_step_probe`
         self._optimizer_state: list[str] | None = None
         #: numpy's global generator state every call starts from, once pinned (`pin_global_random`).
         self._random_state: Any = None
@@ -639,22 +639,31 @@ class ModelView:
         Evidence, at the small `INFERENCE_LR`: the whole step matches a multiple of the sum of
         single-example steps (taken from the same weights) only up to a drift that shrinks in proportion
         when lr does. A step that computes one gradient at fixed weights matches to rounding at any lr."""
-        if self._step_loops is None:
-            self._step_loops = self.can_train and self._loops_on(batch.take(slice(0, LOOP_PROBE)))
-        return self._step_loops
-
-    def _loops_on(self, batch: Batch) -> bool:
-        # a property of the code: a few examples tell
-        if batch.size < 2:
-            return False
-        singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
-        total = _flat({name: np.sum([g[name] for g in singles], axis=0) for name in self.params})
-        drifts = []
-        for lr in (INFERENCE_LR, INFERENCE_LR / 8):
-            whole = _flat(self._step_gradient(batch, lr))
-            _, residual = fit_scale(whole, total)
-            drifts.append(residual)
+        drifts, _ = self._step_probe(batch)
         return math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4
+
+    def step_is_one_update(self, batch: Batch) -> bool:
+        """Whether the training step moves the weights once along the examples' summed gradient: at both
+        rates of `step_loops`'s probe it matches the sum of single-example steps to `LOOP_DRIFT`, by the
+        same factor (a rate that did not reach the update changes the factor). Not so for a step that
+        loops, keeps momentum, picks examples at random — nor where the probe could not tell."""
+        drifts, scales = self._step_probe(batch)
+        return all(math.isfinite(d) and d <= LOOP_DRIFT for d in drifts) and near(scales[0], scales[1])
+
+    def _step_probe(self, batch: Batch) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The residual and factor of the whole step fitted to the sum of single-example steps, at
+        `INFERENCE_LR` and an eighth of it, on the first `LOOP_PROBE` examples (once per view)."""
+        if self._step_fits is None:
+            fits = ((math.inf, math.inf), (math.nan, math.nan))
+            batch = batch.take(slice(0, LOOP_PROBE))  # a property of the code: a few examples tell
+            if self.can_train and batch.size >= 2:
+                singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
+                total = _flat({name: np.sum([g[name] for g in singles], axis=0) for name in self.params})
+                scale_residual = [fit_scale(_flat(self._step_gradient(batch, lr)), total)
+                                  for lr in (INFERENCE_LR, INFERENCE_LR / 8)]
+                fits = ((scale_residual[0][1], scale_residual[1][1]), (scale_residual[0][0], scale_residual[1][0]))
+            self._step_fits = fits
+        return self._step_fits
 
     def _loss_reduction(self, batch: Batch) -> float:
         """What the batch loss divides the sum of single-example losses by: B for a mean, 1 for a sum."""
@@ -675,19 +684,18 @@ class ModelView:
 
     def trains_on_all_given(self, batch: Batch) -> str | None:
         """Where the model says its own training method makes passes over the data it is given
-        (`steps.declared_passes`) when one call of it steps once on all of it, not once per example
-        (`step_loops`): it is handed the training set and trains on every example at once. None otherwise,
-        and when the step could not be probed."""
+        (`steps.declared_passes`) when one call of it is one update along the gradient of all of it
+        (`step_is_one_update`): it is handed the training set and trains on every example at once. None
+        otherwise, and when the step could not be probed."""
         if not self.can_train or self.target is None or self.train_method is None:
             return None
         where = declared_passes(self.target, self.train_method)
         if where is None:
             return None
         try:
-            loops = self.step_loops(batch)
+            return where if self.step_is_one_update(batch) else None
         except GradcheckError:
             return None
-        return None if loops else where
 
     def step_description(self) -> str:
         """How the report names the model's training step (``update_mini_batch(batch, eta)``)."""
