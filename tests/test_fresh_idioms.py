@@ -85,6 +85,27 @@ def test_nnfs_models_doubled_softmax_derivative_is_named():
     assert "doubled-softmax-derivative" in report.codes(), report
 
 
+@pytest.mark.parametrize("lr", [None, 1.0])
+def test_an_nnfs_model_after_its_own_training_is_read_as_before(lr):
+    """Once nnfs's train(X, y, epochs=...) has run, its softmax keeps its last inputs beside their dinputs: a
+    cache, not a parameter (forward rewrites it). It was read as one — gradient-mismatch and
+    mutates-parameters on the correct model, and with lr a crash (the cache changed shape); the buggy one
+    is still named."""
+    import contextlib
+    import io
+
+    for buggy in (False, True):
+        model, X, y, _ = _make("nnfs_model", buggy)
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            model.train(X, y, epochs=10)
+            report = gk.diagnose(model, (X, y), lr=lr, progress=False)
+        assert not any(t.param.endswith(".inputs") for t in report.tensors), report
+        if buggy:
+            assert "doubled-softmax-derivative" in report.codes(), report
+        else:
+            assert report.ok and report.codes() == [], report
+
+
 def test_character_indices_are_not_called_unnormalised_inputs():
     """min-char-rnn's inputs are the characters' indices (0..vocabulary size), one per step: nothing to scale."""
     assert _diagnose("min_char_rnn", buggy=False).codes() == []

@@ -125,14 +125,19 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
         reader._reset()
     if found is None:
         return None
-    slots, read_now = found
+    # a cache with a gradient beside it (nnfs's inputs and dinputs, once a forward has run) is no parameter:
+    # forward rewrites it, and the outputs do not move with it
+    slots = [s for s in found[0] if reader._loss_depends_on(s, batch)]
+    if not slots:
+        return None
+    names, read_now = {s.name for s in slots}, found[1]
     method = call.method
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if zero is not None:
             zero()
         method(*args, **kwargs)
-        return {k: np.array(v, dtype=np.float64) for k, v in read_now().items()}
+        return {k: np.array(v, dtype=np.float64) for k, v in read_now().items() if k in names}
 
     stored_call = Call(call.name, run, per_example=call.per_example, takes_y=call.takes_y, fixed=call.fixed)
     return stored_call, lambda result: result, slots
