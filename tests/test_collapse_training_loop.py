@@ -233,3 +233,22 @@ def test_the_rate_reaches_nnfs_optimizers_current_learning_rate(lr):
     report = _diagnose(model, X, y, lr)
     assert report.ok and report.codes() == [], report
     assert model.optimizer.current_learning_rate == model.optimizer.learning_rate == 1.0  # the user's, untouched
+
+
+def test_the_step_probe_leaves_no_optimizer_state_behind(monkeypatch):
+    """The probe steps the private copy from its frozen state; afterwards the state is put back too, so a replay
+    that follows starts without the probe's momentum (nnfs creates its momentum arrays on the first update)."""
+    from gradcheck_kit.model.view import ModelView
+
+    seen = []
+    probe = ModelView.step_is_one_update
+
+    def watched(self, batch):
+        result = probe(self, batch)
+        seen.append([hasattr(layer, "weight_momentums") for layer in self.target.trainable_layers])
+        return result
+
+    monkeypatch.setattr(ModelView, "step_is_one_update", watched)
+    model, X, y, _ = importlib.import_module("tests.idioms.fresh.nnfs_model").make(buggy=False)
+    _diagnose(model, X, y, 1.0)
+    assert seen == [[False, False]]

@@ -555,6 +555,8 @@ class ModelView:
         state.update(deep_copy(pristine, self._keep()))
 
     def _step_gradient(self, batch: Batch, lr: float) -> dict[str, np.ndarray]:
+        """One step from the frozen state (`freeze_state`), read as a gradient; weights and state put back,
+        so a replay after this probe starts with no momentum of the probe's."""
         before = self.snapshot()
         self._restore_state()
         try:
@@ -562,6 +564,7 @@ class ModelView:
             after = self.current()
         finally:
             self.load(before)
+            self._restore_state()
         return {name: (before[name] - after[name]) / lr for name in before}
 
     def optimizer_state(self, batch: Batch) -> list[str]:
