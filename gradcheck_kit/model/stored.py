@@ -109,16 +109,23 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
         call = _forward_then_backward(reader, batch)
         if call is None:
             return None
+    rewritten: set[str] = set()  # arrays the call re-bound or wrote into
     try:
         if zero is not None:
             zero()
         found = _readers(target, pool)
-        before = {k: np.array(v, copy=True) for k, v in found[1]().items()} if found is not None else {}
+        before = {k: (v, np.array(v, copy=True)) for k, v in found[1]().items()} if found is not None else {}
+        arrays = _fingerprints(pool)
         (call.each(batch.take(slice(0, 1))) if call.per_example else call.whole(batch))
         found = _readers(target, pool)
+        rewritten = _rewritten(found[0], arrays) if found is not None else set()
+        # the same arrays holding the same values: the call did not compute them, whatever is stored is stale
+        # (new arrays are new gradients, though equal to the stored ones when the user's own last backward
+        # ran on this batch)
         if found is not None and before and all(
-                np.array_equal(np.asarray(v), before[k]) for k, v in found[1]().items() if k in before):
-            found = None  # the call did not compute them: whatever is stored is stale
+                v is before[k][0] and np.array_equal(np.asarray(v), before[k][1])
+                for k, v in found[1]().items() if k in before):
+            found = None
     except Exception:
         found = None
     finally:
@@ -126,8 +133,9 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
     if found is None:
         return None
     # a cache with a gradient beside it (nnfs's inputs and dinputs, once a forward has run) is no parameter:
-    # forward rewrites it, and the outputs do not move with it
-    slots = [s for s in found[0] if reader._loss_depends_on(s, batch)]
+    # the call rewrites it, and the outputs do not move with it (a weight feeding only dead units does not move
+    # them either, but the call leaves it alone)
+    slots = [s for s in found[0] if s.name not in rewritten or reader._loss_depends_on(s, batch)]
     if not slots:
         return None
     names, read_now = {s.name for s in slots}, found[1]
@@ -141,6 +149,36 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
 
     stored_call = Call(call.name, run, per_example=call.per_example, takes_y=call.takes_y, fixed=call.fixed)
     return stored_call, lambda result: result, slots
+
+
+#: Entries per array compared before and after the gradient call by `_fingerprints` (evenly spaced).
+SAMPLE = 1024
+
+
+def _fingerprints(slots: list[Slot]) -> dict[str, tuple[Any, np.ndarray]]:
+    """Each slot's array and a copy of some of its entries, to tell afterwards which a call re-bound or wrote."""
+    out = {}
+    for slot in slots:
+        try:
+            value = slot.read()
+            flat = np.asarray(value).reshape(-1)
+            out[slot.name] = (value, np.array(flat[:: max(1, flat.size // SAMPLE)], copy=True))
+        except Exception:
+            continue
+    return out
+
+
+def _rewritten(slots: list[Slot], before: dict[str, tuple[Any, np.ndarray]]) -> set[str]:
+    out = set()
+    for slot in slots:
+        if slot.name not in before:
+            continue
+        value, sample = before[slot.name]
+        flat = np.asarray(slot.read()).reshape(-1)
+        if slot.read() is not value or not np.array_equal(flat[:: max(1, flat.size // SAMPLE)], sample,
+                                                            equal_nan=True):
+            out.add(slot.name)
+    return out
 
 
 def _forward_then_backward(reader: ObjectReader, batch: Batch) -> Call | None:
