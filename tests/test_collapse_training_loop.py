@@ -138,7 +138,7 @@ def test_nnfs_model_trained_on_the_whole_set_raises_no_collapse(lr):
     model, X, y, _ = module.make(buggy=False)
     report = _diagnose(model, X, y, lr)
     assert report.ok and report.codes() == [], report
-    assert any(note.startswith(f"{NOT_RUN}: train(..., epochs) counts its own passes") for note in report.notes), (
+    assert any(note.startswith(f"{NOT_RUN}: train(..., epochs) makes its own passes") for note in report.notes), (
         report.notes)
 
 
@@ -215,26 +215,6 @@ def test_a_pass_count_the_training_step_does_not_read_is_not_a_declaration(digit
     assert "label-collapse" in report.codes(), report
 
 
-@pytest.mark.parametrize("lr", [0.05, 1e-3])
-def test_the_rate_reaches_nnfs_optimizers_current_learning_rate(lr):
-    """nnfs's Optimizer_SGD steps by current_learning_rate, recomputed from learning_rate only with a decay: the
-    kit sets both while it steps the model, or its step would move by the model's own rate 1.0 — with no
-    momentum, a training-step-mismatch false alarm (the step moving 1/lr times −lr × the gradient)."""
-    module = importlib.import_module("tests.idioms.fresh.nnfs_model")
-    np.random.seed(0)
-    X, y = module.vertical_data(samples=20, classes=3)
-    model = module.Model()
-    for layer in (module.Layer_Dense(2, 16), module.Activation_ReLU(), module.Layer_Dense(16, 3),
-                  module.Activation_Softmax()):
-        model.add(layer)
-    model.set(loss=module.Loss_CategoricalCrossentropy(), optimizer=module.Optimizer_SGD(learning_rate=1.0),
-              accuracy=module.Accuracy_Categorical())
-    model.finalize()
-    report = _diagnose(model, X, y, lr)
-    assert report.ok and report.codes() == [], report
-    assert model.optimizer.current_learning_rate == model.optimizer.learning_rate == 1.0  # the user's, untouched
-
-
 def test_the_step_probe_leaves_no_optimizer_state_behind(monkeypatch):
     """The probe steps the private copy from its frozen state; afterwards the state is put back too, so a replay
     that follows starts without the probe's momentum (nnfs creates its momentum arrays on the first update)."""
@@ -252,3 +232,30 @@ def test_the_step_probe_leaves_no_optimizer_state_behind(monkeypatch):
     model, X, y, _ = importlib.import_module("tests.idioms.fresh.nnfs_model").make(buggy=False)
     _diagnose(model, X, y, 1.0)
     assert seen == [[False, False]]
+
+
+def test_a_declared_batch_size_of_one_is_replayed(digits):
+    """A Keras-like fit(X, y, epochs=5, batch_size=1) with the question's update: it steps one example at a time.
+    The kit's own step of it takes the whole batch (batch_size raised to the batch), which the probe must not
+    take for the model's way of training."""
+    from examples.softmax_question import QuestionNet
+
+    class KerasLike:
+        def __init__(self, learning_rate=1.0):
+            self.net, self.learning_rate = QuestionNet(), learning_rate
+
+        def predict(self, X):
+            return self.net.forward(X)
+
+        def fit(self, X, y, epochs=5, batch_size=1):
+            for _ in range(epochs):
+                for start in range(0, len(X), batch_size):
+                    self.net.train(X[start:start + batch_size], y[start:start + batch_size], self.learning_rate)
+            return self
+
+    (X_train, y_train), (X, y) = digits
+    model = KerasLike()
+    with np.errstate(over="ignore"):
+        model.fit(X_train, y_train, epochs=1)
+    report = _diagnose(model, X, y, 1.0)
+    assert "label-collapse" in report.codes(), report

@@ -134,9 +134,10 @@ def check_predictions_follow_last_label(ctx: Context) -> Iterator[Finding]:
         return
     whole = ctx.view.trains_on_all_given(batch)
     if whole is not None:  # handed the training set, it steps on all of it at once
-        ctx.view.notes.add(f"label-collapse was not run: {whole} counts its own passes over the training set "
-                           "it is handed, and one call on a few examples is one update along their summed gradient, "
-                           "while predictions that follow the last label come from one-example steps")
+        ctx.view.notes.add(f"label-collapse was not run: {whole} makes its own passes over the data it is given, "
+                           "and one call on a few examples made one update along their summed gradient, so it "
+                           "trains on the whole set at once. Predictions that follow the last label come from "
+                           "one-example steps")
         return
     head = _head(batch)
     steps = WARMUP_STEPS + COUNTED_STEPS

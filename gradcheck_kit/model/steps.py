@@ -27,7 +27,7 @@ from .slots import Slot
 if TYPE_CHECKING:
     from .object_reader import ObjectReader
 
-__all__ = ["declared_batch_size", "declared_passes", "find_step"]
+__all__ = ["declared_batch_size", "declared_passes", "find_step", "says_one_example"]
 
 #: A training method's parameter, or the object's attribute, counting the passes it makes over the data it is given.
 PASS_NAMES = ("epochs", "num_epochs", "n_epochs", "num_epoch", "n_epoch", "nb_epoch", "max_epochs", "iterations",
@@ -65,15 +65,23 @@ def _lr_holder(target: Any) -> tuple[str | None, str] | None:
 def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | None, attr: str) -> Callable[..., Any]:
     def step(*args: Any, lr: float, **kwargs: Any) -> Any:
         obj = target if holder is None else getattr(target, holder)
-        # nnfs's optimizers step by current_learning_rate, recomputed from learning_rate only when decaying
-        names = [attr, *([f"current_{attr}"] if _number(getattr(obj, f"current_{attr}", None)) else [])]
-        saved = [getattr(obj, name) for name in names]
-        for name in names:
-            setattr(obj, name, lr)
+        # nnfs's optimizers step by current_learning_rate, recomputed from learning_rate only when decaying, as
+        # learning_rate / (1 + decay · iterations): the kit's step is the schedule's first, at lr
+        values = {attr: lr, f"current_{attr}": lr}
+        decay = getattr(obj, "decay", None)
+        if _number(decay) and decay:
+            values["iterations"] = 0
+        saved = {}
+        for name, value in values.items():
+            if name == attr or _number(getattr(obj, name, None)):
+                with contextlib.suppress(AttributeError, TypeError):  # a read-only property keeps its value
+                    before = getattr(obj, name)
+                    setattr(obj, name, value)
+                    saved[name] = before
         try:
             return method(*args, **kwargs)
         finally:
-            for name, value in zip(names, saved, strict=True):
+            for name, value in saved.items():
                 setattr(obj, name, value)
 
     return step
@@ -154,6 +162,16 @@ def declared_passes(target: Any, method_name: str) -> str | None:
                 and re.search(rf"\bself\.{name}\b", source)):
             return f"{method_name}(...) reading self.{name} = {value}"
     return None
+
+
+def says_one_example(target: Any) -> bool:
+    """Whether the object says it steps one example at a time: a training method's batch-size default of 1, or
+    ``self.batch_size = 1`` (which the kit raises to the whole batch while it steps the model)."""
+    declared = declared_batch_size(target)
+    state = vars(target) if hasattr(target, "__dict__") else {}
+    return (declared is not None and declared[1] == 1) or any(
+        isinstance(state.get(name), int | np.integer) and not isinstance(state.get(name), bool) and state.get(name) == 1
+        for name in BATCH_NAMES)
 
 
 def _pairs_taken(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -28,7 +28,7 @@ from .naming import layer_map as names_to_layers
 from .notes import Notes
 from .shape_hint import input_width_hint
 from .slots import Slot
-from .steps import declared_batch_size, declared_passes
+from .steps import declared_batch_size, declared_passes, says_one_example
 
 __all__ = ["INFERENCE_LR", "Capabilities", "ModelView", "as_loss_value", "gradient_key", "match_gradients"]
 
@@ -693,7 +693,7 @@ class ModelView:
         if not self.can_train or self.target is None or self.train_method is None:
             return None
         where = declared_passes(self.target, self.train_method)
-        if where is None:
+        if where is None or says_one_example(self.target):  # the kit's step would take the batch at once
             return None
         try:
             return where if self.step_is_one_update(batch) else None
