@@ -66,10 +66,12 @@ def _with_lr_attribute(method: Callable[..., Any], target: Any, holder: str | No
     def step(*args: Any, lr: float, **kwargs: Any) -> Any:
         obj = target if holder is None else getattr(target, holder)
         # nnfs's optimizers step by current_learning_rate, recomputed from learning_rate only when decaying, as
-        # learning_rate / (1 + decay · iterations): the kit's step is the schedule's first, at lr
+        # learning_rate / (1 + decay · iterations): the kit's step is the schedule's first, at lr. Only that
+        # pattern: elsewhere `decay` may be an L2 strength and `iterations` a warm-up or a loop bound
         values = {attr: lr, f"current_{attr}": lr}
         decay = getattr(obj, "decay", None)
-        if _number(decay) and decay:
+        if (_number(decay) and decay and _number(getattr(obj, f"current_{attr}", None))
+                and _number(getattr(obj, "iterations", None))):
             values["iterations"] = 0
         saved = {}
         for name, value in values.items():

@@ -103,39 +103,19 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
                          ) -> tuple[Call, Callable[[Any], Mapping[str, Any]], list[Slot]] | None:
     """A gradient call that leaves its result on the object: ``call`` itself when it returned nothing, or
     ``forward(X, y)`` followed by a no-argument ``backward()``. ``None`` if no stored gradient is found."""
-    target = reader.target
-    zero = _zero(target)
+    zero = _zero(reader.target)
     if call is None:
         call = _forward_then_backward(reader, batch)
         if call is None:
             return None
-    rewritten: set[str] = set()  # arrays the call re-bound or wrote into
-    try:
-        if zero is not None:
-            zero()
-        found = _readers(target, pool)
-        before = {k: (v, np.array(v, copy=True)) for k, v in found[1]().items()} if found is not None else {}
-        arrays = _fingerprints(pool)
-        (call.each(batch.take(slice(0, 1))) if call.per_example else call.whole(batch))
-        found = _readers(target, pool)
-        rewritten = _rewritten(found[0], arrays) if found is not None else set()
-        # the same arrays holding the same values: the call did not compute them, whatever is stored is stale
-        # (new arrays are new gradients, though equal to the stored ones when the user's own last backward
-        # ran on this batch)
-        if found is not None and before and all(
-                v is before[k][0] and np.array_equal(np.asarray(v), before[k][1])
-                for k, v in found[1]().items() if k in before):
-            found = None
-    except Exception:
-        found = None
-    finally:
-        reader._reset()
+    found = _computed(reader, call, batch, pool, zero)
+    if found is None and batch.size > 1:  # the user's own last backward may have run on this very batch
+        found = _computed(reader, call, batch.take(slice(0, batch.size // 2)), pool, zero)
     if found is None:
         return None
-    # a cache with a gradient beside it (nnfs's inputs and dinputs, once a forward has run) is no parameter:
-    # the call rewrites it, and the outputs do not move with it (a weight feeding only dead units does not move
-    # them either, but the call leaves it alone)
-    slots = [s for s in found[0] if s.name not in rewritten or reader._loss_depends_on(s, batch)]
+    # a cache with a gradient beside it (nnfs's inputs and dinputs, once a forward has run) is no parameter
+    kept = _keeping_nudges(reader, call, batch, found[0], zero)
+    slots = [s for s in found[0] if s.name in kept]
     if not slots:
         return None
     names, read_now = {s.name for s in slots}, found[1]
@@ -151,34 +131,97 @@ def stored_gradient_call(reader: ObjectReader, call: Call | None, batch: Batch, 
     return stored_call, lambda result: result, slots
 
 
-#: Entries per array compared before and after the gradient call by `_fingerprints` (evenly spaced).
+def _called(call: Call, batch: Batch) -> None:
+    (call.each(batch.take(slice(0, 1))) if call.per_example else call.whole(batch))
+
+
+def _computed(reader: ObjectReader, call: Call, batch: Batch, pool: list[Slot], zero: Callable[[], Any] | None
+              ) -> tuple[list[Slot], Callable[[], dict[str, Any]]] | None:
+    """The stored gradients ``call`` computes on ``batch`` (`_readers`), or None: none found, the call raised,
+    or they are the very arrays stored before, with the same values (stale: the call did not compute them)."""
+    try:
+        if zero is not None:
+            zero()
+        found = _readers(reader.target, pool)
+        before = {k: (v, np.array(v, copy=True)) for k, v in found[1]().items()} if found is not None else {}
+        _called(call, batch)
+        found = _readers(reader.target, pool)
+        if found is not None and before and all(
+                v is before[k][0] and np.array_equal(np.asarray(v), before[k][1])
+                for k, v in found[1]().items() if k in before):
+            return None
+        return found
+    except Exception:
+        return None
+    finally:
+        reader._reset()
+
+
+#: Entries per array nudged by `_keeping_nudges` (evenly spaced).
 SAMPLE = 1024
 
 
-def _fingerprints(slots: list[Slot]) -> dict[str, tuple[Any, np.ndarray]]:
-    """Each slot's array and a copy of some of its entries, to tell afterwards which a call re-bound or wrote."""
-    out = {}
-    for slot in slots:
-        try:
-            value = slot.read()
-            flat = np.asarray(value).reshape(-1)
-            out[slot.name] = (value, np.array(flat[:: max(1, flat.size // SAMPLE)], copy=True))
-        except Exception:
-            continue
-    return out
+def _positions(size: int) -> np.ndarray:
+    return np.arange(0, size, max(1, size // SAMPLE))
 
 
-def _rewritten(slots: list[Slot], before: dict[str, tuple[Any, np.ndarray]]) -> set[str]:
-    out = set()
-    for slot in slots:
-        if slot.name not in before:
-            continue
-        value, sample = before[slot.name]
-        flat = np.asarray(slot.read()).reshape(-1)
-        if slot.read() is not value or not np.array_equal(flat[:: max(1, flat.size // SAMPLE)], sample,
-                                                            equal_nan=True):
-            out.add(slot.name)
-    return out
+def _entries(slot: Slot) -> np.ndarray | None:
+    """A flat view of the slot's array when nudging it in place is possible (a writable float array)."""
+    array = slot.read()
+    if not (isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.size and array.flags.writeable):
+        return None
+    flat = array.reshape(-1)
+    return flat if np.shares_memory(flat, array) else None
+
+
+def _keeping_nudges(reader: ObjectReader, call: Call, batch: Batch, slots: list[Slot],
+                    zero: Callable[[], Any] | None) -> set[str]:
+    """The names of the slots whose values outlive a gradient call: parameters. Some entries of each are nudged
+    before a second call; a weight keeps the nudge (re-bound as a copy, decayed in place, or stepped by the
+    call), a cache is written over from the call's inputs (nnfs's ``inputs``, a layer's ``self.X[...] = X``).
+    Slots that cannot be nudged, and all of them when a call fails, are kept."""
+    names = {s.name for s in slots}
+    try:
+        plain: dict[str, np.ndarray] = {}
+        if zero is not None:
+            zero()
+        _called(call, batch)
+        for slot in slots:
+            flat = np.asarray(slot.read()).reshape(-1)
+            plain[slot.name] = np.array(flat[_positions(flat.size)], dtype=np.float64)
+        reader._reset()
+        rng = np.random.default_rng(0)
+        nudges: dict[str, np.ndarray] = {}
+        for slot in slots:
+            entries = _entries(slot)
+            if entries is None:
+                continue
+            where = _positions(entries.size)
+            scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(entries[where], dtype=np.float64)))))
+            nudges[slot.name] = scale * rng.standard_normal(where.size)
+            entries[where] += nudges[slot.name].astype(entries.dtype)
+        if zero is not None:
+            zero()
+        _called(call, batch)
+        for slot in slots:
+            nudge = nudges.get(slot.name)
+            flat = np.asarray(slot.read()).reshape(-1)
+            where = _positions(flat.size)
+            if nudge is None:
+                continue
+            if where.size != nudge.size:  # re-shaped by the call: a cache of the call's inputs
+                names.discard(slot.name)
+                continue
+            moved = np.array(flat[where], dtype=np.float64) - plain[slot.name]
+            kept = bool(np.any(moved)) and bool(np.all(np.isfinite(moved))) and (
+                nudge.size < 2 or float(np.corrcoef(moved, nudge)[0, 1]) > 0.5)
+            if not kept:
+                names.discard(slot.name)
+        return names
+    except Exception:
+        return {s.name for s in slots}
+    finally:
+        reader._reset()
 
 
 def _forward_then_backward(reader: ObjectReader, batch: Batch) -> Call | None:
