@@ -18,7 +18,7 @@ class CachingNet:
     made once (``self.dW1[...] = ...``), and a backward that also steps the weights (``step``)."""
 
     def __init__(self, D=6, H=10, C=3, *, dead=False, forgets_relu_mask=False, upcast=False, inplace=False, step=0.0,
-                 seed=0):
+                 dropout=0.0, seed=0):
         rng = np.random.default_rng(seed)
         dtype = np.float32 if upcast else np.float64
         self.W1, self.b1 = (0.1 * rng.standard_normal((D, H))).astype(dtype), np.zeros(H, dtype)
@@ -26,6 +26,7 @@ class CachingNet:
         if dead:  # every hidden unit below zero on every example, as after one too-large step
             self.b1 -= 50.0
         self.forgets_relu_mask, self.upcast, self.inplace, self.step = forgets_relu_mask, upcast, inplace, step
+        self.dropout = dropout  # inverted dropout, its masks drawn from numpy's global generator
         if inplace:
             self.dW1, self.db1, self.dW2, self.db2 = (np.zeros_like(a, dtype=np.float64)
                                                       for a in (self.W1, self.b1, self.W2, self.b2))
@@ -48,6 +49,9 @@ class CachingNet:
         self.y = y
         self.z1 = X @ self.W1 + self.b1
         self.h = np.maximum(0, self.z1)
+        if self.dropout:
+            self.mask = (np.random.rand(*self.h.shape) > self.dropout) / (1 - self.dropout)
+            self.h = self.h * self.mask
         s = self.h @ self.W2 + self.b2
         e = np.exp(s - s.max(axis=1, keepdims=True))
         self.p = e / e.sum(axis=1, keepdims=True)
@@ -59,6 +63,8 @@ class CachingNet:
         ds[np.arange(n), self.y] -= 1
         ds /= n
         dh = ds @ self.W2.T
+        if self.dropout:
+            dh = dh * self.mask
         if not self.forgets_relu_mask:
             dh = dh * (self.z1 > 0)
         grads = {"dW2": self.h.T @ ds, "db2": ds.sum(axis=0), "dW1": self.X.T @ dh, "db1": dh.sum(axis=0)}
@@ -79,11 +85,12 @@ def batch():
     return rng.standard_normal((32, 6)), rng.integers(0, 3, 32)
 
 
-VARIANTS = [{}, {"upcast": True}, {"inplace": True}, {"step": 0.01}]
+VARIANTS = [{}, {"upcast": True}, {"inplace": True}, {"step": 0.01}, {"step": 0.1, "dropout": 0.2}]
 
 
 @pytest.mark.parametrize("ran_first", [False, True], ids=["fresh", "after-users-backward"])
-@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "upcast", "inplace", "steps-in-backward"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=["plain", "upcast", "inplace", "steps-in-backward",
+                                                  "steps-with-global-rng-dropout"])
 @pytest.mark.parametrize("dead", [False, True], ids=["alive", "dead-relu-layer"])
 def test_every_stored_gradient_tensor_is_checked_and_a_missing_relu_mask_is_caught(batch, dead, variant, ran_first):
     """Weights feeding a dead ReLU layer do not move the outputs, and re-bound or stepped weights change in
@@ -121,4 +128,92 @@ def test_a_cache_that_forward_rebinds_is_no_parameter(batch):
     net.backward()
     report = gk.diagnose(net, batch, progress=False)
     assert sorted(t.param for t in report.tensors) == ["W1", "W2", "b1", "b2"], report
+    assert report.ok, report
+
+
+class SelfSteppingRegression:
+    """A linear layer with squared error that updates itself in backward (W -= lr * dW, as layer-object
+    tutorials do); ``doubled`` is a dW twice too large, which with lr·curvature near one turns a nudge to W
+    around in the step."""
+
+    def __init__(self, lr, doubled=False, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W, self.b, self.lr, self.doubled = 0.1 * rng.standard_normal((5, 2)), np.zeros(2), lr, doubled
+
+    def forward(self, X, y):
+        self.X, self.y = X, y
+        self.out = X @ self.W + self.b
+        return 0.5 * np.mean(np.sum((self.out - y) ** 2, axis=1))
+
+    def backward(self):
+        d = (self.out - self.y) / len(self.y)
+        self.dW, self.db = (2 if self.doubled else 1) * self.X.T @ d, d.sum(axis=0)
+        self.W -= self.lr * self.dW
+        self.b -= self.lr * self.db
+
+
+@pytest.mark.parametrize("lr", [0.1, 0.5])
+def test_a_layer_stepping_itself_keeps_its_weights_checked_at_any_step_size(lr):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((64, 5))
+    Y = X @ rng.standard_normal((5, 2)) + 0.1 * rng.standard_normal((64, 2))
+    correct = gk.diagnose(SelfSteppingRegression(lr), (X, Y), progress=False)
+    assert correct.ok and sorted(t.param for t in correct.tensors) == ["W", "b"], correct
+    buggy = gk.diagnose(SelfSteppingRegression(lr, doubled=True), (X, Y), progress=False)
+    assert not buggy.ok and {t.param for t in buggy.tensors if t.verdict == "fail"} == {"W"}, buggy
+
+
+class _Cell:
+    def forward(self, x, h_prev, Wx, Wh, b):
+        self.x, self.h_prev = x, h_prev  # x is X[:, t, :], a strided view of the batch
+        self.h = np.tanh(x @ Wx + h_prev @ Wh + b)
+        return self.h
+
+
+class UnrolledRNN:
+    """One cell object per time step caching its input beside the input gradient it stores in backward."""
+
+    def __init__(self, D=3, H=5, C=3, T=4, seed=3):
+        rng = np.random.default_rng(seed)
+        self.Wx, self.Wh = 0.3 * rng.standard_normal((D, H)), 0.3 * rng.standard_normal((H, H))
+        self.b, self.Wy, self.by = np.zeros(H), 0.3 * rng.standard_normal((H, C)), np.zeros(C)
+        self.H, self.T = H, T
+        self.cells = [_Cell() for _ in range(T)]
+
+    def forward(self, X, y):
+        X = np.asarray(X, dtype=float).reshape(len(X), self.T, -1)
+        h = np.zeros((len(X), self.H))
+        for t, cell in enumerate(self.cells):
+            h = cell.forward(X[:, t, :], h, self.Wx, self.Wh, self.b)
+        s = h @ self.Wy + self.by
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        self.p, self.y, self.hT = e / e.sum(axis=1, keepdims=True), y, h
+        return -np.mean(np.log(self.p[np.arange(len(y)), y]))
+
+    def backward(self):
+        d = self.p.copy()
+        d[np.arange(len(self.y)), self.y] -= 1
+        d /= len(self.y)
+        self.dWy, self.dby = self.hT.T @ d, d.sum(axis=0)
+        dh = d @ self.Wy.T
+        self.dWx, self.dWh, self.db = np.zeros_like(self.Wx), np.zeros_like(self.Wh), np.zeros_like(self.b)
+        for cell in reversed(self.cells):
+            dz = dh * (1 - cell.h**2)
+            self.dWx += cell.x.T @ dz
+            self.dWh += cell.h_prev.T @ dz
+            self.db += dz.sum(axis=0)
+            cell.dx = dz @ self.Wx.T
+            cell.dh_prev = dh = dz @ self.Wh.T
+
+
+def test_strided_caches_beside_their_gradients_are_not_parameters():
+    """After the user's own forward/backward each cell keeps x (a strided view of the batch) beside dx and h_prev
+    beside dh_prev: caches, which the kit read as parameters (a gradient-mismatch on a correct RNN)."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((32, 12)), rng.integers(0, 3, 32)
+    model = UnrolledRNN()
+    model.forward(X, y)
+    model.backward()
+    report = gk.diagnose(model, (X, y), progress=False)
+    assert sorted(t.param for t in report.tensors) == ["Wh", "Wx", "Wy", "b", "by"], report
     assert report.ok, report

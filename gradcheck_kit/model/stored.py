@@ -157,71 +157,82 @@ def _computed(reader: ObjectReader, call: Call, batch: Batch, pool: list[Slot], 
         reader._reset()
 
 
-#: Entries per array nudged by `_keeping_nudges` (evenly spaced).
+#: Entries per array sampled and nudged by `_keeping_nudges` (evenly spaced).
 SAMPLE = 1024
 
 
-def _positions(size: int) -> np.ndarray:
-    return np.arange(0, size, max(1, size // SAMPLE))
+def _sample(value: Any) -> np.ndarray:
+    flat = np.asarray(value).reshape(-1)
+    return np.array(flat[:: max(1, flat.size // SAMPLE)], copy=True)
 
 
-def _entries(slot: Slot) -> np.ndarray | None:
-    """A flat view of the slot's array when nudging it in place is possible (a writable float array)."""
+def _nudged(slot: Slot, rng: np.random.Generator) -> bool:
+    """Add a small random change to some entries of the slot's array, in place; False if it cannot be
+    changed (read-only, not float)."""
     array = slot.read()
     if not (isinstance(array, np.ndarray) and array.dtype.kind == "f" and array.size and array.flags.writeable):
-        return None
-    flat = array.reshape(-1)
-    return flat if np.shares_memory(flat, array) else None
+        return False
+    where = np.unravel_index(np.arange(0, array.size, max(1, array.size // SAMPLE)), array.shape)
+    scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(array[where], dtype=np.float64)))))
+    array[where] += (scale * rng.choice([-1.0, 1.0], size=where[0].size)).astype(array.dtype)
+    return True
+
+
+#: At most this many slots are nudged one at a time by `_keeping_nudges` (beyond it, only those the call re-binds
+#: or writes into: one more gradient call each).
+ONE_AT_A_TIME = 64
 
 
 def _keeping_nudges(reader: ObjectReader, call: Call, batch: Batch, slots: list[Slot],
                     zero: Callable[[], Any] | None) -> set[str]:
-    """The names of the slots whose values outlive a gradient call: parameters. Some entries of each are nudged
-    before a second call; a weight keeps the nudge (re-bound as a copy, decayed in place, or stepped by the
-    call), a cache is written over from the call's inputs (nnfs's ``inputs``, a layer's ``self.X[...] = X``).
+    """The names of the slots that are parameters, not caches: a nudge to some of its entries outlives the
+    gradient call. A weight carries it into its new value (left alone, re-bound as a float64 copy, decayed or
+    stepped in place); a cache is written over from the call's inputs, bitwise as without the nudge (nnfs's
+    ``inputs``, a layer's ``self.X[...] = X``). First all slots are nudged at once: one that ends bitwise as
+    without is a cache. The others are nudged one at a time (a cache computed from nudged weights differs too).
     Slots that cannot be nudged, and all of them when a call fails, are kept."""
     names = {s.name for s in slots}
+    state = np.random.get_state()  # a dropout drawing from numpy's global generator draws the same masks
+
+    def run() -> dict[str, np.ndarray]:
+        np.random.set_state(state)
+        if zero is not None:
+            zero()
+        _called(call, batch)
+        return {s.name: _sample(s.read()) for s in slots}
+
     try:
-        plain: dict[str, np.ndarray] = {}
-        if zero is not None:
-            zero()
-        _called(call, batch)
-        for slot in slots:
-            flat = np.asarray(slot.read()).reshape(-1)
-            plain[slot.name] = np.array(flat[_positions(flat.size)], dtype=np.float64)
+        start = {s.name: (s.read(), _sample(s.read()), np.shape(s.read())) for s in slots}
+        plain = run()
+        after = {s.name: (s.read(), np.shape(s.read())) for s in slots}
         reader._reset()
-        rng = np.random.default_rng(0)
-        nudges: dict[str, np.ndarray] = {}
-        for slot in slots:
-            entries = _entries(slot)
-            if entries is None:
-                continue
-            where = _positions(entries.size)
-            scale = 1e-3 * max(1.0, float(np.sqrt(np.mean(np.square(entries[where], dtype=np.float64)))))
-            nudges[slot.name] = scale * rng.standard_normal(where.size)
-            entries[where] += nudges[slot.name].astype(entries.dtype)
-        if zero is not None:
-            zero()
-        _called(call, batch)
-        for slot in slots:
-            nudge = nudges.get(slot.name)
-            flat = np.asarray(slot.read()).reshape(-1)
-            where = _positions(flat.size)
-            if nudge is None:
-                continue
-            if where.size != nudge.size:  # re-shaped by the call: a cache of the call's inputs
+        for slot in slots:  # re-shaped by the call: a cache of its inputs
+            if after[slot.name][1] != start[slot.name][2]:
+                names.discard(slot.name)
+        rng = np.random.default_rng(0x6B1D)
+        nudgeable = [s for s in slots if s.name in names and _nudged(s, rng)]
+        together = run()
+        reader._reset()
+        ambiguous = []
+        for slot in nudgeable:
+            if np.array_equal(together[slot.name], plain[slot.name], equal_nan=True):
                 names.discard(slot.name)
                 continue
-            moved = np.array(flat[where], dtype=np.float64) - plain[slot.name]
-            kept = bool(np.any(moved)) and bool(np.all(np.isfinite(moved))) and (
-                nudge.size < 2 or float(np.corrcoef(moved, nudge)[0, 1]) > 0.5)
-            if not kept:
+            value, sample, _ = start[slot.name]
+            rewritten = after[slot.name][0] is not value or not np.array_equal(plain[slot.name], sample, equal_nan=True)
+            ambiguous.append((slot, rewritten))
+        if len(ambiguous) > ONE_AT_A_TIME:
+            ambiguous = [(slot, True) for slot, rewritten in ambiguous if rewritten]
+        for slot, _ in ambiguous:
+            if _nudged(slot, rng) and np.array_equal(run()[slot.name], plain[slot.name], equal_nan=True):
                 names.discard(slot.name)
+            reader._reset()
         return names
     except Exception:
         return {s.name for s in slots}
     finally:
         reader._reset()
+        np.random.set_state(state)
 
 
 def _forward_then_backward(reader: ObjectReader, batch: Batch) -> Call | None:
