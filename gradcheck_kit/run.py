@@ -8,6 +8,7 @@ interrupts themselves.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -52,19 +53,31 @@ class _Terminated(BaseException):
     """SIGTERM arrived during a run: unwinds like Ctrl-C so the model is restored first."""
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def _catch_sigterm() -> Any:
     """On the main thread, turn SIGTERM into `_Terminated` for the run; the previous handler (to put back
     and re-deliver to), or None where no handler can be set."""
     if threading.current_thread() is not threading.main_thread():
         return None
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated
-
     try:
-        return signal.signal(signal.SIGTERM, handler)
+        return signal.signal(signal.SIGTERM, _terminated)
     except (ValueError, TypeError, OSError):
         return None
+
+
+def _default_sigterm_in_child() -> None:
+    """A process forked during a run (a worker of the multiprocessing backend, and the idle replacement
+    joblib starts when it gives up on a dead one) must die when told to: `_terminated` raising inside it, in
+    the middle of its pool's queue, left it hanging and the pool's ``terminate`` waiting for it forever."""
+    if signal.getsignal(signal.SIGTERM) is _terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 class Run:
