@@ -124,6 +124,13 @@ def _train_one_at_a_time(net, X, y, lr=1.0):
             net.train(X[i:i + 1], y[i:i + 1], lr)
 
 
+def _after_the_question_loop(net, digits):
+    """The report at lr 1 after the question's loop over the 600 training digits at lr 1."""
+    (X_train, y_train), (X, y) = digits
+    _train_one_at_a_time(net, X_train, y_train)
+    return _diagnose(net, X, y, 1.0)
+
+
 def _diagnose(model, X, y, lr):
     with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):  # the models' own prints
         return gk.diagnose(model, (X, y), lr=lr, progress=False)
@@ -174,10 +181,7 @@ def test_the_question_network_without_a_pass_count_is_replayed(digits):
     called is the user's loop (one example at a time in the question), so the replay runs and names it."""
     from examples.softmax_question import QuestionNet
 
-    (X_train, y_train), (X, y) = digits
-    net = QuestionNet()
-    _train_one_at_a_time(net, X_train, y_train)
-    report = _diagnose(net, X, y, 1.0)
+    report = _after_the_question_loop(QuestionNet(), digits)
     assert "label-collapse" in report.codes(), report
 
 
@@ -208,10 +212,7 @@ def test_a_pass_count_the_training_step_does_not_read_is_not_a_declaration(digit
                 for i in range(len(X)):
                     self.train(X[i:i + 1], y[i:i + 1], lr)
 
-    (X_train, y_train), (X, y) = digits
-    net = WithFit()
-    _train_one_at_a_time(net, X_train, y_train)
-    report = _diagnose(net, X, y, 1.0)
+    report = _after_the_question_loop(WithFit(), digits)
     assert "label-collapse" in report.codes(), report
 
 

@@ -72,14 +72,15 @@ class _ScheduledSGD:
         self.t += 1
 
 
-class _SelfTrainingNet:
-    """train_on_batch(X, y) with its rate on self.optimizer.lr; ``forgets_tanh_derivative`` is the bug."""
+class _TanhNet:
+    """A tanh layer and a softmax output (6 → 8 → 3); `_gradients` of the mean cross-entropy, the tanh
+    derivative left out when ``forgets_tanh_derivative``."""
 
     def __init__(self, forgets_tanh_derivative=False, seed=0):
         rng = np.random.default_rng(seed)
         self.W1, self.b1 = 0.3 * rng.standard_normal((6, 8)), np.zeros(8)
         self.W2, self.b2 = 0.3 * rng.standard_normal((8, 3)), np.zeros(3)
-        self.optimizer, self.buggy = _ScheduledSGD(0.1), forgets_tanh_derivative
+        self.buggy = forgets_tanh_derivative
 
     def forward(self, X):
         self.h = np.tanh(X @ self.W1 + self.b1)
@@ -87,14 +88,24 @@ class _SelfTrainingNet:
         e = np.exp(s - s.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def train_on_batch(self, X, y):
-        p = self.forward(X)
-        d = p.copy()
+    def _gradients(self, X, y):
+        d = self.forward(X).copy()
         d[np.arange(len(y)), y] -= 1
         d /= len(y)
         dh = d @ self.W2.T * (1 if self.buggy else 1 - self.h**2)
-        grads = [X.T @ dh, dh.sum(axis=0), self.h.T @ d, d.sum(axis=0)]
-        self.optimizer.step([self.W1, self.b1, self.W2, self.b2], grads)
+        return {"W1": X.T @ dh, "b1": dh.sum(axis=0), "W2": self.h.T @ d, "b2": d.sum(axis=0)}
+
+
+class _SelfTrainingNet(_TanhNet):
+    """train_on_batch(X, y) with its rate on self.optimizer.lr."""
+
+    def __init__(self, forgets_tanh_derivative=False, seed=0):
+        super().__init__(forgets_tanh_derivative, seed)
+        self.optimizer = _ScheduledSGD(0.1)
+
+    def train_on_batch(self, X, y):
+        grads = self._gradients(X, y)
+        self.optimizer.step([self.W1, self.b1, self.W2, self.b2], [grads[n] for n in ("W1", "b1", "W2", "b2")])
 
 
 @pytest.mark.parametrize("buggy", [False, True])
@@ -108,21 +119,13 @@ def test_a_read_only_current_rate_property_is_left_alone(buggy):
     assert report.ok is not buggy, report
 
 
-class _WarmupWithL2:
+class _WarmupWithL2(_TanhNet):
     """decay is an L2 strength (in the loss and the gradient), iterations counts steps for a linear warm-up of the
     rate over the first 100: not nnfs's schedule, which the kit must leave alone."""
 
     def __init__(self, seed=0):
-        rng = np.random.default_rng(seed)
-        self.W1, self.b1 = 0.3 * rng.standard_normal((6, 8)), np.zeros(8)
-        self.W2, self.b2 = 0.3 * rng.standard_normal((8, 3)), np.zeros(3)
+        super().__init__(seed=seed)
         self.lr, self.decay, self.iterations, self.warmup = 0.1, 1e-3, 0, 100
-
-    def forward(self, X):
-        self.h = np.tanh(X @ self.W1 + self.b1)
-        s = self.h @ self.W2 + self.b2
-        e = np.exp(s - s.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
 
     def loss(self, X, y):
         p = self.forward(X)
@@ -130,13 +133,9 @@ class _WarmupWithL2:
         return -np.mean(np.log(p[np.arange(len(y)), y])) + l2
 
     def train(self, X, y):
-        p = self.forward(X)
-        d = p.copy()
-        d[np.arange(len(y)), y] -= 1
-        d /= len(y)
-        dh = d @ self.W2.T * (1 - self.h**2)
-        grads = {"W1": X.T @ dh + self.decay * self.W1, "b1": dh.sum(axis=0),
-                 "W2": self.h.T @ d + self.decay * self.W2, "b2": d.sum(axis=0)}
+        grads = self._gradients(X, y)
+        grads["W1"] += self.decay * self.W1
+        grads["W2"] += self.decay * self.W2
         rate = self.lr * min(1.0, (self.iterations + 1) / self.warmup)
         for name, g in grads.items():
             getattr(self, name)[...] -= rate * g

@@ -50,6 +50,12 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _count(target: Any, name: str) -> int | None:
+    """The object's own integer attribute ``name`` (numpy integers too; not a bool), else None."""
+    value = vars(target).get(name) if hasattr(target, "__dict__") else None
+    return int(value) if isinstance(value, int | np.integer) and not isinstance(value, bool) else None
+
+
 def _lr_holder(target: Any) -> tuple[str | None, str] | None:
     """Where the object keeps its learning rate: ``self.lr``-like (holder ``None``), or on its optimizer
     object (holder: that attribute's name). Names, not objects: the holder is looked up at each step."""
@@ -153,15 +159,13 @@ def declared_passes(target: Any, method_name: str) -> str | None:
     for name in PASS_NAMES:
         if name in parameters:
             return f"{method_name}(..., {name})"
-    state = vars(target) if hasattr(target, "__dict__") else {}
     try:  # an attribute counts where the method itself reads it
         source = inspect.getsource(getattr(target, method_name))
     except (AttributeError, TypeError, OSError):
         return None
     for name in BOUND_NAMES:
-        value = state.get(name)
-        if (isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
-                and re.search(rf"\bself\.{name}\b", source)):
+        value = _count(target, name)
+        if value is not None and value >= 1 and re.search(rf"\bself\.{name}\b", source):
             return f"{method_name}(...) reading self.{name} = {value}"
     return None
 
@@ -170,10 +174,7 @@ def says_one_example(target: Any) -> bool:
     """Whether the object says it steps one example at a time: a training method's batch-size default of 1, or
     ``self.batch_size = 1`` (which the kit raises to the whole batch while it steps the model)."""
     declared = declared_batch_size(target)
-    state = vars(target) if hasattr(target, "__dict__") else {}
-    return (declared is not None and declared[1] == 1) or any(
-        isinstance(state.get(name), int | np.integer) and not isinstance(state.get(name), bool) and state.get(name) == 1
-        for name in BATCH_NAMES)
+    return (declared is not None and declared[1] == 1) or any(_count(target, name) == 1 for name in BATCH_NAMES)
 
 
 def _pairs_taken(method: Callable[..., Any]) -> Callable[..., Any]:

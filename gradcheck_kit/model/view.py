@@ -235,7 +235,7 @@ class ModelView:
         #: Set when the training step loops over the examples: what the sum of single-example steps is
         #: divided by to give the gradient of the batch loss (B when the loss is a mean, 1 when a sum).
         self.step_per_example: float | None = None
-        self._step_fits: tuple[tuple[float, float], tuple[float, float]] | None = None  # `_step_probe`
+        self._step_fits: list[tuple[float, float]] | None = None  # `_step_probe`
         self._optimizer_state: list[str] | None = None
         #: numpy's global generator state every call starts from, once pinned (`pin_global_random`).
         self._random_state: Any = None
@@ -642,29 +642,29 @@ class ModelView:
         Evidence, at the small `INFERENCE_LR`: the whole step matches a multiple of the sum of
         single-example steps (taken from the same weights) only up to a drift that shrinks in proportion
         when lr does. A step that computes one gradient at fixed weights matches to rounding at any lr."""
-        drifts, _ = self._step_probe(batch)
-        return math.isfinite(drifts[0]) and drifts[0] > LOOP_DRIFT and drifts[1] < drifts[0] / 4
+        (_, drift), (_, smaller) = self._step_probe(batch)
+        return math.isfinite(drift) and drift > LOOP_DRIFT and smaller < drift / 4
 
     def step_is_one_update(self, batch: Batch) -> bool:
         """Whether the training step moves the weights once along the examples' summed gradient: at both
         rates of `step_loops`'s probe it matches the sum of single-example steps to `LOOP_DRIFT`, by the
         same factor (a rate that did not reach the update changes the factor). Not so for a step that
         loops, keeps momentum, picks examples at random — nor where the probe could not tell."""
-        drifts, scales = self._step_probe(batch)
-        return all(math.isfinite(d) and d <= LOOP_DRIFT for d in drifts) and near(scales[0], scales[1])
+        (scale, drift), (scale_smaller, smaller) = self._step_probe(batch)
+        return (all(math.isfinite(d) and d <= LOOP_DRIFT for d in (drift, smaller))
+                and near(scale, scale_smaller))
 
-    def _step_probe(self, batch: Batch) -> tuple[tuple[float, float], tuple[float, float]]:
-        """The residual and factor of the whole step fitted to the sum of single-example steps, at
-        `INFERENCE_LR` and an eighth of it, on the first `LOOP_PROBE` examples (once per view)."""
+    def _step_probe(self, batch: Batch) -> list[tuple[float, float]]:
+        """The factor and residual (`fit_scale`) of the whole step fitted to the sum of single-example steps,
+        at `INFERENCE_LR` and an eighth of it, on the first `LOOP_PROBE` examples (once per view)."""
         if self._step_fits is None:
-            fits = ((math.inf, math.inf), (math.nan, math.nan))
+            fits = [(math.nan, math.inf)] * 2
             batch = batch.take(slice(0, LOOP_PROBE))  # a property of the code: a few examples tell
             if self.can_train and batch.size >= 2:
                 singles = [self._step_gradient(batch.take(slice(i, i + 1)), INFERENCE_LR) for i in range(batch.size)]
                 total = _flat({name: np.sum([g[name] for g in singles], axis=0) for name in self.params})
-                scale_residual = [fit_scale(_flat(self._step_gradient(batch, lr)), total)
-                                  for lr in (INFERENCE_LR, INFERENCE_LR / 8)]
-                fits = ((scale_residual[0][1], scale_residual[1][1]), (scale_residual[0][0], scale_residual[1][0]))
+                fits = [fit_scale(_flat(self._step_gradient(batch, lr)), total)
+                        for lr in (INFERENCE_LR, INFERENCE_LR / 8)]
             self._step_fits = fits
         return self._step_fits
 
